@@ -1,0 +1,202 @@
+//! Contact-point normalisation: phone numbers to E.164, emails trimmed and lower-cased, and masking
+//! for logs.
+//!
+//! One normaliser serves ingest, the simulator and the server, so `+55 (11) 98765-4321`,
+//! `5511987654321` and `+5511987654321` are the same key everywhere. Parsing uses `phonenumber`
+//! (a port of Google's libphonenumber) rather than hand-written rules.
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::country::Id as RegionId;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::Error;
+
+/// What kind of contact point a normalised key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ContactKind {
+    /// A phone number in E.164.
+    Phone,
+    /// An email address.
+    Email,
+}
+
+/// A normalised contact point.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Contact {
+    /// E.164 phone number (`+5511987654321`) or lower-cased email address.
+    pub key: String,
+    /// Phone or email.
+    pub kind: ContactKind,
+    /// ISO 3166 region of a phone number when known (`BR`), empty otherwise.
+    pub region: String,
+}
+
+impl Contact {
+    /// The key masked for logs: never print a contact point in clear text.
+    pub fn masked(&self) -> Masked<'_> {
+        Masked(&self.key)
+    }
+}
+
+/// Display adaptor that masks a contact key: keeps the first 3 and last 2 characters of a phone
+/// number and the domain of an email, and adds a short hash so log lines can still be correlated.
+pub struct Masked<'a>(pub &'a str);
+
+impl fmt::Display for Masked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digest = Sha256::digest(self.0.as_bytes());
+        let tag = u16::from_be_bytes([digest[0], digest[1]]);
+        match self.0.split_once('@') {
+            Some((_, domain)) => write!(f, "***@{domain}#{tag:04x}"),
+            None => {
+                let chars: Vec<char> = self.0.chars().collect();
+                if chars.len() <= 5 {
+                    write!(f, "***#{tag:04x}")
+                } else {
+                    let head: String = chars[..3].iter().collect();
+                    let tail: String = chars[chars.len() - 2..].iter().collect();
+                    write!(f, "{head}***{tail}#{tag:04x}")
+                }
+            }
+        }
+    }
+}
+
+/// Normalises raw contact strings; holds the default region for national-format numbers.
+#[derive(Debug, Clone, Copy)]
+pub struct ContactNormalizer {
+    default_region: RegionId,
+}
+
+impl ContactNormalizer {
+    /// A normaliser that reads national-format numbers as numbers of `default_region` (ISO 3166
+    /// alpha-2, e.g. `BR`).
+    pub fn new(default_region: &str) -> Result<Self, Error> {
+        let id = RegionId::from_str(&default_region.trim().to_ascii_uppercase()).map_err(|_| {
+            Error::InvalidConfig(format!(
+                "default_region {default_region:?} is not an ISO 3166 alpha-2 region known to \
+                 libphonenumber"
+            ))
+        })?;
+        Ok(Self { default_region: id })
+    }
+
+    /// The default region as an ISO code.
+    pub fn default_region(&self) -> &str {
+        self.default_region.as_ref()
+    }
+
+    /// Normalise one raw contact. Anything with an `@` is an email; everything else must parse as
+    /// a valid phone number.
+    pub fn normalize(&self, raw: &str) -> Result<Contact, Error> {
+        let trimmed = raw.trim();
+        if trimmed.contains('@') {
+            return normalize_email(trimmed);
+        }
+        let bad = |why: &str| Error::InvalidContact { value: raw.to_owned(), reason: why.to_owned() };
+        if trimmed.is_empty() {
+            return Err(bad("empty"));
+        }
+        let number = match phonenumber::parse(Some(self.default_region), trimmed) {
+            Ok(n) if n.is_valid() => n,
+            first => {
+                // `5511987654321`: international digits written without the `+`.
+                let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+                let retry = (!trimmed.starts_with('+') && digits.len() > 10)
+                    .then(|| phonenumber::parse(None, format!("+{digits}")).ok())
+                    .flatten()
+                    .filter(phonenumber::PhoneNumber::is_valid);
+                match (retry, first) {
+                    (Some(n), _) => n,
+                    (None, Ok(_)) => return Err(bad("not a valid number for its region")),
+                    (None, Err(e)) => return Err(bad(&e.to_string())),
+                }
+            }
+        };
+        let key = number.format().mode(phonenumber::Mode::E164).to_string();
+        let region = number.country().id().map(|id| id.as_ref().to_owned()).unwrap_or_default();
+        Ok(Contact { key, kind: ContactKind::Phone, region })
+    }
+}
+
+fn normalize_email(trimmed: &str) -> Result<Contact, Error> {
+    let lower = trimmed.to_lowercase();
+    let valid = match lower.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !lower.chars().any(char::is_whitespace)
+                && !domain.contains('@')
+        }
+        None => false,
+    };
+    if !valid {
+        return Err(Error::InvalidContact {
+            value: trimmed.to_owned(),
+            reason: "not an email address".to_owned(),
+        });
+    }
+    Ok(Contact { key: lower, kind: ContactKind::Email, region: String::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn br() -> ContactNormalizer {
+        ContactNormalizer::new("BR").expect("BR is a region")
+    }
+
+    #[test]
+    fn brazilian_formats_are_one_number() {
+        let n = br();
+        let want = "+5511987654321";
+        for raw in ["+55 (11) 98765-4321", "5511987654321", "+5511987654321", "(11) 98765-4321"] {
+            let c = n.normalize(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(c.key, want, "{raw}");
+            assert_eq!(c.kind, ContactKind::Phone);
+            assert_eq!(c.region, "BR");
+        }
+    }
+
+    #[test]
+    fn foreign_numbers_keep_their_country() {
+        let c = br().normalize("+1 (415) 555-2671").expect("valid US number");
+        assert_eq!(c.key, "+14155552671");
+        assert_eq!(c.region, "US");
+        let c = ContactNormalizer::new("us").and_then(|n| n.normalize("415-555-2671"));
+        assert_eq!(c.map(|c| c.key).ok().as_deref(), Some("+14155552671"));
+    }
+
+    #[test]
+    fn emails_are_trimmed_and_lowercased() {
+        let c = br().normalize("  Maria.Silva@Example.COM ").expect("valid email");
+        assert_eq!(c.key, "maria.silva@example.com");
+        assert_eq!(c.kind, ContactKind::Email);
+        assert!(br().normalize("maria@").is_err());
+        assert!(br().normalize("a b@c.d").is_err());
+    }
+
+    #[test]
+    fn garbage_is_rejected_with_the_value() {
+        for raw in ["", "12", "not a number", "+99 123"] {
+            let err = br().normalize(raw).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("contact"), "{raw}: {err}");
+        }
+        assert!(ContactNormalizer::new("XX").is_err());
+    }
+
+    #[test]
+    fn masking_hides_the_number() {
+        let shown = Masked("+5511987654321").to_string();
+        assert!(shown.starts_with("+55***21#"), "{shown}");
+        assert!(!shown.contains("98765"));
+        let shown = Masked("maria@example.com").to_string();
+        assert!(shown.starts_with("***@example.com#") && !shown.contains("maria"), "{shown}");
+    }
+}

@@ -1,0 +1,88 @@
+//! The library's one error type: every failure in `contactscore-models`, with the context a user
+//! needs to fix it (file, value, expected form).
+
+use std::path::PathBuf;
+
+/// Errors from the shared library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value is out of range or malformed.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+
+    /// A contact point could not be normalised.
+    #[error("invalid contact {value:?}: {reason}")]
+    InvalidContact {
+        /// The contact as given.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// A time-zone name is not in the IANA database.
+    #[error("unknown time zone {value:?} (expected an IANA name such as America/Sao_Paulo)")]
+    InvalidTimezone {
+        /// The zone as given.
+        value: String,
+    },
+
+    /// A value outside a closed vocabulary (channel, outcome, target).
+    #[error(transparent)]
+    UnknownValue(#[from] crate::schema::UnknownValue),
+
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file on disk is not in the format this build reads.
+    #[error("{}: {reason}", path.display())]
+    Artifact {
+        /// The artifact file or directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The model registry has no such version (or no versions at all).
+    #[error("model version {version:?} not found in {}", dir.display())]
+    VersionNotFound {
+        /// The models directory.
+        dir: PathBuf,
+        /// The version asked for (`CURRENT` when none was named).
+        version: String,
+    },
+
+    /// Fitting a model failed.
+    #[error("fitting the {family} model failed: {reason}")]
+    Fit {
+        /// The model family.
+        family: &'static str,
+        /// Why.
+        reason: String,
+    },
+
+    /// Not enough data to do what was asked.
+    #[error("not enough data: {0}")]
+    NotEnoughData(String),
+}
+
+impl Error {
+    /// Shorthand for an I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// Shorthand for an artifact format error on `path`.
+    pub fn artifact(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Artifact { path: path.into(), reason: reason.into() }
+    }
+}
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,17 @@
+//! `contactscore-models`: the one implementation of the data contract, point-in-time features,
+//! model families, artifact format and contact policy, shared by the trainer and the server so
+//! training and serving cannot drift apart.
+//!
+//! It knows nothing of gRPC or async runtimes: callers feed it attempts and candidates and get
+//! feature vectors, probabilities and decisions back.
+
+#![warn(missing_docs)]
+
+pub mod contact;
+pub mod country_zones;
+pub mod error;
+pub mod schema;
+
+pub use contact::{Contact, ContactKind, ContactNormalizer, Masked};
+pub use error::{Error, Result};
+pub use schema::{Channel, Outcome, Target};

@@ -1,0 +1,71 @@
+//! The trainer library's error type. Input errors name the file, line, column and value, so a user
+//! can fix the export without reading code.
+
+use std::path::PathBuf;
+
+/// Errors from the trainer library.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainerError {
+    /// A row of an input file is bad (fail-fast mode, or more bad rows than `--max-bad-rows`).
+    #[error("{}:{line}: column {column:?}: {reason} (value {value:?})", file.display())]
+    BadRow {
+        /// The input file.
+        file: PathBuf,
+        /// 1-based line number in the file (the header is line 1); for Parquet, row number + 1.
+        line: u64,
+        /// The column.
+        column: String,
+        /// The offending value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// An input file lacks a required column, or is not a supported format.
+    #[error("{}: {reason}", file.display())]
+    BadFile {
+        /// The input file.
+        file: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// More rows were bad than `--max-bad-rows` allows.
+    #[error("{count} bad rows exceed --max-bad-rows {max}; first: {first}")]
+    TooManyBadRows {
+        /// How many rows were bad when the limit was crossed.
+        count: u64,
+        /// The limit.
+        max: u64,
+        /// The first bad row's error.
+        first: Box<TrainerError>,
+    },
+
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A configuration problem (config file, CLI values).
+    #[error("{0}")]
+    Config(String),
+
+    /// An error from the shared model library.
+    #[error(transparent)]
+    Model(#[from] contactscore_models::Error),
+}
+
+impl TrainerError {
+    /// Shorthand for an I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        TrainerError::Io { path: path.into(), source }
+    }
+}
+
+/// Result alias for the trainer library.
+pub type Result<T, E = TrainerError> = std::result::Result<T, E>;

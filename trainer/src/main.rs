@@ -1,0 +1,2 @@
+//! The `contactscore-trainer` command line.
+fn main() {}
