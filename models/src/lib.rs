@@ -7,9 +7,11 @@
 
 #![warn(missing_docs)]
 
+pub mod calibration;
 pub mod contact;
 pub mod country_zones;
 pub mod error;
+pub mod metrics;
 pub mod schema;
 
 pub use contact::{Contact, ContactKind, ContactNormalizer, Masked};

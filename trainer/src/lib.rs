@@ -4,5 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod ingest;
+pub mod simulate;
 
 pub use error::{Result, TrainerError};

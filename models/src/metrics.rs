@@ -1,0 +1,1 @@
+//! Binary-classification metrics (being written).

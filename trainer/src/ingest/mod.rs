@@ -1,0 +1,1 @@
+//! Reading attempt, contact and person files (being written).

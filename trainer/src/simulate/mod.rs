@@ -1,0 +1,1 @@
+//! Synthetic attempt logs with ground truth (being written).
