@@ -96,7 +96,10 @@ impl ContactNormalizer {
         if trimmed.contains('@') {
             return normalize_email(trimmed);
         }
-        let bad = |why: &str| Error::InvalidContact { value: raw.to_owned(), reason: why.to_owned() };
+        let bad = |why: &str| Error::InvalidContact {
+            value: raw.to_owned(),
+            reason: why.to_owned(),
+        };
         if trimmed.is_empty() {
             return Err(bad("empty"));
         }
@@ -117,8 +120,16 @@ impl ContactNormalizer {
             }
         };
         let key = number.format().mode(phonenumber::Mode::E164).to_string();
-        let region = number.country().id().map(|id| id.as_ref().to_owned()).unwrap_or_default();
-        Ok(Contact { key, kind: ContactKind::Phone, region })
+        let region = number
+            .country()
+            .id()
+            .map(|id| id.as_ref().to_owned())
+            .unwrap_or_default();
+        Ok(Contact {
+            key,
+            kind: ContactKind::Phone,
+            region,
+        })
     }
 }
 
@@ -141,7 +152,11 @@ fn normalize_email(trimmed: &str) -> Result<Contact, Error> {
             reason: "not an email address".to_owned(),
         });
     }
-    Ok(Contact { key: lower, kind: ContactKind::Email, region: String::new() })
+    Ok(Contact {
+        key: lower,
+        kind: ContactKind::Email,
+        region: String::new(),
+    })
 }
 
 #[cfg(test)]
@@ -156,7 +171,12 @@ mod tests {
     fn brazilian_formats_are_one_number() {
         let n = br();
         let want = "+5511987654321";
-        for raw in ["+55 (11) 98765-4321", "5511987654321", "+5511987654321", "(11) 98765-4321"] {
+        for raw in [
+            "+55 (11) 98765-4321",
+            "5511987654321",
+            "+5511987654321",
+            "(11) 98765-4321",
+        ] {
             let c = n.normalize(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
             assert_eq!(c.key, want, "{raw}");
             assert_eq!(c.kind, ContactKind::Phone);
@@ -166,7 +186,9 @@ mod tests {
 
     #[test]
     fn foreign_numbers_keep_their_country() {
-        let c = br().normalize("+1 (415) 555-2671").expect("valid US number");
+        let c = br()
+            .normalize("+1 (415) 555-2671")
+            .expect("valid US number");
         assert_eq!(c.key, "+14155552671");
         assert_eq!(c.region, "US");
         let c = ContactNormalizer::new("us").and_then(|n| n.normalize("415-555-2671"));
@@ -175,7 +197,9 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lowercased() {
-        let c = br().normalize("  Maria.Silva@Example.COM ").expect("valid email");
+        let c = br()
+            .normalize("  Maria.Silva@Example.COM ")
+            .expect("valid email");
         assert_eq!(c.key, "maria.silva@example.com");
         assert_eq!(c.kind, ContactKind::Email);
         assert!(br().normalize("maria@").is_err());
@@ -185,7 +209,11 @@ mod tests {
     #[test]
     fn garbage_is_rejected_with_the_value() {
         for raw in ["", "12", "not a number", "+99 123"] {
-            let err = br().normalize(raw).err().map(|e| e.to_string()).unwrap_or_default();
+            let err = br()
+                .normalize(raw)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.contains("contact"), "{raw}: {err}");
         }
         assert!(ContactNormalizer::new("XX").is_err());
@@ -197,6 +225,9 @@ mod tests {
         assert!(shown.starts_with("+55***21#"), "{shown}");
         assert!(!shown.contains("98765"));
         let shown = Masked("maria@example.com").to_string();
-        assert!(shown.starts_with("***@example.com#") && !shown.contains("maria"), "{shown}");
+        assert!(
+            shown.starts_with("***@example.com#") && !shown.contains("maria"),
+            "{shown}"
+        );
     }
 }

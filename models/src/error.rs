@@ -75,12 +75,18 @@ pub enum Error {
 impl Error {
     /// Shorthand for an I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Shorthand for an artifact format error on `path`.
     pub fn artifact(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::Artifact { path: path.into(), reason: reason.into() }
+        Error::Artifact {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }
 

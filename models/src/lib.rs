@@ -11,6 +11,8 @@ pub mod calibration;
 pub mod contact;
 pub mod country_zones;
 pub mod error;
+pub mod features;
+pub mod localtime;
 pub mod metrics;
 pub mod schema;
 

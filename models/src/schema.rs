@@ -26,8 +26,13 @@ pub enum Channel {
 
 impl Channel {
     /// Every channel, in a fixed order (the order used for one-hot features).
-    pub const ALL: [Channel; 5] =
-        [Channel::Voice, Channel::Sms, Channel::Whatsapp, Channel::Rcs, Channel::Email];
+    pub const ALL: [Channel; 5] = [
+        Channel::Voice,
+        Channel::Sms,
+        Channel::Whatsapp,
+        Channel::Rcs,
+        Channel::Email,
+    ];
 
     /// The contract's string for this channel.
     pub fn as_str(self) -> &'static str {
@@ -76,7 +81,11 @@ pub struct UnknownValue {
 
 impl fmt::Display for UnknownValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown {} {:?} (expected one of: {})", self.kind, self.value, self.expected)
+        write!(
+            f,
+            "unknown {} {:?} (expected one of: {})",
+            self.kind, self.value, self.expected
+        )
     }
 }
 
@@ -87,13 +96,14 @@ impl FromStr for Channel {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
-        Channel::ALL.into_iter().find(|c| t.eq_ignore_ascii_case(c.as_str())).ok_or_else(|| {
-            UnknownValue {
+        Channel::ALL
+            .into_iter()
+            .find(|c| t.eq_ignore_ascii_case(c.as_str()))
+            .ok_or_else(|| UnknownValue {
                 kind: "channel",
                 value: s.to_owned(),
                 expected: "voice, sms, whatsapp, rcs, email",
-            }
-        })
+            })
     }
 }
 
@@ -170,7 +180,10 @@ impl Outcome {
 
     /// Whether the person engaged: `right_party`, `replied` or `converted`.
     pub fn is_engaged(self) -> bool {
-        matches!(self, Outcome::RightParty | Outcome::Replied | Outcome::Converted)
+        matches!(
+            self,
+            Outcome::RightParty | Outcome::Replied | Outcome::Converted
+        )
     }
 
     /// Whether the contact goal was achieved.
@@ -195,14 +208,15 @@ impl FromStr for Outcome {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
-        Outcome::ALL.into_iter().find(|o| t.eq_ignore_ascii_case(o.as_str())).ok_or_else(|| {
-            UnknownValue {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| t.eq_ignore_ascii_case(o.as_str()))
+            .ok_or_else(|| UnknownValue {
                 kind: "outcome",
                 value: s.to_owned(),
                 expected: "no_answer, busy, voicemail, invalid, wrong_party, third_party, \
                            right_party, converted, opt_out, delivered, read, replied",
-            }
-        })
+            })
     }
 }
 
@@ -274,7 +288,11 @@ mod tests {
 
     #[test]
     fn unknown_values_explain_themselves() {
-        let err = "fax".parse::<Channel>().err().map(|e| e.to_string()).unwrap_or_default();
+        let err = "fax"
+            .parse::<Channel>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("\"fax\"") && err.contains("voice"), "{err}");
     }
 

@@ -63,7 +63,10 @@ pub enum TrainerError {
 impl TrainerError {
     /// Shorthand for an I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        TrainerError::Io { path: path.into(), source }
+        TrainerError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -1,0 +1,425 @@
+//! The point-in-time feature state: what is known about each person, contact point and channel
+//! after the attempts applied so far. Training replays history through it; the server keeps it
+//! live from reported outcomes; both read features from it through `vector.rs`.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::tally::{HALF_LIVES_DAYS, Tally};
+use crate::localtime::{DAY, LocalTime, Zones};
+use crate::{Channel, Contact, ContactKind, Outcome, Result, country_zones};
+
+/// How long per-person attempt instants are kept for the 24 h / 7 day counts.
+pub const RECENT_WINDOW: i64 = 7 * DAY;
+
+/// What is known about one (person, contact, channel).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelState {
+    /// The channel.
+    pub channel: Channel,
+    /// Decayed outcome counts.
+    pub tally: Tally,
+    /// Last attempt on this contact and channel.
+    pub last_attempt_at: Option<i64>,
+    /// Last engaged outcome.
+    pub last_engaged_at: Option<i64>,
+    /// Attempts since the last reached outcome.
+    pub consecutive_failures: u16,
+    /// Number of `invalid` outcomes ever.
+    pub invalid_count: u16,
+    /// Last `invalid` outcome.
+    pub last_invalid_at: Option<i64>,
+    /// When the person opted out on this contact and channel (cleared only by re-consent).
+    pub opted_out_at: Option<i64>,
+}
+
+impl ChannelState {
+    fn new(channel: Channel) -> Self {
+        Self {
+            channel,
+            tally: Tally::default(),
+            last_attempt_at: None,
+            last_engaged_at: None,
+            consecutive_failures: 0,
+            invalid_count: 0,
+            last_invalid_at: None,
+            opted_out_at: None,
+        }
+    }
+}
+
+/// What is known about one (person, contact point).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactState {
+    /// Normalised contact key (E.164 or lower-case email).
+    pub key: Box<str>,
+    /// Phone or email.
+    pub kind: ContactKind,
+    /// The contact's own time zone, when the contacts file gave one.
+    pub zone: Option<u16>,
+    /// The zone of the number's country when that country has a single zone.
+    pub country_zone: Option<u16>,
+    /// Channels the contacts file lists for this contact (bit per [`Channel::index`]); 0 = none.
+    pub listed_channels: u8,
+    /// When the contact point became known (contacts file `added_at`, else its first attempt).
+    pub known_since: Option<i64>,
+    /// Decayed outcome counts over all channels.
+    pub tally: Tally,
+    /// Last attempt on any channel.
+    pub last_attempt_at: Option<i64>,
+    /// Last reached outcome on any channel.
+    pub last_reached_at: Option<i64>,
+    /// Last engaged outcome on any channel.
+    pub last_engaged_at: Option<i64>,
+    /// Last `wrong_party`, cleared by a later engaged outcome on this contact.
+    pub wrong_party_at: Option<i64>,
+    /// Attempts since the last reached outcome, over all channels.
+    pub consecutive_failures: u16,
+    /// Per-channel state.
+    pub channels: Vec<ChannelState>,
+}
+
+impl ContactState {
+    /// The state of `channel` on this contact, if it was ever attempted.
+    pub fn channel(&self, channel: Channel) -> Option<&ChannelState> {
+        self.channels.iter().find(|c| c.channel == channel)
+    }
+
+    /// Whether the contact was known at instant `t`.
+    pub fn known_at(&self, t: i64) -> bool {
+        self.known_since.is_none_or(|s| s <= t)
+    }
+
+    fn channel_mut(&mut self, channel: Channel) -> &mut ChannelState {
+        let i = match self.channels.iter().position(|c| c.channel == channel) {
+            Some(i) => i,
+            None => {
+                self.channels.push(ChannelState::new(channel));
+                self.channels.len() - 1
+            }
+        };
+        &mut self.channels[i]
+    }
+}
+
+/// Decayed attempts and engagements of a person in one local hour-of-week bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HourCell {
+    /// Bucket: weekday × 8 + hour / 3.
+    pub bucket: u8,
+    /// Last update.
+    pub at: i64,
+    /// Decayed attempts (long half-life).
+    pub attempts: f32,
+    /// Decayed engagements (long half-life).
+    pub engaged: f32,
+}
+
+impl HourCell {
+    /// Decay factor applied to hour cells: the longest half-life, since availability is stable.
+    pub fn decay(&self, t: i64) -> f32 {
+        let days = ((t - self.at).max(0) as f32) / 86_400.0;
+        (-days / HALF_LIVES_DAYS[2]).exp2()
+    }
+}
+
+/// What is known about one person.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PersonState {
+    /// The person's time zone, when known.
+    pub zone: Option<u16>,
+    /// Person attributes, encoded per the feature schema (NaN = missing).
+    pub attrs: Vec<f32>,
+    /// Decayed outcome counts over all contacts and channels.
+    pub tally: Tally,
+    /// Last attempt.
+    pub last_attempt_at: Option<i64>,
+    /// Last engaged outcome.
+    pub last_engaged_at: Option<i64>,
+    /// Attempt instants within [`RECENT_WINDOW`] of the latest one, oldest first.
+    pub recent: Vec<i64>,
+    /// Sparse hour-of-week cells.
+    pub hours: Vec<HourCell>,
+    /// Known contact points.
+    pub contacts: Vec<ContactState>,
+}
+
+impl PersonState {
+    /// Index of contact `key` in [`PersonState::contacts`].
+    pub fn contact_index(&self, key: &str) -> Option<usize> {
+        self.contacts.iter().position(|c| &*c.key == key)
+    }
+
+    /// Attempts in the half-open window `[t - window, t)`.
+    pub fn attempts_within(&self, t: i64, window: i64) -> usize {
+        self.recent
+            .iter()
+            .filter(|&&a| a < t && a >= t - window)
+            .count()
+    }
+}
+
+/// The feature state of every person, plus the zone table and the defaults that resolve zones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeatureState {
+    /// Interned time zones.
+    pub zones: Zones,
+    /// Zone used when neither contact, person nor country gives one.
+    pub default_zone: u16,
+    /// Person ids by slot.
+    pub person_ids: Vec<Box<str>>,
+    /// Person states by slot.
+    pub persons: Vec<PersonState>,
+    /// Latest attempt instant applied (the state's cutoff).
+    pub cutoff: Option<i64>,
+    #[serde(skip)]
+    index: HashMap<Box<str>, u32>,
+}
+
+impl FeatureState {
+    /// An empty state whose fallback zone is `default_zone` (IANA name).
+    pub fn new(default_zone: &str) -> Result<Self> {
+        let mut zones = Zones::default();
+        let default_zone = zones.intern(default_zone)?;
+        Ok(Self {
+            zones,
+            default_zone,
+            person_ids: Vec::new(),
+            persons: Vec::new(),
+            cutoff: None,
+            index: HashMap::new(),
+        })
+    }
+
+    /// Rebuild the id → slot index (after deserialising).
+    pub fn rebuild_index(&mut self) {
+        self.index = self
+            .person_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), slot(i)))
+            .collect();
+    }
+
+    /// The slot of `person_id`, if known.
+    pub fn slot(&self, person_id: &str) -> Option<u32> {
+        self.index.get(person_id).copied()
+    }
+
+    /// The slot of `person_id`, creating an empty person if needed.
+    pub fn slot_or_insert(&mut self, person_id: &str) -> u32 {
+        if let Some(&s) = self.index.get(person_id) {
+            return s;
+        }
+        let s = slot(self.persons.len());
+        self.person_ids.push(person_id.into());
+        self.persons.push(PersonState::default());
+        self.index.insert(person_id.into(), s);
+        s
+    }
+
+    /// The person in `slot`.
+    pub fn person(&self, slot: u32) -> &PersonState {
+        &self.persons[slot as usize]
+    }
+
+    /// Number of persons.
+    pub fn len(&self) -> usize {
+        self.persons.len()
+    }
+
+    /// Whether no person is known.
+    pub fn is_empty(&self) -> bool {
+        self.persons.is_empty()
+    }
+
+    /// Set a person's time zone and attributes (from the persons file).
+    pub fn set_person_info(
+        &mut self,
+        slot: u32,
+        zone: Option<&str>,
+        attrs: Vec<f32>,
+    ) -> Result<()> {
+        let zone = zone.map(|z| self.zones.intern(z)).transpose()?;
+        let p = &mut self.persons[slot as usize];
+        if zone.is_some() {
+            p.zone = zone;
+        }
+        p.attrs = attrs;
+        Ok(())
+    }
+
+    /// Register a contact point from the contacts file: its channels, zone and when it became
+    /// known. Registering twice merges (listed channels add up; the earliest `added_at` wins).
+    pub fn register_contact(
+        &mut self,
+        slot: u32,
+        contact: &Contact,
+        channels: &[Channel],
+        zone: Option<&str>,
+        added_at: Option<i64>,
+    ) -> Result<()> {
+        let zone = zone.map(|z| self.zones.intern(z)).transpose()?;
+        let i = self.contact_or_insert(slot, contact, added_at)?;
+        let c = &mut self.persons[slot as usize].contacts[i];
+        for ch in channels {
+            c.listed_channels |= 1 << ch.index();
+        }
+        if zone.is_some() {
+            c.zone = zone;
+        }
+        if let Some(a) = added_at {
+            c.known_since = Some(c.known_since.map_or(a, |k| k.min(a)));
+        }
+        Ok(())
+    }
+
+    /// The zone used for contact `contact` of `person` (contact, person, country, default).
+    pub fn resolve_zone(&self, person: &PersonState, contact: Option<&ContactState>) -> u16 {
+        contact
+            .and_then(|c| c.zone)
+            .or(person.zone)
+            .or(contact.and_then(|c| c.country_zone))
+            .unwrap_or(self.default_zone)
+    }
+
+    /// Local position of `t` for `contact` of `person`.
+    pub fn local(&self, person: &PersonState, contact: Option<&ContactState>, t: i64) -> LocalTime {
+        self.zones.local(self.resolve_zone(person, contact), t)
+    }
+
+    /// Apply one attempt outcome. This is the only way the state learns from attempts.
+    pub fn apply(
+        &mut self,
+        slot: u32,
+        contact: &Contact,
+        channel: Channel,
+        t: i64,
+        outcome: Outcome,
+    ) -> Result<()> {
+        let ci = self.contact_or_insert(slot, contact, Some(t))?;
+        let local = {
+            let p = self.person(slot);
+            self.local(p, Some(&p.contacts[ci]), t)
+        };
+        self.cutoff = Some(self.cutoff.map_or(t, |c| c.max(t)));
+        let p = &mut self.persons[slot as usize];
+        apply_person(p, local, t, outcome);
+        let c = &mut p.contacts[ci];
+        if c.known_since.is_none() {
+            c.known_since = Some(t);
+        }
+        apply_contact(c, t, outcome);
+        apply_channel(c.channel_mut(channel), t, outcome);
+        Ok(())
+    }
+
+    fn contact_or_insert(
+        &mut self,
+        slot: u32,
+        contact: &Contact,
+        seen: Option<i64>,
+    ) -> Result<usize> {
+        if let Some(i) = self.persons[slot as usize].contact_index(&contact.key) {
+            return Ok(i);
+        }
+        let country_zone = country_zones::zone_for_region(&contact.region)
+            .map(|z| self.zones.intern(z))
+            .transpose()?;
+        let p = &mut self.persons[slot as usize];
+        p.contacts.push(ContactState {
+            key: contact.key.as_str().into(),
+            kind: contact.kind,
+            zone: None,
+            country_zone,
+            listed_channels: 0,
+            known_since: seen,
+            tally: Tally::default(),
+            last_attempt_at: None,
+            last_reached_at: None,
+            last_engaged_at: None,
+            wrong_party_at: None,
+            consecutive_failures: 0,
+            channels: Vec::new(),
+        });
+        Ok(p.contacts.len() - 1)
+    }
+}
+
+fn slot(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+fn latest(a: Option<i64>, t: i64) -> Option<i64> {
+    Some(a.map_or(t, |a| a.max(t)))
+}
+
+fn apply_person(p: &mut PersonState, local: LocalTime, t: i64, outcome: Outcome) {
+    p.tally.add(t, outcome);
+    p.last_attempt_at = latest(p.last_attempt_at, t);
+    if outcome.is_engaged() {
+        p.last_engaged_at = latest(p.last_engaged_at, t);
+    }
+    let pos = p.recent.partition_point(|&a| a <= t);
+    p.recent.insert(pos, t);
+    let newest = p.recent.last().copied().unwrap_or(t);
+    let keep_from = p.recent.partition_point(|&a| a < newest - RECENT_WINDOW);
+    p.recent.drain(..keep_from);
+    let bucket = local.bucket();
+    let engaged = if outcome.is_engaged() { 1.0 } else { 0.0 };
+    match p.hours.iter_mut().find(|h| h.bucket == bucket) {
+        Some(h) => {
+            let f = h.decay(t);
+            h.attempts = h.attempts * f + 1.0;
+            h.engaged = h.engaged * f + engaged;
+            h.at = h.at.max(t);
+        }
+        None => p.hours.push(HourCell {
+            bucket,
+            at: t,
+            attempts: 1.0,
+            engaged,
+        }),
+    }
+}
+
+fn apply_contact(c: &mut ContactState, t: i64, outcome: Outcome) {
+    c.tally.add(t, outcome);
+    c.last_attempt_at = latest(c.last_attempt_at, t);
+    if outcome.is_reached() {
+        c.last_reached_at = latest(c.last_reached_at, t);
+        c.consecutive_failures = 0;
+    } else {
+        c.consecutive_failures = c.consecutive_failures.saturating_add(1);
+    }
+    if outcome.is_engaged() {
+        c.last_engaged_at = latest(c.last_engaged_at, t);
+        if c.wrong_party_at.is_some_and(|w| w <= t) {
+            c.wrong_party_at = None;
+        }
+    }
+    if outcome == Outcome::WrongParty {
+        c.wrong_party_at = latest(c.wrong_party_at, t);
+    }
+}
+
+fn apply_channel(s: &mut ChannelState, t: i64, outcome: Outcome) {
+    s.tally.add(t, outcome);
+    s.last_attempt_at = latest(s.last_attempt_at, t);
+    if outcome.is_reached() {
+        s.consecutive_failures = 0;
+    } else {
+        s.consecutive_failures = s.consecutive_failures.saturating_add(1);
+    }
+    if outcome.is_engaged() {
+        s.last_engaged_at = latest(s.last_engaged_at, t);
+    }
+    if outcome == Outcome::Invalid {
+        s.invalid_count = s.invalid_count.saturating_add(1);
+        s.last_invalid_at = latest(s.last_invalid_at, t);
+    }
+    if outcome == Outcome::OptOut {
+        s.opted_out_at = latest(s.opted_out_at, t);
+    }
+}

@@ -1,0 +1,181 @@
+//! Unit tests for the feature state and vector.
+
+use super::*;
+use crate::localtime::DAY;
+use crate::{Channel, ContactNormalizer, Outcome};
+
+const T0: i64 = 1_767_625_200; // 2026-01-05T15:00:00Z, a Monday
+
+fn setup() -> (FeatureState, FeatureSchema, crate::Contact, u32) {
+    let mut s = FeatureState::new("America/Sao_Paulo").expect("zone");
+    let c = ContactNormalizer::new("BR")
+        .and_then(|n| n.normalize("11987654321"))
+        .expect("number");
+    let slot = s.slot_or_insert("P1");
+    (s, FeatureSchema::new(Vec::new()), c, slot)
+}
+
+fn feats(
+    s: &FeatureState,
+    schema: &FeatureSchema,
+    slot: u32,
+    key: &str,
+    ch: Channel,
+    t: i64,
+) -> Vec<f32> {
+    let mut out = Vec::new();
+    let cand = Candidate {
+        contact: key,
+        kind: crate::ContactKind::Phone,
+        zone: None,
+        channel: ch,
+        t,
+    };
+    s.features(schema, Some(slot), &cand, &mut out);
+    out
+}
+
+fn get(schema: &FeatureSchema, v: &[f32], name: &str) -> f32 {
+    v[schema
+        .index(name)
+        .unwrap_or_else(|| panic!("no feature {name}"))]
+}
+
+#[test]
+fn vector_matches_schema_and_unknowns_are_sane() {
+    let (s, schema, c, slot) = setup();
+    let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0);
+    assert_eq!(v.len(), schema.len());
+    assert_eq!(get(&schema, &v, "ch_voice"), 1.0);
+    assert_eq!(get(&schema, &v, "local_hour"), 12.0);
+    assert_eq!(get(&schema, &v, "pc_is_new"), 1.0);
+    assert!(get(&schema, &v, "p_days_since_attempt").is_nan());
+}
+
+#[test]
+fn outcomes_move_the_right_features() {
+    let (mut s, schema, c, slot) = setup();
+    s.apply(slot, &c, Channel::Voice, T0, Outcome::Invalid)
+        .expect("apply");
+    s.apply(slot, &c, Channel::Voice, T0 + 60, Outcome::NoAnswer)
+        .expect("apply");
+    let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 + DAY + 30);
+    assert_eq!(get(&schema, &v, "pcc_invalid_count"), 1.0);
+    assert_eq!(get(&schema, &v, "pcc_consecutive_failures"), 2.0);
+    assert!(
+        (get(&schema, &v, "p_attempts_24h") - 1.0).abs() < 1e-6,
+        "only the 2nd is in 24h"
+    );
+    assert_eq!(get(&schema, &v, "p_attempts_7d"), 2.0);
+    assert!(
+        (get(&schema, &v, "pcc_days_since_attempt") - (DAY - 30) as f32 / DAY as f32).abs() < 1e-4
+    );
+    // Other channels of the same contact share contact-level but not channel-level evidence.
+    let sms = feats(&s, &schema, slot, &c.key, Channel::Sms, T0 + DAY);
+    assert_eq!(get(&schema, &sms, "pcc_invalid_count"), 0.0);
+    assert_eq!(get(&schema, &sms, "pc_consecutive_failures"), 2.0);
+}
+
+#[test]
+fn wrong_party_is_cleared_by_a_later_engagement() {
+    let (mut s, schema, c, slot) = setup();
+    s.apply(slot, &c, Channel::Voice, T0, Outcome::WrongParty)
+        .expect("apply");
+    assert_eq!(
+        get(
+            &schema,
+            &feats(&s, &schema, slot, &c.key, Channel::Voice, T0 + 1),
+            "pc_wrong_party"
+        ),
+        1.0
+    );
+    s.apply(slot, &c, Channel::Voice, T0 + DAY, Outcome::RightParty)
+        .expect("apply");
+    let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 + 2 * DAY);
+    assert_eq!(get(&schema, &v, "pc_wrong_party"), 0.0);
+    assert!(get(&schema, &v, "ph_block_engaged") > 0.0);
+}
+
+#[test]
+fn zone_resolution_prefers_contact_then_person_then_country_then_default() {
+    let (mut s, schema, _, slot) = setup();
+    let n = ContactNormalizer::new("BR").expect("region");
+    let de = n.normalize("+49 30 901820").expect("german number");
+    s.apply(slot, &de, Channel::Voice, T0, Outcome::NoAnswer)
+        .expect("apply");
+    // Country zone (Berlin, UTC+1) beats the default (São Paulo).
+    assert_eq!(
+        get(
+            &schema,
+            &feats(&s, &schema, slot, &de.key, Channel::Voice, T0),
+            "local_hour"
+        ),
+        16.0
+    );
+    s.set_person_info(slot, Some("America/New_York"), Vec::new())
+        .expect("zone");
+    assert_eq!(
+        get(
+            &schema,
+            &feats(&s, &schema, slot, &de.key, Channel::Voice, T0),
+            "local_hour"
+        ),
+        10.0
+    );
+    s.register_contact(slot, &de, &[Channel::Voice], Some("Asia/Tokyo"), None)
+        .expect("zone");
+    assert_eq!(
+        get(
+            &schema,
+            &feats(&s, &schema, slot, &de.key, Channel::Voice, T0),
+            "local_hour"
+        ),
+        0.0
+    );
+}
+
+#[test]
+fn contacts_are_not_known_before_they_were_added() {
+    let (mut s, schema, c, slot) = setup();
+    s.register_contact(
+        slot,
+        &c,
+        &[Channel::Voice, Channel::Sms],
+        None,
+        Some(T0 + 10 * DAY),
+    )
+    .expect("ok");
+    let before = feats(&s, &schema, slot, &c.key, Channel::Voice, T0);
+    assert_eq!(get(&schema, &before, "p_contacts_known"), 0.0);
+    let after = feats(&s, &schema, slot, &c.key, Channel::Whatsapp, T0 + 11 * DAY);
+    assert_eq!(get(&schema, &after, "p_contacts_known"), 1.0);
+    assert_eq!(get(&schema, &after, "pc_channel_listed"), 0.0);
+    assert!((get(&schema, &after, "pc_age_days") - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn state_survives_a_binary_round_trip() {
+    let (mut s, schema, c, slot) = setup();
+    s.apply(slot, &c, Channel::Voice, T0, Outcome::RightParty)
+        .expect("apply");
+    let bytes = postcard::to_stdvec(&s).expect("encode");
+    let mut back: FeatureState = postcard::from_bytes(&bytes).expect("decode");
+    back.rebuild_index();
+    assert_eq!(back.slot("P1"), Some(slot));
+    let a = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 + DAY);
+    let b = feats(&back, &schema, slot, &c.key, Channel::Voice, T0 + DAY);
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+}
+
+#[test]
+fn schema_detects_incompatibility() {
+    let schema = FeatureSchema::new(Vec::new());
+    assert!(schema.check_compatible().is_ok());
+    let mut old = schema.clone();
+    old.version = 0;
+    assert!(old.check_compatible().is_err());
+    let mut renamed = schema.clone();
+    renamed.names[0] = "something_else".into();
+    assert!(renamed.check_compatible().is_err());
+    assert_ne!(schema.fingerprint(), renamed.fingerprint());
+}

@@ -1,0 +1,181 @@
+//! The feature vector of one candidate attempt (person, contact, channel, instant), read from the
+//! feature state as it stood *before* that attempt. Training and serving both call
+//! [`FeatureState::features`], so a model never sees features computed two different ways.
+
+use super::schema::{BASE_FEATURES, FeatureSchema, RATE_PRIOR};
+use super::state::{ContactState, FeatureState, PersonState};
+use super::tally::{H, TallyView};
+use crate::localtime::DAY;
+use crate::{Channel, ContactKind};
+
+/// A candidate to compute features for.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<'a> {
+    /// Normalised contact key.
+    pub contact: &'a str,
+    /// Phone or email (used when the contact is not in the state yet).
+    pub kind: ContactKind,
+    /// Zone override for this contact (e.g. from a Rank request), else resolved from the state.
+    pub zone: Option<u16>,
+    /// The channel.
+    pub channel: Channel,
+    /// The instant (unix seconds).
+    pub t: i64,
+}
+
+struct Writer<'a> {
+    out: &'a mut Vec<f32>,
+}
+
+impl Writer<'_> {
+    fn push(&mut self, v: f32) {
+        self.out.push(v);
+    }
+    fn flag(&mut self, b: bool) {
+        self.out.push(if b { 1.0 } else { 0.0 });
+    }
+    fn counts(&mut self, v: [f32; H]) {
+        for x in v {
+            self.out.push(x.ln_1p());
+        }
+    }
+    fn days_since(&mut self, t: i64, at: Option<i64>) {
+        self.out
+            .push(at.map_or(f32::NAN, |a| ((t - a).max(0) as f32) / DAY as f32));
+    }
+}
+
+impl FeatureState {
+    /// Append the features of `cand` for the person in `slot` (None: a person never seen) to
+    /// `out`, in the order of `schema`. Only state applied before `cand.t` may influence them;
+    /// callers apply an attempt only after reading its features.
+    pub fn features(
+        &self,
+        schema: &FeatureSchema,
+        slot: Option<u32>,
+        cand: &Candidate<'_>,
+        out: &mut Vec<f32>,
+    ) {
+        let start = out.len();
+        let empty = PersonState::default();
+        let person = slot.map_or(&empty, |s| self.person(s));
+        let contact = person
+            .contact_index(cand.contact)
+            .map(|i| &person.contacts[i])
+            .filter(|c| c.known_at(cand.t) || c.tally.attempts[0] > 0.0);
+        let zone = cand
+            .zone
+            .unwrap_or_else(|| self.resolve_zone(person, contact));
+        let local = self.zones.local(zone, cand.t);
+        let t = cand.t;
+        let mut w = Writer { out };
+
+        // Candidate context.
+        for c in Channel::ALL {
+            w.flag(c == cand.channel);
+        }
+        w.push(f32::from(local.hour));
+        w.push(f32::from(local.weekday));
+        w.flag(local.is_weekend());
+        for b in 0..8 {
+            w.flag(local.hour / 3 == b);
+        }
+
+        // (person, contact, channel).
+        let ch = contact.and_then(|c| c.channel(cand.channel));
+        let v = ch.map_or_else(TallyView::default, |s| s.tally.view(t));
+        w.counts(v.attempts);
+        w.counts(v.engaged);
+        w.push(v.engaged_rate(1, RATE_PRIOR, 2.0));
+        w.days_since(t, ch.and_then(|s| s.last_attempt_at));
+        w.days_since(t, ch.and_then(|s| s.last_engaged_at));
+        w.push(ch.map_or(0.0, |s| f32::from(s.consecutive_failures)));
+        w.push(ch.map_or(0.0, |s| f32::from(s.invalid_count)));
+        w.days_since(t, ch.and_then(|s| s.last_invalid_at));
+        w.flag(ch.is_some_and(|s| s.opted_out_at.is_some()));
+
+        // (person, contact).
+        let cv = contact.map_or_else(TallyView::default, |c| c.tally.view(t));
+        let pv = person.tally.view(t);
+        w.counts(cv.attempts);
+        w.counts(cv.reached);
+        w.counts(cv.engaged);
+        w.push(cv.engaged_rate(2, RATE_PRIOR, 2.0));
+        w.days_since(t, contact.and_then(|c| c.last_engaged_at));
+        w.days_since(t, contact.and_then(|c| c.last_reached_at));
+        w.push(contact.map_or(0.0, |c| f32::from(c.consecutive_failures)));
+        w.flag(contact.is_some_and(|c| c.wrong_party_at.is_some()));
+        w.days_since(t, contact.and_then(|c| c.known_since));
+        w.flag(contact.is_none_or(|c| c.last_attempt_at.is_none()));
+        w.push(if pv.engaged[2] > 0.01 {
+            cv.engaged[2] / pv.engaged[2]
+        } else {
+            f32::NAN
+        });
+        w.push(match contact {
+            Some(c) if c.listed_channels != 0 => {
+                if c.listed_channels & (1 << cand.channel.index()) != 0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Some(_) | None => f32::NAN,
+        });
+
+        // Person.
+        w.counts(pv.attempts);
+        w.counts(pv.engaged);
+        w.push(pv.reached_rate(1, RATE_PRIOR * 2.0, 2.0));
+        w.days_since(t, person.last_attempt_at);
+        w.days_since(t, person.last_engaged_at);
+        w.push(person.attempts_within(t, DAY) as f32);
+        w.push(person.attempts_within(t, 7 * DAY) as f32);
+        let known = person.contacts.iter().filter(|c| c.known_at(t));
+        w.push(known.clone().count() as f32);
+        w.push(known.filter(|c| !looks_dead(c, t)).count() as f32);
+
+        // Person × local hour of week.
+        let bucket = local.bucket();
+        let block = local.hour / 3;
+        let (mut ba, mut be, mut ka, mut ke) = (0.0_f32, 0.0_f32, 0.0_f32, 0.0_f32);
+        for h in &person.hours {
+            let f = h.decay(t);
+            if h.bucket == bucket {
+                ba += h.attempts * f;
+                be += h.engaged * f;
+            }
+            if h.bucket % 8 == block {
+                ka += h.attempts * f;
+                ke += h.engaged * f;
+            }
+        }
+        let person_rate = pv.engaged_rate(2, RATE_PRIOR, 2.0);
+        w.push(ba.ln_1p());
+        w.push(be.ln_1p());
+        w.push(ka.ln_1p());
+        w.push(ke.ln_1p());
+        w.push((ke + 3.0 * person_rate) / (ka + 3.0));
+        w.push((be + 3.0 * person_rate) / (ba + 3.0));
+
+        debug_assert_eq!(out_len(&w) - start, BASE_FEATURES.len());
+        // Person attributes.
+        for i in 0..schema.attributes.len() {
+            w.push(person.attrs.get(i).copied().unwrap_or(f32::NAN));
+        }
+    }
+}
+
+fn out_len(w: &Writer<'_>) -> usize {
+    w.out.len()
+}
+
+/// Whether a contact shows dead-end evidence at `t`: wrong party, or invalid on every channel tried
+/// within the last 30 days.
+fn looks_dead(c: &ContactState, t: i64) -> bool {
+    c.wrong_party_at.is_some()
+        || (!c.channels.is_empty()
+            && c.channels
+                .iter()
+                .all(|s| s.last_invalid_at.is_some_and(|i| t - i < 30 * DAY)))
+}
