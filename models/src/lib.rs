@@ -7,13 +7,16 @@
 
 #![warn(missing_docs)]
 
+pub mod artifact;
 pub mod calibration;
 pub mod contact;
 pub mod country_zones;
 pub mod error;
+pub mod family;
 pub mod features;
 pub mod localtime;
 pub mod metrics;
+pub mod model;
 pub mod schema;
 
 pub use contact::{Contact, ContactKind, ContactNormalizer, Masked};

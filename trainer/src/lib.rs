@@ -3,8 +3,16 @@
 
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod error;
+pub mod evaluate;
 pub mod ingest;
+pub mod inspect;
+pub mod progress;
+pub mod replay;
+pub mod score;
 pub mod simulate;
+pub mod timefmt;
+pub mod train;
 
 pub use error::{Result, TrainerError};

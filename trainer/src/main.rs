@@ -1,2 +1,255 @@
-//! The `contactscore-trainer` command line.
-fn main() {}
+//! The `contactscore-trainer` command line: parses flags into requests for the library and turns
+//! errors into a message and a non-zero exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use contactscore_models::family::Family;
+use contactscore_trainer::config::Config;
+use contactscore_trainer::ingest::{DispositionMap, InputPaths};
+use contactscore_trainer::progress::Progress;
+use contactscore_trainer::simulate::{SimulateParams, simulate};
+use contactscore_trainer::train::{FamilyChoice, TrainRequest, train};
+use contactscore_trainer::{evaluate, inspect, score};
+
+#[derive(Parser)]
+#[command(
+    name = "contactscore-trainer",
+    version,
+    about = "Train, evaluate and publish contact response models"
+)]
+struct Cli {
+    /// Print no progress or stage summaries.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a realistic synthetic attempt log (attempts, contacts, persons, truth CSVs).
+    Simulate {
+        /// Number of persons.
+        #[arg(long, default_value_t = 20_000)]
+        persons: u32,
+        /// Number of days of history.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Fit, calibrate, select and publish a model version.
+    Train {
+        /// Attempt log(s): .csv, .csv.gz or .parquet (repeat for several files).
+        #[arg(long, required = true)]
+        attempts: Vec<PathBuf>,
+        /// Known contact points.
+        #[arg(long)]
+        contacts: Option<PathBuf>,
+        /// Person time zones and attributes.
+        #[arg(long)]
+        persons: Option<PathBuf>,
+        /// Models directory (the registry).
+        #[arg(long)]
+        models_dir: PathBuf,
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// auto (best out-of-time log loss), baseline, logistic or gbdt.
+        #[arg(long, default_value = "auto")]
+        family: String,
+        /// Publish without pointing CURRENT at the new version.
+        #[arg(long)]
+        no_promote: bool,
+        /// Skip and count up to N bad rows instead of failing on the first.
+        #[arg(long, default_value_t = 0)]
+        max_bad_rows: u64,
+    },
+    /// Score later attempts from a version's state snapshot: writes attempt_id,probability.
+    Score {
+        #[command(flatten)]
+        common: ScoreArgs,
+        /// Output CSV.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Metrics of a version on later attempts, next to the baseline's.
+    Evaluate {
+        #[command(flatten)]
+        common: ScoreArgs,
+        /// Also write the report as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// List versions, or show one manifest.
+    Inspect {
+        /// Models directory.
+        #[arg(long)]
+        models_dir: PathBuf,
+        /// Show this version's manifest (`current` for CURRENT).
+        #[arg(long)]
+        version: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ScoreArgs {
+    /// Models directory.
+    #[arg(long)]
+    models_dir: PathBuf,
+    /// Version (default: CURRENT).
+    #[arg(long)]
+    version: Option<String>,
+    /// Attempt log(s) after the model's training window.
+    #[arg(long, required = true)]
+    attempts: Vec<PathBuf>,
+    /// Configuration file (for the disposition map).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Skip and count up to N bad rows instead of failing on the first.
+    #[arg(long, default_value_t = 0)]
+    max_bad_rows: u64,
+}
+
+impl ScoreArgs {
+    fn request(self) -> Result<score::ScoreRequest> {
+        let config = Config::load(self.config.as_deref())?;
+        Ok(score::ScoreRequest {
+            models_dir: self.models_dir,
+            version: self.version,
+            attempts: self.attempts,
+            dispositions: DispositionMap::from_toml_table(&config.dispositions)?,
+            max_bad_rows: self.max_bad_rows,
+        })
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let progress = Progress::new(cli.quiet);
+    match cli.command {
+        Command::Simulate {
+            persons,
+            days,
+            seed,
+            out,
+        } => {
+            let params = SimulateParams {
+                persons,
+                days,
+                seed,
+                ..SimulateParams::default()
+            };
+            let s = simulate(&params, &out)
+                .with_context(|| format!("simulating into {}", out.display()))?;
+            println!(
+                "wrote {} attempts ({} duplicate rows), {} persons, {} contact points to {} ({} engaged)",
+                s.attempts,
+                s.duplicate_rows,
+                s.persons,
+                s.contacts,
+                out.display(),
+                s.engaged
+            );
+        }
+        Command::Train {
+            attempts,
+            contacts,
+            persons,
+            models_dir,
+            config,
+            family,
+            no_promote,
+            max_bad_rows,
+        } => {
+            let settings = Config::load(config.as_deref())?.validate()?;
+            let family = match family.trim() {
+                "auto" => FamilyChoice::Auto,
+                f => FamilyChoice::Only(
+                    f.parse::<Family>()
+                        .map_err(|e| anyhow::anyhow!("--family: {e} or auto"))?,
+                ),
+            };
+            let req = TrainRequest {
+                inputs: InputPaths {
+                    attempts,
+                    contacts,
+                    persons,
+                },
+                models_dir,
+                family,
+                promote: !no_promote,
+                max_bad_rows,
+            };
+            let out = train(&req, &settings, &progress)?;
+            let m = &out.manifest;
+            println!("{}", m.version);
+            for (family, x) in &m.metrics {
+                println!(
+                    "{}{:<8} test log loss {:.4}  AUC {}  Brier {:.4}  ECE {:.4}  base rate {:.4}  lift@10% {}",
+                    if *family == m.family { "* " } else { "  " },
+                    family.as_str(),
+                    x.log_loss,
+                    x.auc.map_or_else(|| "n/a".into(), |a| format!("{a:.4}")),
+                    x.brier,
+                    x.ece,
+                    x.base_rate,
+                    x.lift_top_decile
+                        .map_or_else(|| "n/a".into(), |l| format!("{l:.2}")),
+                );
+            }
+        }
+        Command::Score { common, out } => {
+            let run = score::score(&common.request()?, &progress)?;
+            score::write_scores(&out, &run.scored)?;
+            progress.say(format_args!(
+                "wrote {} scores to {}",
+                run.scored.len(),
+                out.display()
+            ));
+        }
+        Command::Evaluate { common, json } => {
+            let run = score::score(&common.request()?, &progress)?;
+            let m = &run.manifest;
+            let report = evaluate::evaluate(
+                &m.version,
+                m.family.as_str(),
+                m.target.as_str(),
+                &run.scored,
+            );
+            print!("{}", evaluate::render(&report));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report)?;
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        Command::Inspect {
+            models_dir,
+            version,
+        } => match version {
+            None => print!("{}", inspect::list(&models_dir)?),
+            Some(v) => {
+                let v = (v != "current").then_some(v);
+                println!("{}", inspect::show(&models_dir, v.as_deref())?);
+            }
+        },
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

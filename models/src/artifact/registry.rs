@@ -1,0 +1,245 @@
+//! The models directory as a registry: one immutable subdirectory per version, written to a
+//! temporary directory, fsynced and renamed into place; a `CURRENT` file naming the promoted
+//! version, replaced atomically. Loading verifies format version, checksums and feature schema.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::manifest::{FORMAT_VERSION, Manifest};
+use crate::features::FeatureState;
+use crate::model::ResponseModel;
+use crate::{Error, Result};
+
+/// File names inside a version directory.
+pub const MANIFEST: &str = "manifest.json";
+/// The model (families, calibrators, schema).
+pub const MODEL: &str = "model.json";
+/// The end-of-history feature state.
+pub const STATE: &str = "state.bin";
+/// The pointer to the promoted version.
+pub const CURRENT: &str = "CURRENT";
+
+const STATE_MAGIC: &[u8; 8] = b"CSSTATE1";
+
+/// A models directory.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    dir: PathBuf,
+}
+
+/// A loaded, verified model version.
+#[derive(Debug)]
+pub struct LoadedVersion {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// The model.
+    pub model: ResponseModel,
+    /// The feature state at the end of its training history.
+    pub state: FeatureState,
+}
+
+impl Registry {
+    /// Open (and create if needed) the models directory `dir`.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(Self { dir })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// All published versions, oldest first (ids sort by creation time).
+    pub fn versions(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))? {
+            let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && entry.path().join(MANIFEST).is_file() {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The promoted version, if any.
+    pub fn current(&self) -> Result<Option<String>> {
+        let path = self.dir.join(CURRENT);
+        match fs::read_to_string(&path) {
+            Ok(s) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// `version`, or the current one when `None`.
+    pub fn resolve(&self, version: Option<&str>) -> Result<String> {
+        let v = match version {
+            Some(v) => v.to_owned(),
+            None => self.current()?.ok_or_else(|| Error::VersionNotFound {
+                dir: self.dir.clone(),
+                version: CURRENT.into(),
+            })?,
+        };
+        if !self.dir.join(&v).join(MANIFEST).is_file() {
+            return Err(Error::VersionNotFound {
+                dir: self.dir.clone(),
+                version: v,
+            });
+        }
+        Ok(v)
+    }
+
+    /// Publish a new version: write `manifest` (its `files` checksums are filled in here), the
+    /// model and the state snapshot to a temporary directory, fsync everything, then rename it
+    /// into place. An existing version is never overwritten.
+    pub fn publish(
+        &self,
+        manifest: &mut Manifest,
+        model: &ResponseModel,
+        state: &FeatureState,
+    ) -> Result<PathBuf> {
+        let final_dir = self.dir.join(&manifest.version);
+        if final_dir.exists() {
+            return Err(Error::artifact(
+                &final_dir,
+                "version already exists; versions are immutable",
+            ));
+        }
+        let tmp = self
+            .dir
+            .join(format!(".tmp-{}-{}", manifest.version, std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let model_bytes = serde_json::to_vec(model)
+            .map_err(|e| Error::artifact(tmp.join(MODEL), e.to_string()))?;
+        let mut state_bytes = STATE_MAGIC.to_vec();
+        state_bytes.extend(
+            postcard::to_stdvec(state)
+                .map_err(|e| Error::artifact(tmp.join(STATE), e.to_string()))?,
+        );
+        manifest.format_version = FORMAT_VERSION;
+        manifest
+            .files
+            .insert(MODEL.into(), sha256_hex(&model_bytes));
+        manifest
+            .files
+            .insert(STATE.into(), sha256_hex(&state_bytes));
+        let manifest_bytes = serde_json::to_vec_pretty(manifest)
+            .map_err(|e| Error::artifact(tmp.join(MANIFEST), e.to_string()))?;
+        write_synced(&tmp.join(MODEL), &model_bytes)?;
+        write_synced(&tmp.join(STATE), &state_bytes)?;
+        write_synced(&tmp.join(MANIFEST), &manifest_bytes)?;
+        sync_dir(&tmp)?;
+        fs::rename(&tmp, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
+        sync_dir(&self.dir)?;
+        Ok(final_dir)
+    }
+
+    /// Point `CURRENT` at `version` atomically (write a temporary file, fsync, rename).
+    pub fn promote(&self, version: &str) -> Result<()> {
+        let version = self.resolve(Some(version))?;
+        let tmp = self
+            .dir
+            .join(format!(".CURRENT.tmp-{}", std::process::id()));
+        write_synced(&tmp, format!("{version}\n").as_bytes())?;
+        let path = self.dir.join(CURRENT);
+        fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        sync_dir(&self.dir)
+    }
+
+    /// Read a version's manifest and check its format version.
+    pub fn manifest(&self, version: &str) -> Result<Manifest> {
+        let path = self.dir.join(version).join(MANIFEST);
+        let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let probe: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::artifact(&path, format!("not valid JSON: {e}")))?;
+        let found = probe
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64);
+        if found != Some(u64::from(FORMAT_VERSION)) {
+            return Err(Error::artifact(
+                &path,
+                format!(
+                    "artifact format version {} is not supported by this build (expects {FORMAT_VERSION})",
+                    found.map_or_else(|| "missing".to_owned(), |v| v.to_string())
+                ),
+            ));
+        }
+        serde_json::from_value(probe).map_err(|e| Error::artifact(&path, e.to_string()))
+    }
+
+    /// Load and verify a version (`None` = current): checksums, format, feature schema.
+    pub fn load(&self, version: Option<&str>) -> Result<LoadedVersion> {
+        let version = self.resolve(version)?;
+        let dir = self.dir.join(&version);
+        let manifest = self.manifest(&version)?;
+        let read = |name: &str| -> Result<Vec<u8>> {
+            let path = dir.join(name);
+            let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let want = manifest.files.get(name).ok_or_else(|| {
+                Error::artifact(dir.join(MANIFEST), format!("no checksum for {name}"))
+            })?;
+            if &sha256_hex(&bytes) != want {
+                return Err(Error::artifact(
+                    &path,
+                    "checksum mismatch: the file is corrupt",
+                ));
+            }
+            Ok(bytes)
+        };
+        let model_bytes = read(MODEL)?;
+        let model: ResponseModel = serde_json::from_slice(&model_bytes)
+            .map_err(|e| Error::artifact(dir.join(MODEL), e.to_string()))?;
+        model
+            .schema
+            .check_compatible()
+            .map_err(|reason| Error::artifact(dir.join(MODEL), reason))?;
+        if model.schema != manifest.feature_schema {
+            return Err(Error::artifact(
+                &dir,
+                "model and manifest disagree on the feature schema",
+            ));
+        }
+        let state_bytes = read(STATE)?;
+        let body = state_bytes
+            .strip_prefix(STATE_MAGIC.as_slice())
+            .ok_or_else(|| Error::artifact(dir.join(STATE), "not a contactscore state snapshot"))?;
+        let mut state: FeatureState = postcard::from_bytes(body)
+            .map_err(|e| Error::artifact(dir.join(STATE), e.to_string()))?;
+        state.rebuild_index();
+        Ok(LoadedVersion {
+            manifest,
+            model,
+            state,
+        })
+    }
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = File::create(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}

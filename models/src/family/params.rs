@@ -1,0 +1,154 @@
+//! Hyperparameters of every family, with documented defaults, validated into
+//! [`ValidHyperParams`] before any fitting starts (a value that exists is valid).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Gradient-boosted trees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GbdtParams {
+    /// Boosting rounds.
+    pub iterations: usize,
+    /// Shrinkage per round.
+    pub learning_rate: f32,
+    /// Maximum tree depth.
+    pub max_depth: usize,
+    /// Minimum hessian sum in a leaf.
+    pub min_leaf_weight: f32,
+    /// L2 regularisation on leaf weights.
+    pub l2: f32,
+    /// Histogram bins per feature.
+    pub nbins: u16,
+    /// Threads for fitting (0 = all cores).
+    pub threads: usize,
+}
+
+impl Default for GbdtParams {
+    fn default() -> Self {
+        Self {
+            iterations: 150,
+            learning_rate: 0.1,
+            max_depth: 6,
+            min_leaf_weight: 20.0,
+            l2: 1.0,
+            nbins: 128,
+            threads: 0,
+        }
+    }
+}
+
+/// Logistic regression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogisticParams {
+    /// L2 penalty.
+    pub alpha: f64,
+    /// Optimiser iterations.
+    pub max_iterations: u64,
+    /// At most this many training rows are used (an evenly spaced subsample beyond it): the
+    /// optimiser is the slowest step and more rows change little for a linear model.
+    pub max_rows: usize,
+}
+
+impl Default for LogisticParams {
+    fn default() -> Self {
+        Self {
+            alpha: 1.0,
+            max_iterations: 100,
+            max_rows: 300_000,
+        }
+    }
+}
+
+/// Hierarchical smoothed rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BaselineParams {
+    /// Candidate smoothing strengths (pseudo-attempts); the one with the best training log loss
+    /// is kept.
+    pub strengths: Vec<f32>,
+}
+
+impl Default for BaselineParams {
+    fn default() -> Self {
+        Self {
+            strengths: vec![1.0, 3.0, 10.0, 30.0],
+        }
+    }
+}
+
+/// All families' hyperparameters plus the seed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HyperParams {
+    /// Seed for every random choice in fitting.
+    pub seed: u64,
+    /// Gradient-boosted trees.
+    pub gbdt: GbdtParams,
+    /// Logistic regression.
+    pub logistic: LogisticParams,
+    /// Baseline.
+    pub baseline: BaselineParams,
+}
+
+/// Hyperparameters that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidHyperParams(HyperParams);
+
+impl ValidHyperParams {
+    /// The validated values.
+    pub fn get(&self) -> &HyperParams {
+        &self.0
+    }
+}
+
+impl HyperParams {
+    /// Check every value; the error names the offending key.
+    pub fn validate(self) -> Result<ValidHyperParams> {
+        let bad = |key: &str, why: &str| Err(Error::InvalidConfig(format!("{key}: {why}")));
+        let g = &self.gbdt;
+        if g.iterations == 0 || g.iterations > 10_000 {
+            return bad("gbdt.iterations", "must be in 1..=10000");
+        }
+        if !(g.learning_rate > 0.0 && g.learning_rate <= 1.0) {
+            return bad("gbdt.learning_rate", "must be in (0, 1]");
+        }
+        if g.max_depth == 0 || g.max_depth > 16 {
+            return bad("gbdt.max_depth", "must be in 1..=16");
+        }
+        if !(g.min_leaf_weight >= 0.0 && g.min_leaf_weight.is_finite()) {
+            return bad("gbdt.min_leaf_weight", "must be a finite number >= 0");
+        }
+        if !(g.l2 >= 0.0 && g.l2.is_finite()) {
+            return bad("gbdt.l2", "must be a finite number >= 0");
+        }
+        if g.nbins < 2 {
+            return bad("gbdt.nbins", "must be at least 2");
+        }
+        let l = &self.logistic;
+        if !(l.alpha >= 0.0 && l.alpha.is_finite()) {
+            return bad("logistic.alpha", "must be a finite number >= 0");
+        }
+        if l.max_iterations == 0 {
+            return bad("logistic.max_iterations", "must be at least 1");
+        }
+        if l.max_rows < 100 {
+            return bad("logistic.max_rows", "must be at least 100");
+        }
+        if self.baseline.strengths.is_empty()
+            || self
+                .baseline
+                .strengths
+                .iter()
+                .any(|s| !(*s > 0.0 && s.is_finite()))
+        {
+            return bad(
+                "baseline.strengths",
+                "must be a non-empty list of positive numbers",
+            );
+        }
+        Ok(ValidHyperParams(self))
+    }
+}

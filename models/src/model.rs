@@ -1,0 +1,56 @@
+//! A response model as trainer and server use it: a fitted family plus its calibrator, the
+//! calibrated baseline kept beside it for comparison, the feature schema and the target.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Target;
+use crate::calibration::Calibrator;
+use crate::family::{Family, FittedModel};
+use crate::features::FeatureSchema;
+
+/// A fitted family with the calibrator fitted on its out-of-time scores.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CalibratedModel {
+    /// The learner.
+    pub model: FittedModel,
+    /// Maps the learner's raw score to a probability.
+    pub calibrator: Calibrator,
+}
+
+impl CalibratedModel {
+    /// Calibrated probability for one feature row.
+    pub fn predict(&self, row: &[f32]) -> f64 {
+        self.calibrator.apply(self.model.score(row))
+    }
+
+    /// The family.
+    pub fn family(&self) -> Family {
+        self.model.family()
+    }
+}
+
+/// Everything needed to turn a feature row into a calibrated probability.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ResponseModel {
+    /// The schema the model was trained on.
+    pub schema: FeatureSchema,
+    /// What the probability is of.
+    pub target: Target,
+    /// The selected model.
+    pub primary: CalibratedModel,
+    /// The calibrated baseline, for side-by-side evaluation; `None` when the primary is the
+    /// baseline itself.
+    pub baseline: Option<CalibratedModel>,
+}
+
+impl ResponseModel {
+    /// Calibrated probability of the target for one feature row.
+    pub fn predict(&self, row: &[f32]) -> f64 {
+        self.primary.predict(row)
+    }
+
+    /// The calibrated baseline (the primary model when it is the baseline).
+    pub fn baseline(&self) -> &CalibratedModel {
+        self.baseline.as_ref().unwrap_or(&self.primary)
+    }
+}

@@ -1,0 +1,135 @@
+//! The trainer's configuration file (TOML), with documented defaults, validated into [`Settings`]
+//! before any work starts. Every key is optional; unknown keys are an error so typos surface.
+
+use std::path::Path;
+
+use contactscore_models::calibration::CalibrationMethod;
+use contactscore_models::family::{HyperParams, ValidHyperParams};
+use contactscore_models::{ContactNormalizer, Target};
+use serde::Deserialize;
+
+use crate::ingest::DispositionMap;
+use crate::{Result, TrainerError};
+
+/// The configuration file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Region for national-format phone numbers (ISO 3166 alpha-2).
+    pub default_region: String,
+    /// Zone used when contact, person and country give none (IANA).
+    pub default_timezone: String,
+    /// `engaged` (default), `converted` or `reached`.
+    pub target: String,
+    /// `auto` (isotonic with enough rows, else Platt), `isotonic`, `platt` or `none`.
+    pub calibration: String,
+    /// Fraction of the time span held out at the end: its first half calibrates, its second half
+    /// selects the family and gives the reported metrics.
+    pub validation_fraction: f64,
+    /// At most this many training rows are kept (deterministic subsample by attempt id).
+    pub max_train_rows: usize,
+    /// At most this many rows in each of the calibration and test slices.
+    pub max_eval_rows: usize,
+    /// Hyperparameters of the families.
+    pub hyperparameters: HyperParams,
+    /// Dialer codes → canonical outcomes.
+    pub dispositions: toml::Table,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            default_region: "BR".into(),
+            default_timezone: "America/Sao_Paulo".into(),
+            target: "engaged".into(),
+            calibration: "auto".into(),
+            validation_fraction: 0.2,
+            max_train_rows: 2_000_000,
+            max_eval_rows: 1_000_000,
+            hyperparameters: HyperParams {
+                seed: 42,
+                ..HyperParams::default()
+            },
+            dispositions: toml::Table::new(),
+        }
+    }
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Contact normaliser built from `default_region`.
+    pub normalizer: ContactNormalizer,
+    /// `default_region` as given (validated).
+    pub default_region: String,
+    /// `default_timezone` (validated).
+    pub default_timezone: String,
+    /// Target stage.
+    pub target: Target,
+    /// Calibration method.
+    pub calibration: CalibrationMethod,
+    /// See [`Config::validation_fraction`].
+    pub validation_fraction: f64,
+    /// See [`Config::max_train_rows`].
+    pub max_train_rows: usize,
+    /// See [`Config::max_eval_rows`].
+    pub max_eval_rows: usize,
+    /// Validated hyperparameters.
+    pub hyperparameters: ValidHyperParams,
+    /// Disposition map.
+    pub dispositions: DispositionMap,
+}
+
+impl Config {
+    /// Read a config file; `None` gives the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| TrainerError::io(path, e))?;
+        toml::from_str(&text).map_err(|e| {
+            TrainerError::Config(format!("{}: {}", path.display(), e.to_string().trim()))
+        })
+    }
+
+    /// Validate every value; errors name the key.
+    pub fn validate(self) -> Result<Settings> {
+        let bad = |key: &str, why: String| TrainerError::Config(format!("config {key}: {why}"));
+        let normalizer = ContactNormalizer::new(&self.default_region)?;
+        jiff::tz::TimeZone::get(&self.default_timezone).map_err(|_| {
+            bad(
+                "default_timezone",
+                format!("{:?} is not an IANA zone", self.default_timezone),
+            )
+        })?;
+        let target = self
+            .target
+            .parse::<Target>()
+            .map_err(|e| bad("target", e.to_string()))?;
+        let calibration = self
+            .calibration
+            .parse::<CalibrationMethod>()
+            .map_err(|e| bad("calibration", e.to_string()))?;
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 0.9) {
+            return Err(bad("validation_fraction", "must be in (0, 0.9)".into()));
+        }
+        if self.max_train_rows < 1000 || self.max_eval_rows < 1000 {
+            return Err(bad(
+                "max_train_rows / max_eval_rows",
+                "must be at least 1000".into(),
+            ));
+        }
+        Ok(Settings {
+            normalizer,
+            default_region: normalizer.default_region().to_owned(),
+            default_timezone: self.default_timezone,
+            target,
+            calibration,
+            validation_fraction: self.validation_fraction,
+            max_train_rows: self.max_train_rows,
+            max_eval_rows: self.max_eval_rows,
+            hyperparameters: self.hyperparameters.validate()?,
+            dispositions: DispositionMap::from_toml_table(&self.dispositions)?,
+        })
+    }
+}

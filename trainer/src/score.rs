@@ -1,0 +1,142 @@
+//! `score`: starting from a version's state snapshot, replay later attempts in time order and
+//! predict each from what was known before it — how an out-of-time holdout is scored.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use contactscore_models::artifact::{LoadedVersion, Manifest, Registry};
+use contactscore_models::{Channel, ContactNormalizer, Outcome};
+
+use crate::ingest::{DispositionMap, IngestOptions, IngestReport, InputPaths, ingest};
+use crate::progress::Progress;
+use crate::replay::{replay, seed_state};
+use crate::{Result, TrainerError};
+
+/// What to score.
+#[derive(Debug, Clone)]
+pub struct ScoreRequest {
+    /// The models directory.
+    pub models_dir: PathBuf,
+    /// Version (default: CURRENT).
+    pub version: Option<String>,
+    /// Attempt files, read in order.
+    pub attempts: Vec<PathBuf>,
+    /// Dialer code map (from `--config`).
+    pub dispositions: DispositionMap,
+    /// Bad rows allowed (0 = fail fast).
+    pub max_bad_rows: u64,
+}
+
+/// One scored attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// The attempt id.
+    pub attempt_id: String,
+    /// Calibrated probability of the model's target, from the selected model.
+    pub probability: f64,
+    /// The same from the calibrated baseline.
+    pub baseline: f64,
+    /// Whether the actual outcome was a positive for the model's target.
+    pub label: bool,
+    /// The actual outcome.
+    pub outcome: Outcome,
+    /// Channel.
+    pub channel: Channel,
+    /// Local hour of the attempt in the recipient's zone.
+    pub local_hour: u8,
+    /// Whether the attempt is at or before the snapshot's cutoff (not out of time).
+    pub stale: bool,
+}
+
+/// The scored attempts of a request.
+#[derive(Debug)]
+pub struct ScoreRun {
+    /// The version's manifest.
+    pub manifest: Manifest,
+    /// Scored attempts in time order.
+    pub scored: Vec<Scored>,
+    /// What ingest saw.
+    pub report: IngestReport,
+}
+
+/// Score every attempt of the request.
+pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
+    let registry = Registry::open(&req.models_dir)?;
+    let LoadedVersion {
+        manifest,
+        model,
+        mut state,
+    } = registry.load(req.version.as_deref())?;
+    let opts = IngestOptions {
+        normalizer: ContactNormalizer::new(&manifest.serving.default_region)?,
+        max_bad_rows: req.max_bad_rows,
+        dispositions: req.dispositions.clone(),
+        progress: progress.bars(),
+    };
+    let inputs = InputPaths {
+        attempts: req.attempts.clone(),
+        contacts: None,
+        persons: None,
+    };
+    let data = ingest(&inputs, &opts)?;
+    let slots = seed_state(&mut state, &data)?;
+    let cutoff = state.cutoff;
+    let hour_idx = model.schema.index("local_hour").ok_or_else(|| {
+        TrainerError::Config("internal: local_hour missing from the feature schema".into())
+    })?;
+    let target = model.target;
+    let mut scored = Vec::with_capacity(data.attempts.len());
+    replay(
+        &mut state,
+        &data,
+        &slots,
+        &model.schema,
+        |_, _| true,
+        |_, row, features| {
+            scored.push(Scored {
+                attempt_id: data.attempt_id(row).to_owned(),
+                probability: model.predict(features),
+                baseline: model.baseline().predict(features),
+                label: target.is_positive(row.outcome),
+                outcome: row.outcome,
+                channel: row.channel,
+                local_hour: features[hour_idx] as u8,
+                stale: cutoff.is_some_and(|c| row.t <= c),
+            });
+        },
+        progress,
+    )?;
+    let stale = scored.iter().filter(|s| s.stale).count();
+    if stale > 0 {
+        progress.say(format_args!(
+            "warning: {stale} of {} attempts are not after the model's training cutoff; they are \
+             scored, but they are not an out-of-time test",
+            scored.len()
+        ));
+    }
+    Ok(ScoreRun {
+        manifest,
+        scored,
+        report: data.report,
+    })
+}
+
+/// Write `attempt_id,probability` rows.
+pub fn write_scores(path: &Path, scored: &[Scored]) -> Result<()> {
+    let io = |e: std::io::Error| TrainerError::io(path, e);
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut w = std::io::BufWriter::new(file);
+    writeln!(w, "attempt_id,probability").map_err(io)?;
+    for s in scored {
+        writeln!(w, "{},{:.6}", csv_field(&s.attempt_id), s.probability).map_err(io)?;
+    }
+    w.flush().map_err(io)
+}
+
+fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
+    } else {
+        s.into()
+    }
+}

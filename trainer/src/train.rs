@@ -1,0 +1,311 @@
+//! `train`: ingest an attempt log, replay it into point-in-time features, fit and calibrate the
+//! families on time-ordered slices, select one by out-of-time log loss, and publish a version.
+//!
+//! Time slices: attempts before `calibration_start` train the families; the next slice fits the
+//! calibrators; the last slice (after `test_start`) selects the family and gives the reported
+//! metrics. Nothing a model is judged on was seen while fitting or calibrating it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use contactscore_models::artifact::{
+    Manifest, Registry, RowCounts, ServingSettings, TrainingWindow,
+};
+use contactscore_models::calibration::Calibrator;
+use contactscore_models::family::{Dataset, Family};
+use contactscore_models::features::{FeatureSchema, FeatureState};
+use contactscore_models::metrics::{BinaryMetrics, binary_metrics};
+use contactscore_models::model::{CalibratedModel, ResponseModel};
+use sha2::{Digest, Sha256};
+
+use crate::config::Settings;
+use crate::ingest::{IngestOptions, InputPaths, ingest};
+use crate::progress::Progress;
+use crate::replay::{replay, seed_state, unit_hash};
+use crate::timefmt::rfc3339;
+use crate::{Result, TrainerError};
+
+/// Minimum number of attempts worth training on.
+pub const MIN_ATTEMPTS: usize = 1_000;
+
+/// Reliability bins used for ECE in manifests and reports.
+pub const ECE_BINS: usize = 10;
+
+/// Which families to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FamilyChoice {
+    /// Fit all, keep the best out-of-time log loss.
+    Auto,
+    /// Fit this one (and the baseline, for comparison).
+    Only(Family),
+}
+
+/// What to train.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    /// Input files.
+    pub inputs: InputPaths,
+    /// The models directory.
+    pub models_dir: PathBuf,
+    /// Families.
+    pub family: FamilyChoice,
+    /// Point `CURRENT` at the new version.
+    pub promote: bool,
+    /// Bad rows allowed (0 = fail fast).
+    pub max_bad_rows: u64,
+}
+
+/// What training produced.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The published version's manifest.
+    pub manifest: Manifest,
+    /// Whether it was promoted.
+    pub promoted: bool,
+}
+
+struct Slices {
+    train: Dataset,
+    calibration: Dataset,
+    test: Dataset,
+}
+
+/// Run training end to end.
+pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Result<TrainOutcome> {
+    let started = progress.timer();
+    let opts = IngestOptions {
+        normalizer: settings.normalizer,
+        max_bad_rows: req.max_bad_rows,
+        dispositions: settings.dispositions.clone(),
+        progress: progress.bars(),
+    };
+    let data = ingest(&req.inputs, &opts)?;
+    let n = data.attempts.len();
+    progress.say(format_args!(
+        "ingested {n} attempts, {} persons, {} contact points in {:.1}s ({} bad rows skipped)",
+        data.persons.len(),
+        data.contacts.len(),
+        started.elapsed().as_secs_f64(),
+        data.report.skipped_total()
+    ));
+    if n < MIN_ATTEMPTS {
+        return Err(TrainerError::Model(
+            contactscore_models::Error::NotEnoughData(format!(
+                "{n} attempts after de-duplication; at least {MIN_ATTEMPTS} are needed to train"
+            )),
+        ));
+    }
+    let (t_first, t_last) = (data.attempts[0].t, data.attempts[n - 1].t);
+    let span = (t_last - t_first).max(1) as f64;
+    let calibration_start = t_last - (span * settings.validation_fraction) as i64;
+    let test_start = calibration_start + (span * settings.validation_fraction / 2.0) as i64;
+    let calib_idx = data.attempts.partition_point(|a| a.t < calibration_start);
+    let test_idx = data.attempts.partition_point(|a| a.t < test_start);
+    let rate = |count: usize, cap: usize| (cap as f64 / count.max(1) as f64).min(1.0);
+    let rates = [
+        rate(calib_idx, settings.max_train_rows),
+        rate(test_idx - calib_idx, settings.max_eval_rows),
+        rate(n - test_idx, settings.max_eval_rows),
+    ];
+    let seed = settings.hyperparameters.get().seed;
+
+    let schema = FeatureSchema::new(data.person_attrs.clone());
+    let mut state = FeatureState::new(&settings.default_timezone)?;
+    let slots = seed_state(&mut state, &data)?;
+    let width = schema.len();
+    let mut slices = Slices {
+        train: Dataset::new(width),
+        calibration: Dataset::new(width),
+        test: Dataset::new(width),
+    };
+    let target = settings.target;
+    let slice_of = |i: usize| usize::from(i >= calib_idx) + usize::from(i >= test_idx);
+    let replay_started = progress.timer();
+    replay(
+        &mut state,
+        &data,
+        &slots,
+        &schema,
+        |i, row| {
+            let r = rates[slice_of(i)];
+            r >= 1.0 || unit_hash(data.attempt_id(row), seed) < r
+        },
+        |i, row, features| {
+            let label = target.is_positive(row.outcome);
+            match slice_of(i) {
+                0 => slices.train.push(features, label),
+                1 => slices.calibration.push(features, label),
+                _ => slices.test.push(features, label),
+            }
+        },
+        progress,
+    )?;
+    let secs = replay_started.elapsed().as_secs_f64();
+    progress.say(format_args!(
+        "replayed {n} attempts in {secs:.1}s ({:.0} attempts/s); rows: train {}, calibration {}, test {}",
+        n as f64 / secs.max(1e-9),
+        slices.train.len(),
+        slices.calibration.len(),
+        slices.test.len()
+    ));
+    for (name, d) in [
+        ("training", &slices.train),
+        ("calibration", &slices.calibration),
+        ("test", &slices.test),
+    ] {
+        if d.positives() == 0 || d.positives() == d.len() {
+            return Err(TrainerError::Model(
+                contactscore_models::Error::NotEnoughData(format!(
+                    "the {name} slice has {} rows of which {} positive; both classes are needed \
+                 (more history, or a larger validation_fraction)",
+                    d.len(),
+                    d.positives()
+                )),
+            ));
+        }
+    }
+
+    let families: Vec<Family> = match req.family {
+        FamilyChoice::Auto => Family::ALL.to_vec(),
+        FamilyChoice::Only(Family::Baseline) => vec![Family::Baseline],
+        FamilyChoice::Only(f) => vec![Family::Baseline, f],
+    };
+    let mut fitted = BTreeMap::new();
+    let mut metrics = BTreeMap::new();
+    for family in families {
+        let t = progress.timer();
+        let model = family.fit(&schema, &slices.train, &settings.hyperparameters)?;
+        let scores = model.score_all(&slices.calibration);
+        let calibrator = Calibrator::fit(settings.calibration, &scores, &slices.calibration.y)?;
+        let calibrated = CalibratedModel { model, calibrator };
+        let probs: Vec<f64> = (0..slices.test.len())
+            .map(|i| calibrated.predict(slices.test.row(i)))
+            .collect();
+        let m = binary_metrics(&probs, &slices.test.y, ECE_BINS);
+        progress.say(format_args!(
+            "{family:>8}: fitted in {:.1}s; test log loss {:.4}, AUC {}, ECE {:.4}",
+            t.elapsed().as_secs_f64(),
+            m.log_loss,
+            m.auc
+                .map_or_else(|| "n/a".to_owned(), |a| format!("{a:.4}")),
+            m.ece
+        ));
+        metrics.insert(family, m);
+        fitted.insert(family, calibrated);
+    }
+    let chosen = match req.family {
+        FamilyChoice::Only(f) => f,
+        FamilyChoice::Auto => best_family(&metrics),
+    };
+    let baseline = fitted
+        .remove(&Family::Baseline)
+        .ok_or_else(|| TrainerError::Config("internal: the baseline was not fitted".into()))?;
+    let (primary, baseline) = if chosen == Family::Baseline {
+        (baseline, None)
+    } else {
+        let primary = fitted
+            .remove(&chosen)
+            .ok_or_else(|| TrainerError::Config(format!("internal: {chosen} was not fitted")))?;
+        (primary, Some(baseline))
+    };
+    let calibration = primary.calibrator.name().to_owned();
+    let model = ResponseModel {
+        schema: schema.clone(),
+        target,
+        primary,
+        baseline,
+    };
+
+    let inputs = serde_json::to_value(&data.report)
+        .map_err(|e| TrainerError::Config(format!("internal: ingest report: {e}")))?;
+    let mut skipped = BTreeMap::new();
+    for f in &data.report.files {
+        for (reason, count) in &f.skipped {
+            *skipped.entry(reason.clone()).or_insert(0) += count;
+        }
+    }
+    let now = jiff::Timestamp::now();
+    let mut manifest = Manifest {
+        format_version: contactscore_models::artifact::FORMAT_VERSION,
+        version: version_id(now, &data.report, seed, chosen),
+        family: chosen,
+        target,
+        created_at: now.to_string(),
+        code_version: env!("CARGO_PKG_VERSION").to_owned(),
+        window: TrainingWindow {
+            start: rfc3339(t_first),
+            calibration_start: rfc3339(calibration_start),
+            test_start: rfc3339(test_start),
+            end: rfc3339(t_last),
+        },
+        inputs,
+        rows: RowCounts {
+            attempts: n as u64,
+            train: slices.train.len() as u64,
+            calibration: slices.calibration.len() as u64,
+            test: slices.test.len() as u64,
+            skipped,
+        },
+        feature_fingerprint: schema.fingerprint(),
+        feature_schema: schema,
+        hyperparameters: settings.hyperparameters.get().clone(),
+        calibration,
+        metrics,
+        serving: ServingSettings {
+            default_region: settings.default_region.clone(),
+            default_timezone: settings.default_timezone.clone(),
+        },
+        files: BTreeMap::new(),
+    };
+    let registry = Registry::open(&req.models_dir)?;
+    registry.publish(&mut manifest, &model, &state)?;
+    if req.promote {
+        registry.promote(&manifest.version)?;
+    }
+    progress.say(format_args!(
+        "published {} ({chosen}){} in {:.1}s total",
+        manifest.version,
+        if req.promote {
+            ", promoted to CURRENT"
+        } else {
+            ""
+        },
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(TrainOutcome {
+        manifest,
+        promoted: req.promote,
+    })
+}
+
+/// The family with the lowest out-of-time log loss (ties go to the simpler family).
+pub fn best_family(metrics: &BTreeMap<Family, BinaryMetrics>) -> Family {
+    metrics
+        .iter()
+        .min_by(|a, b| a.1.log_loss.total_cmp(&b.1.log_loss))
+        .map_or(Family::Baseline, |(f, _)| *f)
+}
+
+/// Version ids sort by creation time: `20261123T101500Z-1a2b3c4d`, the suffix a hash of the input
+/// fingerprints, seed and family.
+fn version_id(
+    now: jiff::Timestamp,
+    report: &crate::ingest::IngestReport,
+    seed: u64,
+    family: Family,
+) -> String {
+    let mut h = Sha256::new();
+    for f in &report.files {
+        h.update(f.sha256.as_bytes());
+    }
+    h.update(seed.to_le_bytes());
+    h.update(family.as_str().as_bytes());
+    h.update(now.as_nanosecond().to_le_bytes());
+    let hash: String = h
+        .finalize()
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{}-{hash}", now.strftime("%Y%m%dT%H%M%SZ"))
+}
