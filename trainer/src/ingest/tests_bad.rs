@@ -1,0 +1,1 @@
+//! Tests: bad input in fail-fast mode and under `max_bad_rows`.
