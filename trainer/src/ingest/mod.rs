@@ -1,1 +1,385 @@
-//! Reading attempt, contact and person files (being written).
+//! Ingest: reads the users' attempt, contact and person exports (CSV, gzip CSV, Parquet) into
+//! compact, validated, de-duplicated in-memory tables ([`Ingested`]) plus a report of what was
+//! read, dropped and why.
+
+mod attempts;
+mod contacts;
+mod dispositions;
+mod intern;
+mod persons;
+mod report;
+mod source;
+mod timestamp;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_bad;
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use contactscore_models::{Channel, Contact, ContactNormalizer, Outcome};
+use serde::{Deserialize, Serialize};
+
+pub use dispositions::DispositionMap;
+pub use intern::{Interner, StrArena};
+pub use report::{FileReport, IngestReport};
+pub use source::file_sha256;
+
+use crate::error::{Result, TrainerError};
+use report::{Bad, BadRows};
+use source::{Cell, Source};
+
+/// How to ingest.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Normalises contact points (phone numbers to E.164, emails lower-cased).
+    pub normalizer: ContactNormalizer,
+    /// Bad rows (over all files) to skip and count before failing; 0 = fail on the first.
+    pub max_bad_rows: u64,
+    /// Dialer disposition codes accepted in the `outcome` column.
+    pub dispositions: DispositionMap,
+    /// Show a progress spinner on stderr (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// The input files of one ingest.
+#[derive(Debug, Clone, Default)]
+pub struct InputPaths {
+    /// Attempt files, read in order (at least one).
+    pub attempts: Vec<PathBuf>,
+    /// The optional contacts file.
+    pub contacts: Option<PathBuf>,
+    /// The optional persons file.
+    pub persons: Option<PathBuf>,
+}
+
+/// One de-duplicated attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptRow {
+    /// When the attempt was made, unix seconds (UTC).
+    pub t: i64,
+    /// Index into [`Ingested::persons`].
+    pub person: u32,
+    /// Index into [`Ingested::contacts`].
+    pub contact: u32,
+    /// The channel used.
+    pub channel: Channel,
+    /// The canonical outcome.
+    pub outcome: Outcome,
+    /// Call duration in seconds, when given.
+    pub duration_seconds: Option<u32>,
+    /// Index into [`Ingested::attempt_ids`].
+    pub id: u32,
+}
+
+/// A contact point a person is known to have, from the contacts file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownContact {
+    /// Index into [`Ingested::persons`].
+    pub person: u32,
+    /// Index into [`Ingested::contacts`].
+    pub contact: u32,
+    /// Channels usable on this contact point (defaults by kind when the file leaves it empty).
+    pub channels: Vec<Channel>,
+    /// IANA time zone of the contact point, if given.
+    pub timezone: Option<String>,
+    /// When the contact point was added, unix seconds, if given.
+    pub added_at: Option<i64>,
+}
+
+/// How a person attribute is encoded in [`PersonRow::attrs`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AttrKind {
+    /// The value itself.
+    Numeric,
+    /// The index of the value in `levels` (sorted).
+    Categorical {
+        /// The distinct values, sorted.
+        levels: Vec<String>,
+    },
+}
+
+/// One person attribute column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttrSpec {
+    /// The column name as in the file.
+    pub name: String,
+    /// How values are encoded.
+    pub kind: AttrKind,
+}
+
+/// One person from the persons file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonRow {
+    /// Index into [`Ingested::persons`].
+    pub person: u32,
+    /// IANA time zone of the person, if given.
+    pub timezone: Option<String>,
+    /// One value per [`Ingested::person_attrs`] entry; NaN = missing.
+    pub attrs: Vec<f32>,
+}
+
+/// Everything ingest read.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    /// Person ids.
+    pub persons: Interner,
+    /// Normalised contact points, indexed by [`AttemptRow::contact`].
+    pub contacts: Vec<Contact>,
+    /// Attempt ids of the kept attempts, indexed by [`AttemptRow::id`].
+    pub attempt_ids: StrArena,
+    /// De-duplicated attempts sorted by time (ties keep input order).
+    pub attempts: Vec<AttemptRow>,
+    /// Rows of the contacts file (empty if none).
+    pub known_contacts: Vec<KnownContact>,
+    /// Attribute columns of the persons file (empty if none).
+    pub person_attrs: Vec<AttrSpec>,
+    /// Rows of the persons file (empty if none).
+    pub person_rows: Vec<PersonRow>,
+    /// What was read and dropped.
+    pub report: IngestReport,
+}
+
+impl Ingested {
+    /// The attempt id of `row`.
+    pub fn attempt_id(&self, row: &AttemptRow) -> &str {
+        self.attempt_ids.get(row.id)
+    }
+}
+
+/// Read all input files. See the module docs for the data contract.
+pub fn ingest(paths: &InputPaths, opts: &IngestOptions) -> Result<Ingested> {
+    if paths.attempts.is_empty() {
+        return Err(TrainerError::Config("no attempts file given".to_owned()));
+    }
+    let mut ctx = Ctx::new(opts);
+    let mut att = attempts::AttemptTables::default();
+    let mut files = Vec::new();
+    for path in &paths.attempts {
+        files.push(attempts::read(path, &mut ctx, &mut att)?);
+    }
+    let mut known_contacts = Vec::new();
+    if let Some(path) = &paths.contacts {
+        files.push(contacts::read(path, &mut ctx, &mut known_contacts)?);
+    }
+    let (mut person_attrs, mut person_rows) = (Vec::new(), Vec::new());
+    if let Some(path) = &paths.persons {
+        files.push(persons::read(
+            path,
+            &mut ctx,
+            &mut person_attrs,
+            &mut person_rows,
+        )?);
+    }
+    ctx.progress.finish();
+    let mut rows = att.rows;
+    if !rows.is_sorted_by_key(|r| r.t) {
+        rows.sort_by_key(|r| r.t); // stable: ties keep input order
+    }
+    Ok(Ingested {
+        persons: ctx.persons,
+        contacts: ctx.contacts,
+        attempt_ids: att.ids,
+        attempts: rows,
+        known_contacts,
+        person_attrs,
+        person_rows,
+        report: IngestReport {
+            files,
+            skipped_examples: ctx.bad.examples,
+        },
+    })
+}
+
+/// State shared by the readers of all files: the id tables, the contact cache and the bad-row
+/// budget.
+pub(crate) struct Ctx<'o> {
+    pub(crate) opts: &'o IngestOptions,
+    pub(crate) persons: Interner,
+    pub(crate) contacts: Vec<Contact>,
+    contact_keys: Interner,
+    /// Raw (trimmed) contact strings seen → index into `raw_to_contact`.
+    raw_contacts: Interner,
+    raw_to_contact: Vec<u32>,
+    valid_zones: HashSet<String>,
+    pub(crate) bad: BadRows,
+    pub(crate) progress: Progress,
+}
+
+impl<'o> Ctx<'o> {
+    fn new(opts: &'o IngestOptions) -> Self {
+        Self {
+            opts,
+            persons: Interner::new(),
+            contacts: Vec::new(),
+            contact_keys: Interner::new(),
+            raw_contacts: Interner::new(),
+            raw_to_contact: Vec::new(),
+            valid_zones: HashSet::new(),
+            bad: BadRows::new(opts.max_bad_rows),
+            progress: Progress::new(opts.progress),
+        }
+    }
+
+    /// The contact id of a raw contact string, normalising (and caching) on first sight.
+    pub(crate) fn contact_id(&mut self, raw: &str, col: usize) -> Result<u32, Bad> {
+        if let Some(i) = self.raw_contacts.id(raw) {
+            return Ok(self.raw_to_contact[i as usize]);
+        }
+        let contact = self.opts.normalizer.normalize(raw).map_err(|e| match e {
+            contactscore_models::Error::InvalidContact { reason, .. } => {
+                Bad::new(col, "bad_contact", format!("invalid contact: {reason}"))
+            }
+            other => Bad::new(col, "bad_contact", other.to_string()),
+        })?;
+        let id = self.contact_keys.get_or_intern(&contact.key);
+        if id as usize == self.contacts.len() {
+            self.contacts.push(contact);
+        }
+        self.raw_contacts.get_or_intern(raw);
+        self.raw_to_contact.push(id);
+        Ok(id)
+    }
+
+    /// A validated IANA time zone name, or `None` for an empty cell.
+    pub(crate) fn timezone(&mut self, s: &str, col: usize) -> Result<Option<String>, Bad> {
+        if s.is_empty() {
+            return Ok(None);
+        }
+        if !self.valid_zones.contains(s) {
+            jiff::tz::TimeZone::get(s).map_err(|_| {
+                Bad::new(
+                    col,
+                    "bad_timezone",
+                    "unknown time zone (expected an IANA name such as America/Sao_Paulo)",
+                )
+            })?;
+            self.valid_zones.insert(s.to_owned());
+        }
+        Ok(Some(s.to_owned()))
+    }
+}
+
+/// A cell as text: strings are UTF-8 checked, numbers rendered into `scratch`.
+pub(crate) fn text<'a>(
+    cell: Cell<'a>,
+    scratch: &'a mut String,
+    col: usize,
+) -> Result<&'a str, Bad> {
+    use std::fmt::Write;
+    match cell {
+        Cell::Null => Ok(""),
+        Cell::Str(b) => {
+            std::str::from_utf8(b).map_err(|_| Bad::new(col, "bad_encoding", "not valid UTF-8"))
+        }
+        Cell::Int(i) | Cell::Time(i) => {
+            scratch.clear();
+            let _ = write!(scratch, "{i}");
+            Ok(scratch)
+        }
+        Cell::Float(f) => {
+            scratch.clear();
+            let _ = write!(scratch, "{f}");
+            Ok(scratch)
+        }
+    }
+}
+
+/// A channel name (case-insensitive), without allocating.
+pub(crate) fn parse_channel(s: &[u8]) -> Option<Channel> {
+    Channel::ALL
+        .into_iter()
+        .find(|c| s.eq_ignore_ascii_case(c.as_str().as_bytes()))
+}
+
+/// The error message for an unknown channel.
+pub(crate) const CHANNELS: &str =
+    "unknown channel (expected one of: voice, sms, whatsapp, rcs, email)";
+
+/// Column indices for the contract's columns, plus the file's other columns.
+pub(crate) struct Columns {
+    /// Per wanted column: its index in the file.
+    pub(crate) idx: Vec<Option<usize>>,
+    /// File columns not wanted (in file order).
+    pub(crate) others: Vec<usize>,
+}
+
+/// Resolve `wanted` columns by case-insensitive name; a missing `required` one is a `BadFile`.
+pub(crate) fn resolve(
+    src: &Source,
+    path: &Path,
+    wanted: &[&str],
+    required: usize,
+) -> Result<Columns> {
+    let names = src.columns();
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].iter().any(|m| m.eq_ignore_ascii_case(n)) {
+            return Err(TrainerError::BadFile {
+                file: path.to_owned(),
+                reason: format!("column {n:?} appears more than once"),
+            });
+        }
+    }
+    let idx: Vec<Option<usize>> = wanted
+        .iter()
+        .map(|w| names.iter().position(|n| n.eq_ignore_ascii_case(w)))
+        .collect();
+    if let Some(missing) = (0..required).find(|&i| idx[i].is_none()) {
+        return Err(TrainerError::BadFile {
+            file: path.to_owned(),
+            reason: format!("missing required column {:?}", wanted[missing]),
+        });
+    }
+    let others = (0..names.len())
+        .filter(|i| !idx.contains(&Some(*i)))
+        .collect();
+    Ok(Columns { idx, others })
+}
+
+/// A rows/s spinner on stderr, shown only when asked for and stderr is a terminal.
+pub(crate) struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(wanted: bool) -> Self {
+        if !wanted || !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg}: {human_pos} rows ({per_sec}, {elapsed})",
+        ) {
+            bar.set_style(style);
+        }
+        Self(Some(bar))
+    }
+
+    /// Start a file (the message names the kind and the file name, never its contents).
+    pub(crate) fn start(&self, kind: &str, path: &Path) {
+        if let Some(bar) = &self.0 {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            bar.set_message(format!("reading {kind} {name}"));
+        }
+    }
+
+    /// Called for every row; redraws every 64Ki rows.
+    #[inline]
+    pub(crate) fn row(&self, rows_read: u64) {
+        if rows_read & 0xFFFF == 0
+            && let Some(bar) = &self.0
+        {
+            bar.inc(0x10000);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The contacts reader: which contact points (and channels, time zone, date added) each person is
+//! known to have. Repeated (person, contact) pairs keep the first row.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use contactscore_models::{Channel, ContactKind};
+
+use super::attempts::record;
+use super::report::{Bad, FileReport};
+use super::source::{Cell, Source};
+use super::timestamp::parse_rfc3339;
+use super::{CHANNELS, Ctx, KnownContact, parse_channel, resolve, text};
+use crate::error::Result;
+
+const COLUMNS: [&str; 5] = ["person_id", "contact", "channels", "timezone", "added_at"];
+const REQUIRED: usize = 2;
+
+/// Read the contacts file, appending to `out`.
+pub(crate) fn read(
+    path: &Path,
+    ctx: &mut Ctx<'_>,
+    out: &mut Vec<KnownContact>,
+) -> Result<FileReport> {
+    let mut src = Source::open(path)?;
+    let cols = resolve(&src, path, &COLUMNS, REQUIRED)?;
+    src.set_needed(&cols.idx.iter().flatten().copied().collect::<Vec<_>>());
+    let idx: Vec<usize> = cols.idx.iter().map(|i| i.unwrap_or(usize::MAX)).collect();
+    let mut report = FileReport {
+        path: path.display().to_string(),
+        kind: "contacts".to_owned(),
+        ignored_columns: cols
+            .others
+            .iter()
+            .map(|&i| src.columns()[i].clone())
+            .collect(),
+        ..FileReport::default()
+    };
+    ctx.progress.start("contacts", path);
+    let mut seen: HashMap<(u32, u32), usize> = HashMap::new();
+    let (mut s1, mut s2, mut s3) = (String::new(), String::new(), String::new());
+    while src.next_row(path)? {
+        report.rows_read += 1;
+        ctx.progress.row(report.rows_read);
+        let row = match parse(&src, &idx, ctx, [&mut s1, &mut s2, &mut s3]) {
+            Ok(row) => row,
+            Err(bad) => {
+                record(&src, path, ctx, bad, &mut report)?;
+                continue;
+            }
+        };
+        if let Some(&first) = seen.get(&(row.person, row.contact)) {
+            report.duplicates += 1;
+            if out[first] != row {
+                report.conflicting_duplicates += 1;
+            }
+            continue;
+        }
+        seen.insert((row.person, row.contact), out.len());
+        out.push(row);
+        report.rows_used += 1;
+    }
+    report.sha256 = src.finish(path)?;
+    Ok(report)
+}
+
+fn cell(src: &Source, col: usize) -> Cell<'_> {
+    if col == usize::MAX {
+        Cell::Null
+    } else {
+        src.cell(col)
+    }
+}
+
+fn parse(
+    src: &Source,
+    idx: &[usize],
+    ctx: &mut Ctx<'_>,
+    [s_person, s_contact, s_other]: [&mut String; 3],
+) -> Result<KnownContact, Bad> {
+    if let Some(n) = src.ragged() {
+        let msg = format!(
+            "row has {n} fields but the header has {}",
+            src.columns().len()
+        );
+        return Err(Bad::new(usize::MAX, "bad_record", msg));
+    }
+    let person = text(cell(src, idx[0]), s_person, idx[0])?;
+    if person.is_empty() {
+        return Err(Bad::new(idx[0], "empty_id", "empty person id"));
+    }
+    let raw = text(cell(src, idx[1]), s_contact, idx[1])?;
+    let contact = ctx.contact_id(raw, idx[1])?;
+    let kind = ctx.contacts[contact as usize].kind;
+    let channels_text = text(cell(src, idx[2]), s_other, idx[2])?;
+    let mut channels = Vec::new();
+    for part in channels_text
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let c = parse_channel(part.as_bytes())
+            .ok_or_else(|| Bad::new(idx[2], "unknown_channel", CHANNELS))?;
+        let fits = match kind {
+            ContactKind::Email => c.is_email(),
+            ContactKind::Phone => !c.is_email(),
+        };
+        if !fits {
+            let why = format!("channel {c} does not fit this contact's kind ({kind:?})");
+            return Err(Bad::new(idx[2], "channel_mismatch", why));
+        }
+        if !channels.contains(&c) {
+            channels.push(c);
+        }
+    }
+    if channels.is_empty() {
+        channels = match kind {
+            ContactKind::Email => vec![Channel::Email],
+            ContactKind::Phone => vec![
+                Channel::Voice,
+                Channel::Sms,
+                Channel::Whatsapp,
+                Channel::Rcs,
+            ],
+        };
+    }
+    channels.sort();
+    let zone = text(cell(src, idx[3]), s_other, idx[3])?;
+    let timezone = ctx.timezone(zone, idx[3])?;
+    let added_at = match cell(src, idx[4]) {
+        Cell::Time(t) => Some(t),
+        Cell::Null => None,
+        Cell::Str(b) if b.is_empty() => None,
+        Cell::Str(b) => {
+            let s = std::str::from_utf8(b)
+                .map_err(|_| Bad::new(idx[4], "bad_timestamp", "not valid UTF-8"))?;
+            Some(parse_rfc3339(s).map_err(|why| Bad::new(idx[4], "bad_timestamp", why))?)
+        }
+        Cell::Int(_) | Cell::Float(_) => {
+            let why = "expected an RFC 3339 string or a Parquet timestamp column";
+            return Err(Bad::new(idx[4], "bad_timestamp", why));
+        }
+    };
+    let person = ctx.persons.get_or_intern(person);
+    Ok(KnownContact {
+        person,
+        contact,
+        channels,
+        timezone,
+        added_at,
+    })
+}

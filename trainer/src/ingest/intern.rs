@@ -1,0 +1,214 @@
+//! Compact string tables: [`StrArena`] (append-only, id → string) and [`Interner`] (string ↔ id),
+//! both storing every string once in one contiguous buffer, plus the hashing helpers ingest uses.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+
+/// Append-only table of strings addressed by a dense `u32` id, stored in one buffer.
+#[derive(Debug, Clone, Default)]
+pub struct StrArena {
+    buf: String,
+    ends: Vec<u64>,
+}
+
+impl StrArena {
+    /// An empty arena.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Append `s` and return its id.
+    ///
+    /// # Panics
+    /// If more than `u32::MAX` strings are stored.
+    pub fn push(&mut self, s: &str) -> u32 {
+        let id = u32::try_from(self.ends.len()).expect("more than u32::MAX strings");
+        self.buf.push_str(s);
+        self.ends.push(self.buf.len() as u64);
+        id
+    }
+
+    /// The string with id `id`.
+    ///
+    /// # Panics
+    /// If `id` was not returned by [`StrArena::push`] on this arena.
+    pub fn get(&self, id: u32) -> &str {
+        let i = id as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.buf[start..self.ends[i] as usize]
+    }
+
+    /// How many strings are stored.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the arena is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Iterate over the strings in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.ends.len() as u32).map(|id| self.get(id))
+    }
+}
+
+/// Hasher for keys that already are well-mixed hashes: passes a `u64` through unchanged.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for keys that are not a single u64; fold the bytes in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// `BuildHasher` for maps keyed by precomputed hashes.
+pub(crate) type PassThroughBuild = BuildHasherDefault<PassThrough>;
+
+/// Bidirectional string ↔ dense `u32` id table. Each string is stored once (in a [`StrArena`]);
+/// the lookup map holds only a 64-bit hash and the id, with an exact overflow map for the
+/// (astronomically rare) strings whose hash collides with an earlier one.
+#[derive(Debug, Clone, Default)]
+pub struct Interner {
+    names: StrArena,
+    by_hash: HashMap<u64, u32, PassThroughBuild>,
+    overflow: HashMap<Box<str>, u32>,
+    hasher: RandomState,
+}
+
+impl Interner {
+    /// An empty interner.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn hash(&self, s: &str) -> u64 {
+        self.hasher.hash_one(s.as_bytes())
+    }
+
+    /// The id of `s`, if it was interned.
+    pub fn id(&self, s: &str) -> Option<u32> {
+        self.id_hashed(s, self.hash(s))
+    }
+
+    fn id_hashed(&self, s: &str, h: u64) -> Option<u32> {
+        match self.by_hash.get(&h) {
+            Some(&id) if self.names.get(id) == s => Some(id),
+            Some(_) => self.overflow.get(s).copied(),
+            None => None,
+        }
+    }
+
+    /// The id of `s`, interning it first if needed.
+    ///
+    /// # Panics
+    /// If more than `u32::MAX` strings are interned.
+    pub fn get_or_intern(&mut self, s: &str) -> u32 {
+        let h = self.hash(s);
+        if let Some(id) = self.id_hashed(s, h) {
+            return id;
+        }
+        let id = self.names.push(s);
+        if self.by_hash.contains_key(&h) {
+            self.overflow.insert(s.into(), id);
+        } else {
+            self.by_hash.insert(h, id);
+        }
+        id
+    }
+
+    /// The string with id `id`.
+    ///
+    /// # Panics
+    /// If `id` was not returned by this interner.
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id)
+    }
+
+    /// How many distinct strings are interned.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether nothing is interned.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Iterate over the strings in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.names.iter()
+    }
+}
+
+/// 128-bit fingerprint of a byte string from two independently keyed SipHashes, so a seen-set
+/// of 10M ids costs 16 bytes per id instead of the id itself.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Fingerprinter {
+    a: RandomState,
+    b: RandomState,
+}
+
+impl Fingerprinter {
+    /// The fingerprint of `bytes`.
+    pub(crate) fn fingerprint(&self, bytes: &[u8]) -> [u64; 2] {
+        [self.a.hash_one(bytes), self.b.hash_one(bytes)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interner_round_trips() {
+        let mut i = Interner::new();
+        let a = i.get_or_intern("alice");
+        let b = i.get_or_intern("bob");
+        assert_eq!(i.get_or_intern("alice"), a);
+        assert_ne!(a, b);
+        assert_eq!(i.name(b), "bob");
+        assert_eq!(i.id("bob"), Some(b));
+        assert_eq!(i.id("carol"), None);
+        assert_eq!(i.len(), 2);
+        assert_eq!(i.iter().collect::<Vec<_>>(), ["alice", "bob"]);
+        assert_eq!(i.get_or_intern(""), 2);
+        assert_eq!(i.name(2), "");
+    }
+
+    #[test]
+    fn colliding_hashes_stay_exact() {
+        let mut i = Interner::new();
+        let a = i.get_or_intern("a");
+        // Force a collision: register "b" under "a"'s hash slot via the overflow path.
+        let h = i.hash("b");
+        i.by_hash.insert(h, a);
+        let b = i.get_or_intern("b");
+        assert_ne!(a, b);
+        assert_eq!(i.id("b"), Some(b));
+        assert_eq!(i.name(b), "b");
+    }
+
+    #[test]
+    fn arena_keeps_order() {
+        let mut s = StrArena::new();
+        assert!(s.is_empty());
+        let x = s.push("x1");
+        let y = s.push("");
+        let z = s.push("zz");
+        assert_eq!((s.get(x), s.get(y), s.get(z)), ("x1", "", "zz"));
+    }
+}

@@ -1,0 +1,161 @@
+//! What ingest did to each file (rows read/used, duplicates, skipped rows by reason, ignored
+//! columns, fingerprints) and the bad-row budget (`max_bad_rows`) shared by all files.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use contactscore_models::Masked;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainerError};
+
+/// How many masked examples of skipped rows the report keeps.
+const MAX_EXAMPLES: usize = 10;
+
+/// What happened to one input file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileReport {
+    /// The file as given.
+    pub path: String,
+    /// `attempts`, `contacts` or `persons`.
+    pub kind: String,
+    /// SHA-256 of the file's bytes (hex).
+    pub sha256: String,
+    /// Data rows read (the header excluded).
+    pub rows_read: u64,
+    /// Rows kept.
+    pub rows_used: u64,
+    /// Rows dropped because their id was seen before (the first occurrence is kept).
+    pub duplicates: u64,
+    /// Of `duplicates`, those whose content differs from the kept row.
+    pub conflicting_duplicates: u64,
+    /// Bad rows skipped under `max_bad_rows`, by reason key (`bad_timestamp`, `unknown_channel`…).
+    pub skipped: BTreeMap<String, u64>,
+    /// Columns present in the file but not part of the contract (reported once, not per row).
+    pub ignored_columns: Vec<String>,
+}
+
+/// What happened to all input files.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// One entry per file, in reading order.
+    pub files: Vec<FileReport>,
+    /// The first few skipped rows, with contact points and other personal values masked.
+    pub skipped_examples: Vec<String>,
+}
+
+impl IngestReport {
+    /// Bad rows skipped over all files.
+    pub fn skipped_total(&self) -> u64 {
+        self.files.iter().flat_map(|f| f.skipped.values()).sum()
+    }
+}
+
+/// A bad row as found by a parser: which column, a reason key for counting, and a message that
+/// does not repeat the value (the value is reported separately, masked where needed).
+#[derive(Debug)]
+pub(crate) struct Bad {
+    /// Index of the column in the file.
+    pub col: usize,
+    /// Reason key, e.g. `bad_timestamp`.
+    pub key: &'static str,
+    /// Human explanation.
+    pub reason: String,
+}
+
+impl Bad {
+    pub(crate) fn new(col: usize, key: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            col,
+            key,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Columns whose values are vocabulary or times, safe to show unmasked in examples.
+const SHOWN_COLUMNS: [&str; 7] = [
+    "channel",
+    "outcome",
+    "attempted_at",
+    "duration_seconds",
+    "timezone",
+    "channels",
+    "added_at",
+];
+
+/// The bad-row budget shared by all files of one ingest.
+#[derive(Debug)]
+pub(crate) struct BadRows {
+    max: u64,
+    count: u64,
+    first: Option<TrainerError>,
+    pub(crate) examples: Vec<String>,
+}
+
+impl BadRows {
+    pub(crate) fn new(max: u64) -> Self {
+        Self {
+            max,
+            count: 0,
+            first: None,
+            examples: Vec::new(),
+        }
+    }
+
+    /// Record one bad row: an error in fail-fast mode or past the budget, else counted in `file`.
+    pub(crate) fn record(
+        &mut self,
+        path: &Path,
+        line: u64,
+        column: &str,
+        value: String,
+        bad: Bad,
+        file: &mut FileReport,
+    ) -> Result<()> {
+        let shown = if value.is_empty() {
+            String::new()
+        } else if SHOWN_COLUMNS.iter().any(|c| column.eq_ignore_ascii_case(c)) {
+            value.chars().take(64).collect()
+        } else {
+            Masked(&value).to_string()
+        };
+        let example = format!(
+            "{}:{line}: column {column:?}: {}: {} (value {shown:?})",
+            path.display(),
+            bad.key,
+            bad.reason
+        );
+        let err = TrainerError::BadRow {
+            file: path.to_owned(),
+            line,
+            column: column.to_owned(),
+            value,
+            reason: bad.reason,
+        };
+        if self.max == 0 {
+            return Err(err);
+        }
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some(err);
+        }
+        if self.count > self.max {
+            let first = self
+                .first
+                .take()
+                .map(Box::new)
+                .expect("first bad row recorded");
+            return Err(TrainerError::TooManyBadRows {
+                count: self.count,
+                max: self.max,
+                first,
+            });
+        }
+        *file.skipped.entry(bad.key.to_owned()).or_insert(0) += 1;
+        if self.examples.len() < MAX_EXAMPLES {
+            self.examples.push(example);
+        }
+        Ok(())
+    }
+}
