@@ -41,35 +41,7 @@ pub fn simulated(persons: u32, days: u32, seed: u64) -> Result<SimData> {
     })
 }
 
-/// Split an attempts CSV at `cutoff` (unix seconds): rows before go to `before`, the rest to
-/// `after`. Returns the row counts.
-pub fn split_by_time(src: &Path, cutoff: i64, before: &Path, after: &Path) -> Result<(u64, u64)> {
-    let mut r = csv::Reader::from_path(src).with_context(|| src.display().to_string())?;
-    let headers = r.headers()?.clone();
-    let col = headers
-        .iter()
-        .position(|h| h == "attempted_at")
-        .context("no attempted_at column")?;
-    let mut wb = csv::Writer::from_path(before)?;
-    let mut wa = csv::Writer::from_path(after)?;
-    wb.write_record(&headers)?;
-    wa.write_record(&headers)?;
-    let (mut nb, mut na) = (0, 0);
-    for rec in r.records() {
-        let rec = rec?;
-        let t: jiff::Timestamp = rec[col].parse().with_context(|| rec[col].to_owned())?;
-        if t.as_second() < cutoff {
-            wb.write_record(&rec)?;
-            nb += 1;
-        } else {
-            wa.write_record(&rec)?;
-            na += 1;
-        }
-    }
-    wb.flush()?;
-    wa.flush()?;
-    Ok((nb, na))
-}
+pub use contactscore_trainer::split::split_by_time;
 
 /// The simulator's true engaged probability per attempt id.
 pub fn truth(path: &Path) -> Result<HashMap<String, f64>> {

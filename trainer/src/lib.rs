@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod evaluate;
 pub mod ingest;
@@ -12,6 +13,7 @@ pub mod progress;
 pub mod replay;
 pub mod score;
 pub mod simulate;
+pub mod split;
 pub mod timefmt;
 pub mod train;
 

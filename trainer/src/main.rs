@@ -12,7 +12,7 @@ use contactscore_trainer::ingest::{DispositionMap, InputPaths};
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::train::{FamilyChoice, TrainRequest, train};
-use contactscore_trainer::{evaluate, inspect, score};
+use contactscore_trainer::{demo, evaluate, inspect, score};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +30,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole job on generated data: simulate, hold out the last days, train, evaluate.
+    Demo {
+        /// Output directory.
+        #[arg(long, default_value = "out/demo")]
+        out: PathBuf,
+        /// Number of persons.
+        #[arg(long, default_value_t = 20_000)]
+        persons: u32,
+        /// Days of history.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// Days at the end held out for the out-of-time evaluation.
+        #[arg(long, default_value_t = 20)]
+        holdout_days: u32,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Write a realistic synthetic attempt log (attempts, contacts, persons, truth CSVs).
     Simulate {
         /// Number of persons.
@@ -134,6 +155,14 @@ impl ScoreArgs {
 fn run(cli: Cli) -> Result<()> {
     let progress = Progress::new(cli.quiet);
     match cli.command {
+        Command::Demo { out, persons, days, holdout_days, seed, config } => {
+            let settings = Config::load(config.as_deref())?.validate()?;
+            let req = demo::DemoRequest { out: out.clone(), persons, days, holdout_days, seed };
+            let (trained, report) = demo::demo(&req, &settings, &progress)?;
+            println!("trained {} ({})\n", trained.manifest.version, trained.manifest.family);
+            print!("{}", evaluate::render(&report));
+            println!("\n{}", demo::describe(&out));
+        }
         Command::Simulate {
             persons,
             days,

@@ -62,6 +62,9 @@ pub struct TrainOutcome {
     pub manifest: Manifest,
     /// Whether it was promoted.
     pub promoted: bool,
+    /// Wall time per stage in seconds: `ingest`, `replay`, `fit_<family>` (fit + calibration +
+    /// test scoring), `publish`, `total`.
+    pub timings: Vec<(String, f64)>,
 }
 
 struct Slices {
@@ -80,6 +83,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         progress: progress.bars(),
     };
     let data = ingest(&req.inputs, &opts)?;
+    let mut timings = vec![("ingest".to_owned(), started.elapsed().as_secs_f64())];
     let n = data.attempts.len();
     progress.say(format_args!(
         "ingested {n} attempts, {} persons, {} contact points in {:.1}s ({} bad rows skipped)",
@@ -141,6 +145,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         progress,
     )?;
     let secs = replay_started.elapsed().as_secs_f64();
+    timings.push(("replay".to_owned(), secs));
     progress.say(format_args!(
         "replayed {n} attempts in {secs:.1}s ({:.0} attempts/s); rows: train {}, calibration {}, test {}",
         n as f64 / secs.max(1e-9),
@@ -190,6 +195,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
                 .map_or_else(|| "n/a".to_owned(), |a| format!("{a:.4}")),
             m.ece
         ));
+        timings.push((format!("fit_{family}"), t.elapsed().as_secs_f64()));
         metrics.insert(family, m);
         fitted.insert(family, calibrated);
     }
@@ -257,6 +263,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         },
         files: BTreeMap::new(),
     };
+    let publish_started = progress.timer();
     let registry = Registry::open(&req.models_dir)?;
     registry.publish(&mut manifest, &model, &state)?;
     if req.promote {
@@ -272,10 +279,9 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         },
         started.elapsed().as_secs_f64()
     ));
-    Ok(TrainOutcome {
-        manifest,
-        promoted: req.promote,
-    })
+    timings.push(("publish".to_owned(), publish_started.elapsed().as_secs_f64()));
+    timings.push(("total".to_owned(), started.elapsed().as_secs_f64()));
+    Ok(TrainOutcome { manifest, promoted: req.promote, timings })
 }
 
 /// The family with the lowest out-of-time log loss (ties go to the simpler family).

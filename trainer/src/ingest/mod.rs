@@ -9,7 +9,7 @@ mod intern;
 mod persons;
 mod report;
 mod source;
-mod timestamp;
+pub(crate) mod timestamp;
 
 #[cfg(test)]
 mod tests;
@@ -21,7 +21,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use contactscore_models::{Channel, Contact, ContactNormalizer, Outcome};
-use serde::{Deserialize, Serialize};
 
 pub use dispositions::DispositionMap;
 pub use intern::{Interner, StrArena};
@@ -90,26 +89,8 @@ pub struct KnownContact {
     pub added_at: Option<i64>,
 }
 
-/// How a person attribute is encoded in [`PersonRow::attrs`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum AttrKind {
-    /// The value itself.
-    Numeric,
-    /// The index of the value in `levels` (sorted).
-    Categorical {
-        /// The distinct values, sorted.
-        levels: Vec<String>,
-    },
-}
-
-/// One person attribute column.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AttrSpec {
-    /// The column name as in the file.
-    pub name: String,
-    /// How values are encoded.
-    pub kind: AttrKind,
-}
+/// Person attribute specs are part of the feature schema, so they live in the shared library.
+pub use contactscore_models::features::{AttrKind, AttrSpec};
 
 /// One person from the persons file.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,49 @@
+//! Splitting an attempts CSV by time into a training part and a later holdout, for out-of-time
+//! evaluation (the `demo` command and the end-to-end tests).
+
+use std::path::Path;
+
+use crate::ingest::timestamp::parse_rfc3339;
+use crate::{Result, TrainerError};
+
+/// Copy the rows of `src` with `attempted_at` before `cutoff` (unix seconds) to `before` and the
+/// rest to `after`, both with the header. Returns the two row counts.
+pub fn split_by_time(src: &Path, cutoff: i64, before: &Path, after: &Path) -> Result<(u64, u64)> {
+    let csv_err = |path: &Path, e: csv::Error| TrainerError::BadFile {
+        file: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let mut r = csv::Reader::from_path(src).map_err(|e| csv_err(src, e))?;
+    let headers = r.byte_headers().map_err(|e| csv_err(src, e))?.clone();
+    let col = headers.iter().position(|h| h.eq_ignore_ascii_case(b"attempted_at")).ok_or_else(
+        || TrainerError::BadFile { file: src.to_owned(), reason: "no attempted_at column".into() },
+    )?;
+    let mut wb = csv::Writer::from_path(before).map_err(|e| csv_err(before, e))?;
+    let mut wa = csv::Writer::from_path(after).map_err(|e| csv_err(after, e))?;
+    wb.write_byte_record(&headers).map_err(|e| csv_err(before, e))?;
+    wa.write_byte_record(&headers).map_err(|e| csv_err(after, e))?;
+    let (mut nb, mut na) = (0, 0);
+    let mut rec = csv::ByteRecord::new();
+    let mut line = 1;
+    while r.read_byte_record(&mut rec).map_err(|e| csv_err(src, e))? {
+        line += 1;
+        let raw = String::from_utf8_lossy(rec.get(col).unwrap_or_default()).into_owned();
+        let t = parse_rfc3339(&raw).map_err(|reason| TrainerError::BadRow {
+            file: src.to_owned(),
+            line,
+            column: "attempted_at".into(),
+            value: raw.clone(),
+            reason,
+        })?;
+        if t < cutoff {
+            wb.write_byte_record(&rec).map_err(|e| csv_err(before, e))?;
+            nb += 1;
+        } else {
+            wa.write_byte_record(&rec).map_err(|e| csv_err(after, e))?;
+            na += 1;
+        }
+    }
+    wb.flush().map_err(|e| TrainerError::io(before, e))?;
+    wa.flush().map_err(|e| TrainerError::io(after, e))?;
+    Ok((nb, na))
+}
