@@ -131,6 +131,10 @@ pub(crate) struct AttemptContext {
     pub campaign_factor: f64,
 }
 
+/// Overall level of engagement: scales every live contact's probability so the naive dialer's log
+/// lands at a realistic engaged rate (about 12%).
+const LEVEL: f64 = 2.4;
+
 /// Per-attempt fatigue factor for `recent` attempts in the last 7 days.
 fn fatigue(ctx: &AttemptContext) -> f64 {
     let mut f = 0.85f64.powi(i32::try_from(ctx.recent_attempts.min(60)).unwrap_or(60));
@@ -145,7 +149,7 @@ fn fatigue(ctx: &AttemptContext) -> f64 {
 
 /// The exact probability, under the generator, that the attempt's outcome is engaged.
 pub(crate) fn p_engaged(ctx: &AttemptContext) -> f64 {
-    let person = ctx.responsiveness * ctx.affinity * fatigue(ctx) * ctx.campaign_factor;
+    let person = LEVEL * ctx.responsiveness * ctx.affinity * fatigue(ctx) * ctx.campaign_factor;
     let p = match (ctx.state, ctx.channel) {
         (LineState::Dead | LineState::Reassigned, _) => 0.0,
         (LineState::Alive, Channel::Voice) => {
@@ -228,7 +232,7 @@ pub(crate) fn sample_outcome(
             }
         }
         (LineState::Alive, Channel::Sms | Channel::Whatsapp | Channel::Rcs | Channel::Email) => {
-            let opt_out = (0.02 * (1.0 + 0.3 * ctx.recent_attempts as f64)).min(0.2);
+            let opt_out = (0.012 * (1.0 + 0.3 * ctx.recent_attempts as f64)).min(0.15);
             let read = match ctx.channel {
                 Channel::Whatsapp | Channel::Rcs => 0.55,
                 Channel::Email => 0.3,

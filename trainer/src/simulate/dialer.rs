@@ -142,9 +142,9 @@ impl PersonState {
         out: &mut Vec<Attempt>,
     ) {
         let active = match ctx.weekday {
-            0..=4 => 0.26,
-            5 => 0.2,
-            _ => 0.1,
+            0..=4 => 0.30,
+            5 => 0.22,
+            _ => 0.12,
         };
         if !self.rng.random_bool(active) {
             return;

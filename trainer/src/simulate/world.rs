@@ -431,8 +431,8 @@ fn contacts(wp: &WorldParams, rng: &mut ChaCha8Rng, index: u32, zone: usize) -> 
         (_, Point::Phone(_) | Point::Email(_)) => None,
     });
     let appears = match lost {
-        Some(d) if rng.random_bool(0.6) => Some(d + rng.random_range(0..15)),
-        Some(_) | None if rng.random_bool(0.08) => Some(rng.random_range(1..wp.days.max(2))),
+        Some(d) if rng.random_bool(0.5) => Some(d + rng.random_range(0..15)),
+        Some(_) | None if rng.random_bool(0.05) => Some(rng.random_range(1..wp.days.max(2))),
         Some(_) | None => None,
     };
     if let Some(day) = appears.filter(|&d| d < wp.days) {

@@ -48,10 +48,8 @@ impl Out {
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> TrainerError {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => TrainerError::io(path, io),
-        other => TrainerError::io(path, std::io::Error::other(format!("{other:?}"))),
-    }
+    // csv turns its I/O errors back into the original `io::Error`.
+    TrainerError::io(path, std::io::Error::from(e))
 }
 
 fn rfc3339(at: i64) -> String {
