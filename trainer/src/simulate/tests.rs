@@ -274,12 +274,18 @@ fn the_log_is_consistent_with_the_hidden_world() {
     );
 }
 
-/// Full-size run for timing and eyeballing rates:
+/// Full-size run for timing and eyeballing rates (`SIM_PERSONS` overrides the 20k persons):
 /// `SIM_OUT=/tmp/sim cargo test -p contactscore-trainer --profile ci simulate::tests::full_size -- --ignored --nocapture`
 #[test]
 #[ignore = "full-size run (20k persons x 90 days); set SIM_OUT to keep the files"]
 fn full_size() {
-    let params = SimulateParams::default();
+    let mut params = SimulateParams::default();
+    if let Some(n) = std::env::var("SIM_PERSONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        params.persons = n;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let out = std::env::var_os("SIM_OUT").map_or_else(|| dir.path().to_owned(), Into::into);
     let started = std::time::Instant::now();

@@ -3,7 +3,6 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use contactscore_models::Outcome;
 use jiff::Timestamp;
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
@@ -160,7 +159,6 @@ fn attempt_row(person: &Person, a: &Attempt, number: u64, dialer_zone: &TimeZone
         rfc3339(a.at)
     };
     let duration = a.duration.map(|d| d.to_string()).unwrap_or_default();
-    debug_assert!(a.duration.is_none() || a.outcome != Outcome::NoAnswer);
     [
         format!("A{number:08}"),
         person.id(),
