@@ -1,1 +1,73 @@
-//! Synthetic attempt logs with ground truth (being written).
+//! Synthetic attempt logs with ground truth: the public entry point of `contactscore-trainer
+//! simulate`, which generates a population, runs a naive dialer over it day by day and streams
+//! `persons.csv`, `contacts.csv`, `attempts.csv` and `truth.csv` to disk.
+//!
+//! Every person has a hidden weekly availability pattern (evaluated in their real time zone),
+//! channel affinities, contact points with usage weights and lifecycles (dead, dying, reassigned,
+//! appearing later), fatigue and opt-outs. `truth.csv` gives, per attempt, the exact probability
+//! under the generator that the outcome is engaged, so model quality can be measured against it.
+//! Output is a pure function of [`SimulateParams`]: each person draws from their own random
+//! stream derived from the seed and their index.
+
+mod behaviour;
+mod dialer;
+mod numbers;
+mod world;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use crate::Result;
+
+/// What to simulate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulateParams {
+    /// Number of persons.
+    pub persons: u32,
+    /// Number of days the dialer runs.
+    pub days: u32,
+    /// Random seed: the same parameters and seed give byte-identical files.
+    pub seed: u64,
+    /// Start of the run. Day 0 is the UTC calendar date of `start`; the dialer works 08:00–20:59
+    /// on each day in its own zone, America/Sao_Paulo.
+    pub start: Timestamp,
+}
+
+impl Default for SimulateParams {
+    fn default() -> Self {
+        SimulateParams {
+            persons: 20_000,
+            days: 90,
+            seed: 42,
+            // 2026-01-05T00:00:00Z, a Monday.
+            start: Timestamp::from_second(1_767_571_200).unwrap_or(Timestamp::UNIX_EPOCH),
+        }
+    }
+}
+
+/// Counts of what [`simulate`] wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimulateSummary {
+    /// Rows in `persons.csv`.
+    pub persons: u64,
+    /// Rows in `contacts.csv`.
+    pub contacts: u64,
+    /// Unique attempts (rows in `truth.csv`); `attempts.csv` has `attempts + duplicate_rows` rows.
+    pub attempts: u64,
+    /// Extra rows in `attempts.csv` that repeat an earlier attempt exactly.
+    pub duplicate_rows: u64,
+    /// Unique attempts whose outcome is engaged (`right_party`, `replied` or `converted`).
+    pub engaged: u64,
+}
+
+/// Generates a synthetic data set into `out_dir` (created if needed): `persons.csv`,
+/// `contacts.csv`, `attempts.csv` and `truth.csv`. Attempts are streamed day by day, so memory
+/// grows with the number of persons, not the number of attempts.
+pub fn simulate(params: &SimulateParams, out_dir: &Path) -> Result<SimulateSummary> {
+    writer::run(params, out_dir)
+}

@@ -1,0 +1,211 @@
+//! Drives a simulation run and writes its four CSV files, streaming attempts day by day.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use jiff::civil::Time;
+use jiff::tz::TimeZone;
+
+use super::dialer::{Attempt, DayContext, PersonState};
+use super::world::{self, Person, WorldParams, ZONES, Zones};
+use super::{SimulateParams, SimulateSummary};
+use crate::{Result, TrainerError};
+
+/// Index of the dialer's own zone (America/Sao_Paulo) in [`ZONES`].
+const DIALER_ZONE: usize = 0;
+
+/// A CSV file being written, remembering its path for error messages.
+struct Out {
+    path: PathBuf,
+    csv: csv::Writer<File>,
+}
+
+impl Out {
+    fn create(dir: &Path, name: &str, header: &[&str]) -> Result<Out> {
+        let path = dir.join(name);
+        let file = File::create(&path).map_err(|e| TrainerError::io(&path, e))?;
+        let csv = csv::WriterBuilder::new()
+            .buffer_capacity(1 << 17)
+            .from_writer(file);
+        let mut out = Out { path, csv };
+        out.row(header)?;
+        Ok(out)
+    }
+
+    fn row(&mut self, fields: &[&str]) -> Result<()> {
+        self.csv
+            .write_record(fields)
+            .map_err(|e| csv_error(&self.path, e))
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.csv
+            .flush()
+            .map_err(|e| TrainerError::io(&self.path, e))
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> TrainerError {
+    // csv turns its I/O errors back into the original `io::Error`.
+    TrainerError::io(path, std::io::Error::from(e))
+}
+
+fn rfc3339(at: i64) -> String {
+    Timestamp::from_second(at)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_string()
+}
+
+fn rfc3339_in(at: i64, zone: &TimeZone) -> String {
+    let ts = Timestamp::from_second(at).unwrap_or(Timestamp::UNIX_EPOCH);
+    ts.display_with_offset(zone.to_offset(ts)).to_string()
+}
+
+/// Runs the simulation described by `params` into `out_dir`.
+pub(crate) fn run(params: &SimulateParams, out_dir: &Path) -> Result<SimulateSummary> {
+    std::fs::create_dir_all(out_dir).map_err(|e| TrainerError::io(out_dir, e))?;
+    let zones = Zones::load()?;
+    let dialer_zone = zones.get(DIALER_ZONE).clone();
+    let first_date = params.start.to_zoned(TimeZone::UTC).date();
+    let midnight = |day: u32| -> Result<i64> {
+        let date = first_date
+            .checked_add(jiff::Span::new().days(i64::from(day)))
+            .and_then(|d| {
+                d.to_datetime(Time::midnight())
+                    .to_zoned(dialer_zone.clone())
+            })
+            .map_err(|e| TrainerError::Config(format!("simulation day {day}: {e}")))?;
+        Ok(date.timestamp().as_second())
+    };
+    let wp = WorldParams {
+        seed: params.seed,
+        days: params.days,
+        day0: midnight(0)?,
+    };
+
+    let mut summary = SimulateSummary::default();
+    let mut persons = Vec::with_capacity(params.persons as usize);
+    let mut states = Vec::with_capacity(params.persons as usize);
+    for index in 0..params.persons {
+        let (person, rng) = world::person(&wp, index);
+        states.push(PersonState::new(&person, rng));
+        persons.push(person);
+    }
+    write_population(&persons, out_dir, &mut summary)?;
+
+    let mut attempts = Out::create(
+        out_dir,
+        "attempts.csv",
+        &[
+            "attempt_id",
+            "person_id",
+            "contact",
+            "channel",
+            "attempted_at",
+            "outcome",
+            "duration_seconds",
+            "campaign",
+        ],
+    )?;
+    let mut truth = Out::create(out_dir, "truth.csv", &["attempt_id", "p_engaged"])?;
+    let mut buffer: Vec<Attempt> = Vec::with_capacity(4);
+    let mut duplicates: Vec<[String; 8]> = Vec::new();
+    for day in 0..params.days {
+        let midnight = midnight(day)?;
+        let weekday = Timestamp::from_second(midnight)
+            .map(|ts| {
+                ts.to_zoned(dialer_zone.clone())
+                    .weekday()
+                    .to_monday_zero_offset()
+            })
+            .unwrap_or(0);
+        let ctx = DayContext {
+            day,
+            midnight,
+            weekday: u8::try_from(weekday).unwrap_or(0),
+        };
+        for (person, state) in persons.iter().zip(states.iter_mut()) {
+            buffer.clear();
+            state.run_day(person, &ctx, &zones, &mut buffer);
+            for a in &buffer {
+                summary.attempts += 1;
+                if a.outcome.is_engaged() {
+                    summary.engaged += 1;
+                }
+                let row = attempt_row(person, a, summary.attempts, &dialer_zone);
+                attempts.row(&row.each_ref().map(String::as_str))?;
+                truth.row(&[&row[0], &format!("{:.6}", a.p_engaged)])?;
+                if a.duplicated {
+                    duplicates.push(row);
+                }
+            }
+        }
+        // The export repeats a few rows at the end of the day's batch.
+        for row in duplicates.drain(..) {
+            summary.duplicate_rows += 1;
+            attempts.row(&row.each_ref().map(String::as_str))?;
+        }
+    }
+    attempts.finish()?;
+    truth.finish()?;
+    Ok(summary)
+}
+
+fn attempt_row(person: &Person, a: &Attempt, number: u64, dialer_zone: &TimeZone) -> [String; 8] {
+    let at = if a.local_offset {
+        rfc3339_in(a.at, dialer_zone)
+    } else {
+        rfc3339(a.at)
+    };
+    let duration = a.duration.map(|d| d.to_string()).unwrap_or_default();
+    [
+        format!("A{number:08}"),
+        person.id(),
+        person.contacts[a.contact].point.written(a.format),
+        a.channel.as_str().to_owned(),
+        at,
+        a.outcome.as_str().to_owned(),
+        duration,
+        a.campaign.as_str().to_owned(),
+    ]
+}
+
+fn write_population(persons: &[Person], dir: &Path, summary: &mut SimulateSummary) -> Result<()> {
+    let mut out = Out::create(
+        dir,
+        "persons.csv",
+        &["person_id", "timezone", "segment", "age", "balance"],
+    )?;
+    for p in persons {
+        let zone = if p.zone_written { ZONES[p.zone] } else { "" };
+        let age = p.age.to_string();
+        let balance = format!("{:.2}", p.balance);
+        out.row(&[&p.id(), zone, p.segment.as_str(), &age, &balance])?;
+        summary.persons += 1;
+    }
+    out.finish()?;
+
+    let mut out = Out::create(
+        dir,
+        "contacts.csv",
+        &["person_id", "contact", "channels", "timezone", "added_at"],
+    )?;
+    for p in persons {
+        let id = p.id();
+        for c in &p.contacts {
+            let channels: Vec<&str> = c.channels.iter().map(|ch| ch.as_str()).collect();
+            let zone = if c.zone_written { ZONES[p.zone] } else { "" };
+            let written = c.point.written(c.format);
+            out.row(&[
+                &id,
+                &written,
+                &channels.join(";"),
+                zone,
+                &rfc3339(c.added_at),
+            ])?;
+            summary.contacts += 1;
+        }
+    }
+    out.finish()
+}
