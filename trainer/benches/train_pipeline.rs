@@ -22,14 +22,26 @@ fn peak_rss_mib() -> Option<f64> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `cargo bench` passes `--bench`; take the numbers among the arguments.
-    let nums: Vec<u32> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let nums: Vec<u32> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let persons = nums.first().copied().unwrap_or(250_000);
     let days = nums.get(1).copied().unwrap_or(90);
     let dir = tempfile::tempdir()?;
     let t = Instant::now();
-    let params = SimulateParams { persons, days, seed: 1, ..SimulateParams::default() };
+    let params = SimulateParams {
+        persons,
+        days,
+        seed: 1,
+        ..SimulateParams::default()
+    };
     let sim = simulate(&params, dir.path())?;
-    println!("simulate: {persons} persons × {days} days → {} attempts in {:.1}s", sim.attempts, t.elapsed().as_secs_f64());
+    println!(
+        "simulate: {persons} persons × {days} days → {} attempts in {:.1}s",
+        sim.attempts,
+        t.elapsed().as_secs_f64()
+    );
     let size = std::fs::metadata(dir.path().join("attempts.csv"))?.len();
     println!("attempts.csv: {:.0} MiB", size as f64 / (1 << 20) as f64);
 
@@ -47,19 +59,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let out = train(&req, &settings, &Progress::new(false))?;
     let n = out.manifest.rows.attempts as f64;
-    let get = |k: &str| out.timings.iter().find(|(name, _)| name == k).map_or(f64::NAN, |(_, s)| *s);
+    let get = |k: &str| {
+        out.timings
+            .iter()
+            .find(|(name, _)| name == k)
+            .map_or(f64::NAN, |(_, s)| *s)
+    };
     let (ingest, replay) = (get("ingest"), get("replay"));
     println!("\n| figure | value |\n|---|---|");
     println!("| attempts (after de-duplication) | {n:.0} |");
-    println!("| ingest | {ingest:.1} s ({:.2} M attempts/s) |", n / ingest / 1e6);
-    println!("| replay (features for sampled rows + state updates) | {replay:.1} s ({:.2} M attempts/s) |", n / replay / 1e6);
-    println!("| ingest + replay, single-threaded | {:.2} M attempts/s per core |", n / (ingest + replay) / 1e6);
+    println!(
+        "| ingest | {ingest:.1} s ({:.2} M attempts/s) |",
+        n / ingest / 1e6
+    );
+    println!(
+        "| replay (features for sampled rows + state updates) | {replay:.1} s ({:.2} M attempts/s) |",
+        n / replay / 1e6
+    );
+    println!(
+        "| ingest + replay, single-threaded | {:.2} M attempts/s per core |",
+        n / (ingest + replay) / 1e6
+    );
     for (k, s) in &out.timings {
         if let Some(f) = k.strip_prefix("fit_") {
             println!("| fit + calibrate + test `{f}` | {s:.1} s |");
         }
     }
-    println!("| rows: train / calibration / test | {} / {} / {} |", out.manifest.rows.train, out.manifest.rows.calibration, out.manifest.rows.test);
+    println!(
+        "| rows: train / calibration / test | {} / {} / {} |",
+        out.manifest.rows.train, out.manifest.rows.calibration, out.manifest.rows.test
+    );
     println!("| total `train` wall time | {:.1} s |", get("total"));
     if let Some(m) = peak_rss_mib() {
         println!("| peak RSS (VmHWM, whole process incl. simulation) | {m:.0} MiB |");

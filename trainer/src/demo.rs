@@ -29,7 +29,11 @@ pub struct DemoRequest {
 }
 
 /// Run the demo; returns the training outcome and the out-of-time evaluation.
-pub fn demo(req: &DemoRequest, settings: &Settings, progress: &Progress) -> Result<(TrainOutcome, Report)> {
+pub fn demo(
+    req: &DemoRequest,
+    settings: &Settings,
+    progress: &Progress,
+) -> Result<(TrainOutcome, Report)> {
     if req.holdout_days == 0 || req.holdout_days >= req.days {
         return Err(TrainerError::Config(format!(
             "--holdout-days must be between 1 and --days - 1 (got {} of {})",
@@ -37,12 +41,27 @@ pub fn demo(req: &DemoRequest, settings: &Settings, progress: &Progress) -> Resu
         )));
     }
     let data = req.out.join("data");
-    let params = SimulateParams { persons: req.persons, days: req.days, seed: req.seed, ..SimulateParams::default() };
+    let params = SimulateParams {
+        persons: req.persons,
+        days: req.days,
+        seed: req.seed,
+        ..SimulateParams::default()
+    };
     let sim = simulate(&params, &data)?;
-    progress.say(format_args!("simulated {} attempts for {} persons into {}", sim.attempts, sim.persons, data.display()));
+    progress.say(format_args!(
+        "simulated {} attempts for {} persons into {}",
+        sim.attempts,
+        sim.persons,
+        data.display()
+    ));
     let p = |f: &str| -> PathBuf { data.join(f) };
     let cutoff = params.start.as_second() + i64::from(req.days - req.holdout_days) * 86_400;
-    let (n_train, n_holdout) = split_by_time(&p("attempts.csv"), cutoff, &p("train_attempts.csv"), &p("holdout_attempts.csv"))?;
+    let (n_train, n_holdout) = split_by_time(
+        &p("attempts.csv"),
+        cutoff,
+        &p("train_attempts.csv"),
+        &p("holdout_attempts.csv"),
+    )?;
     progress.say(format_args!(
         "split at day {}: {n_train} attempts to train on, {n_holdout} held out",
         req.days - req.holdout_days
@@ -75,7 +94,12 @@ pub fn demo(req: &DemoRequest, settings: &Settings, progress: &Progress) -> Resu
     )?;
     crate::score::write_scores(&req.out.join("holdout_scores.csv"), &run.scored)?;
     let m = &trained.manifest;
-    let report = evaluate(&m.version, m.family.as_str(), m.target.as_str(), &run.scored);
+    let report = evaluate(
+        &m.version,
+        m.family.as_str(),
+        m.target.as_str(),
+        &run.scored,
+    );
     Ok((trained, report))
 }
 

@@ -155,11 +155,27 @@ impl ScoreArgs {
 fn run(cli: Cli) -> Result<()> {
     let progress = Progress::new(cli.quiet);
     match cli.command {
-        Command::Demo { out, persons, days, holdout_days, seed, config } => {
+        Command::Demo {
+            out,
+            persons,
+            days,
+            holdout_days,
+            seed,
+            config,
+        } => {
             let settings = Config::load(config.as_deref())?.validate()?;
-            let req = demo::DemoRequest { out: out.clone(), persons, days, holdout_days, seed };
+            let req = demo::DemoRequest {
+                out: out.clone(),
+                persons,
+                days,
+                holdout_days,
+                seed,
+            };
             let (trained, report) = demo::demo(&req, &settings, &progress)?;
-            println!("trained {} ({})\n", trained.manifest.version, trained.manifest.family);
+            println!(
+                "trained {} ({})\n",
+                trained.manifest.version, trained.manifest.family
+            );
             print!("{}", evaluate::render(&report));
             println!("\n{}", demo::describe(&out));
         }

@@ -15,13 +15,19 @@ pub fn split_by_time(src: &Path, cutoff: i64, before: &Path, after: &Path) -> Re
     };
     let mut r = csv::Reader::from_path(src).map_err(|e| csv_err(src, e))?;
     let headers = r.byte_headers().map_err(|e| csv_err(src, e))?.clone();
-    let col = headers.iter().position(|h| h.eq_ignore_ascii_case(b"attempted_at")).ok_or_else(
-        || TrainerError::BadFile { file: src.to_owned(), reason: "no attempted_at column".into() },
-    )?;
+    let col = headers
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case(b"attempted_at"))
+        .ok_or_else(|| TrainerError::BadFile {
+            file: src.to_owned(),
+            reason: "no attempted_at column".into(),
+        })?;
     let mut wb = csv::Writer::from_path(before).map_err(|e| csv_err(before, e))?;
     let mut wa = csv::Writer::from_path(after).map_err(|e| csv_err(after, e))?;
-    wb.write_byte_record(&headers).map_err(|e| csv_err(before, e))?;
-    wa.write_byte_record(&headers).map_err(|e| csv_err(after, e))?;
+    wb.write_byte_record(&headers)
+        .map_err(|e| csv_err(before, e))?;
+    wa.write_byte_record(&headers)
+        .map_err(|e| csv_err(after, e))?;
     let (mut nb, mut na) = (0, 0);
     let mut rec = csv::ByteRecord::new();
     let mut line = 1;

@@ -279,9 +279,16 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         },
         started.elapsed().as_secs_f64()
     ));
-    timings.push(("publish".to_owned(), publish_started.elapsed().as_secs_f64()));
+    timings.push((
+        "publish".to_owned(),
+        publish_started.elapsed().as_secs_f64(),
+    ));
     timings.push(("total".to_owned(), started.elapsed().as_secs_f64()));
-    Ok(TrainOutcome { manifest, promoted: req.promote, timings })
+    Ok(TrainOutcome {
+        manifest,
+        promoted: req.promote,
+        timings,
+    })
 }
 
 /// The family with the lowest out-of-time log loss (ties go to the simpler family).

@@ -14,11 +14,19 @@ fn a_bad_timestamp_names_file_line_column_and_value() {
     );
     let f = write(dir.path(), "attempts.csv", &body);
     let models = dir.path().join("models");
-    let (code, _, err) =
-        run(&["train", "--attempts", &f, "--models-dir", models.to_str().expect("utf-8")]);
+    let (code, _, err) = run(&[
+        "train",
+        "--attempts",
+        &f,
+        "--models-dir",
+        models.to_str().expect("utf-8"),
+    ]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("attempts.csv:3"), "{err}");
-    assert!(err.contains("attempted_at") && err.contains("yesterday"), "{err}");
+    assert!(
+        err.contains("attempted_at") && err.contains("yesterday"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -31,12 +39,22 @@ fn unknown_channel_and_missing_column_are_clear() {
     );
     let (code, _, err) = run(&["train", "--attempts", &f, "--models-dir", "unused"]);
     assert_eq!(code, 1);
-    assert!(err.contains("a.csv:2") && err.contains("channel") && err.contains("fax"), "{err}");
+    assert!(
+        err.contains("a.csv:2") && err.contains("channel") && err.contains("fax"),
+        "{err}"
+    );
 
-    let g = write(dir.path(), "b.csv", "attempt_id,person_id,contact,channel,outcome\n");
+    let g = write(
+        dir.path(),
+        "b.csv",
+        "attempt_id,person_id,contact,channel,outcome\n",
+    );
     let (code, _, err) = run(&["train", "--attempts", &g, "--models-dir", "unused"]);
     assert_eq!(code, 1);
-    assert!(err.contains("b.csv") && err.contains("attempted_at"), "{err}");
+    assert!(
+        err.contains("b.csv") && err.contains("attempted_at"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -48,8 +66,13 @@ fn too_little_data_is_an_error_not_a_model() {
         &format!("{HEADER}A1,P1,+5511987654321,voice,2026-01-05T10:00:00Z,no_answer\n"),
     );
     let models = dir.path().join("models");
-    let (code, _, err) =
-        run(&["train", "--attempts", &f, "--models-dir", models.to_str().expect("utf-8")]);
+    let (code, _, err) = run(&[
+        "train",
+        "--attempts",
+        &f,
+        "--models-dir",
+        models.to_str().expect("utf-8"),
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("not enough data"), "{err}");
 }
@@ -61,57 +84,118 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
     let models = dir.path().join("models");
     let d = |f: &str| data.join(f).to_string_lossy().into_owned();
     let m = models.to_string_lossy().into_owned();
-    let (code, out, err) = run(&["simulate", "--persons", "1500", "--days", "40", "--seed", "3", "--out", &d("")]);
+    let (code, out, err) = run(&[
+        "simulate",
+        "--persons",
+        "1500",
+        "--days",
+        "40",
+        "--seed",
+        "3",
+        "--out",
+        &d(""),
+    ]);
     assert_eq!(code, 0, "{out}{err}");
     // A junk row, skipped and counted with --max-bad-rows.
     let mut attempts = std::fs::read_to_string(d("attempts.csv")).expect("read");
     attempts.push_str("ZZ1,P0000001,not-a-number,voice,2026-01-06T12:00:00Z,no_answer\n");
     std::fs::write(d("attempts.csv"), attempts).expect("write");
     let (code, out, err) = run(&[
-        "train", "--attempts", &d("attempts.csv"), "--contacts", &d("contacts.csv"),
-        "--persons", &d("persons.csv"), "--models-dir", &m, "--family", "logistic",
-        "--max-bad-rows", "5", "--quiet",
+        "train",
+        "--attempts",
+        &d("attempts.csv"),
+        "--contacts",
+        &d("contacts.csv"),
+        "--persons",
+        &d("persons.csv"),
+        "--models-dir",
+        &m,
+        "--family",
+        "logistic",
+        "--max-bad-rows",
+        "5",
+        "--quiet",
     ]);
     assert_eq!(code, 0, "{out}{err}");
     let version = out.lines().next().expect("version line").trim().to_owned();
-    assert!(out.contains("logistic") && out.contains("baseline"), "{out}");
+    assert!(
+        out.contains("logistic") && out.contains("baseline"),
+        "{out}"
+    );
 
     let (code, listing, _) = run(&["inspect", "--models-dir", &m]);
     assert_eq!(code, 0);
     assert!(listing.contains(&format!("* {version}")), "{listing}");
     let (code, manifest, _) = run(&["inspect", "--models-dir", &m, "--version", &version]);
     assert_eq!(code, 0);
-    assert!(manifest.contains("\"bad_contact\": 1") || manifest.contains("\"bad_number\": 1"), "{manifest}");
+    assert!(
+        manifest.contains("\"bad_contact\": 1") || manifest.contains("\"bad_number\": 1"),
+        "{manifest}"
+    );
 
     let scores = dir.path().join("scores.csv");
     let (code, _, err) = run(&[
-        "score", "--models-dir", &m, "--attempts", &d("attempts.csv"), "--out",
-        scores.to_str().expect("utf-8"), "--max-bad-rows", "1", "--quiet",
+        "score",
+        "--models-dir",
+        &m,
+        "--attempts",
+        &d("attempts.csv"),
+        "--out",
+        scores.to_str().expect("utf-8"),
+        "--max-bad-rows",
+        "1",
+        "--quiet",
     ]);
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&scores).expect("scores");
     assert!(text.starts_with("attempt_id,probability\n"));
-    assert!(text.lines().skip(1).all(|l| l
-        .split(',')
-        .nth(1)
-        .and_then(|p| p.parse::<f64>().ok())
-        .is_some_and(|p| (0.0..=1.0).contains(&p))));
+    assert!(text.lines().skip(1).all(|l| {
+        l.split(',')
+            .nth(1)
+            .and_then(|p| p.parse::<f64>().ok())
+            .is_some_and(|p| (0.0..=1.0).contains(&p))
+    }));
 
     let json = dir.path().join("eval.json");
     let (code, report, err) = run(&[
-        "evaluate", "--models-dir", &m, "--attempts", &d("attempts.csv"), "--json",
-        json.to_str().expect("utf-8"), "--max-bad-rows", "1", "--quiet",
+        "evaluate",
+        "--models-dir",
+        &m,
+        "--attempts",
+        &d("attempts.csv"),
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--max-bad-rows",
+        "1",
+        "--quiet",
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(report.contains("overall") && report.contains("voice") && report.contains("hour"), "{report}");
-    assert!(std::fs::read_to_string(&json).expect("json").contains("\"by_channel\""));
+    assert!(
+        report.contains("overall") && report.contains("voice") && report.contains("hour"),
+        "{report}"
+    );
+    assert!(
+        std::fs::read_to_string(&json)
+            .expect("json")
+            .contains("\"by_channel\"")
+    );
 
     // Promote nothing, unknown version, corrupt file: clear errors.
     let (code, _, err) = run(&["inspect", "--models-dir", &m, "--version", "nope"]);
     assert_eq!(code, 1);
     assert!(err.contains("nope"), "{err}");
     std::fs::write(models.join(&version).join("state.bin"), b"garbage").expect("corrupt");
-    let (code, _, err) = run(&["score", "--models-dir", &m, "--attempts", &d("attempts.csv"), "--out", "x.csv", "--max-bad-rows", "1"]);
+    let (code, _, err) = run(&[
+        "score",
+        "--models-dir",
+        &m,
+        "--attempts",
+        &d("attempts.csv"),
+        "--out",
+        "x.csv",
+        "--max-bad-rows",
+        "1",
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("corrupt"), "{err}");
 }

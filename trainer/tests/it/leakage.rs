@@ -30,7 +30,10 @@ fn features_by_id(inputs: &InputPaths) -> HashMap<String, Vec<u32>> {
         |_, _| true,
         // Compare bit patterns so NaN == NaN.
         |_, row, f| {
-            out.insert(data.attempt_id(row).to_owned(), f.iter().map(|v| v.to_bits()).collect());
+            out.insert(
+                data.attempt_id(row).to_owned(),
+                f.iter().map(|v| v.to_bits()).collect(),
+            );
         },
         &Progress::silent(),
     )
@@ -41,7 +44,12 @@ fn features_by_id(inputs: &InputPaths) -> HashMap<String, Vec<u32>> {
 #[test]
 fn features_do_not_see_later_attempts() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let params = SimulateParams { persons: 400, days: 30, seed: 11, ..SimulateParams::default() };
+    let params = SimulateParams {
+        persons: 400,
+        days: 30,
+        seed: 11,
+        ..SimulateParams::default()
+    };
     simulate(&params, dir.path()).expect("simulate");
     let cutoff = params.start.as_second() + 20 * 86_400;
 
@@ -51,7 +59,10 @@ fn features_do_not_see_later_attempts() {
     let mut r = csv::Reader::from_path(&full).expect("read");
     let mut w = csv::Writer::from_path(&early).expect("write");
     let headers = r.headers().expect("headers").clone();
-    let col = headers.iter().position(|h| h == "attempted_at").expect("attempted_at");
+    let col = headers
+        .iter()
+        .position(|h| h == "attempted_at")
+        .expect("attempted_at");
     w.write_record(&headers).expect("write");
     let mut kept = 0;
     for rec in r.records() {
@@ -79,5 +90,10 @@ fn features_do_not_see_later_attempts() {
             differing.push(id.clone());
         }
     }
-    assert!(differing.is_empty(), "{} attempts changed, e.g. {:?}", differing.len(), &differing[..differing.len().min(5)]);
+    assert!(
+        differing.is_empty(),
+        "{} attempts changed, e.g. {:?}",
+        differing.len(),
+        &differing[..differing.len().min(5)]
+    );
 }
