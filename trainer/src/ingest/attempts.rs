@@ -248,7 +248,7 @@ fn duration(c: Cell<'_>, col: usize) -> Result<Option<u32>, Bad> {
         )
     };
     let from_f64 = |f: f64| {
-        if f.is_finite() && f >= 0.0 && f < 4_294_967_296.0 {
+        if (0.0..4_294_967_296.0).contains(&f) {
             Ok(Some(f as u32))
         } else {
             Err(bad())
@@ -256,7 +256,7 @@ fn duration(c: Cell<'_>, col: usize) -> Result<Option<u32>, Bad> {
     };
     match c {
         Cell::Null => Ok(None),
-        Cell::Str(b) if b.is_empty() => Ok(None),
+        Cell::Str([]) => Ok(None),
         Cell::Str(b) => {
             let s = std::str::from_utf8(b).map_err(|_| bad())?;
             match s.parse::<u32>() {

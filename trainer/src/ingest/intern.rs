@@ -2,6 +2,7 @@
 //! both storing every string once in one contiguous buffer, plus the hashing helpers ingest uses.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 /// Append-only table of strings addressed by a dense `u32` id, stored in one buffer.
@@ -122,10 +123,13 @@ impl Interner {
             return id;
         }
         let id = self.names.push(s);
-        if self.by_hash.contains_key(&h) {
-            self.overflow.insert(s.into(), id);
-        } else {
-            self.by_hash.insert(h, id);
+        match self.by_hash.entry(h) {
+            Entry::Occupied(_) => {
+                self.overflow.insert(s.into(), id);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(id);
+            }
         }
         id
     }

@@ -233,7 +233,16 @@ impl<'o> Ctx<'o> {
             contactscore_models::Error::InvalidContact { reason, .. } => {
                 Bad::new(col, "bad_contact", format!("invalid contact: {reason}"))
             }
-            other => Bad::new(col, "bad_contact", other.to_string()),
+            other @ (contactscore_models::Error::InvalidConfig(_)
+            | contactscore_models::Error::InvalidTimezone { .. }
+            | contactscore_models::Error::UnknownValue(_)
+            | contactscore_models::Error::Io { .. }
+            | contactscore_models::Error::Artifact { .. }
+            | contactscore_models::Error::VersionNotFound { .. }
+            | contactscore_models::Error::Fit { .. }
+            | contactscore_models::Error::NotEnoughData(_)) => {
+                Bad::new(col, "bad_contact", other.to_string())
+            }
         })?;
         let id = self.contact_keys.get_or_intern(&contact.key);
         if id as usize == self.contacts.len() {

@@ -88,7 +88,7 @@ pub(crate) enum Source {
     /// CSV or gzip CSV.
     Csv(CsvSource),
     /// Parquet.
-    Parquet(ParquetSource),
+    Parquet(Box<ParquetSource>),
 }
 
 pub(crate) struct CsvSource {
@@ -115,7 +115,7 @@ pub(crate) struct ParquetSource {
 enum View {
     Utf8(StringArray),
     Large(arrow_array::LargeStringArray),
-    StrView(arrow_array::StringViewArray),
+    Viewed(arrow_array::StringViewArray),
     Dict {
         keys: Vec<Option<usize>>,
         values: StringArray,
@@ -135,7 +135,7 @@ impl Source {
         let name = name.unwrap_or_default();
         let file = File::open(path).map_err(|e| TrainerError::io(path, e))?;
         if name.ends_with(".parquet") {
-            return ParquetSource::open(path, file).map(Source::Parquet);
+            return ParquetSource::open(path, file).map(|p| Source::Parquet(Box::new(p)));
         }
         let gz = name.ends_with(".csv.gz");
         if !gz && !name.ends_with(".csv") {
@@ -247,14 +247,15 @@ impl Source {
 
 fn csv_error(path: &Path, e: csv::Error) -> TrainerError {
     let line = e.position().map(csv::Position::line);
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => TrainerError::io(path, io),
-        other => TrainerError::BadFile {
-            file: path.to_owned(),
-            reason: match line {
-                Some(l) => format!("line {l}: malformed CSV: {other:?}"),
-                None => format!("malformed CSV: {other:?}"),
-            },
+    let kind = e.into_kind();
+    if let csv::ErrorKind::Io(io) = kind {
+        return TrainerError::io(path, io);
+    }
+    TrainerError::BadFile {
+        file: path.to_owned(),
+        reason: match line {
+            Some(l) => format!("line {l}: malformed CSV: {kind:?}"),
+            None => format!("malformed CSV: {kind:?}"),
         },
     }
 }
@@ -344,7 +345,7 @@ impl ParquetSource {
         match v {
             View::Utf8(a) => str_cell(a, i, |a, i| a.value(i)),
             View::Large(a) => str_cell(a, i, |a, i| a.value(i)),
-            View::StrView(a) => str_cell(a, i, |a, i| a.value(i)),
+            View::Viewed(a) => str_cell(a, i, |a, i| a.value(i)),
             View::Dict { keys, values } => match keys[i] {
                 Some(k) if !values.is_null(k) => Cell::Str(values.value(k).trim().as_bytes()),
                 Some(_) | None => Cell::Null,
@@ -390,7 +391,7 @@ fn view(a: &ArrayRef) -> Option<View> {
     Some(match a.data_type() {
         DataType::Utf8 => View::Utf8(a.as_string::<i32>().clone()),
         DataType::LargeUtf8 => View::Large(a.as_string::<i64>().clone()),
-        DataType::Utf8View => View::StrView(a.as_string_view().clone()),
+        DataType::Utf8View => View::Viewed(a.as_string_view().clone()),
         DataType::Dictionary(_, value_type) if **value_type == DataType::Utf8 => {
             let d = a.as_any_dictionary_opt()?;
             let values = d.values().as_string::<i32>().clone();
@@ -452,6 +453,31 @@ fn view(a: &ArrayRef) -> Option<View> {
                     .collect(),
             )
         }
-        _ => return None,
+        DataType::Null
+        | DataType::Float16
+        | DataType::Date32
+        | DataType::Date64
+        | DataType::Time32(_)
+        | DataType::Time64(_)
+        | DataType::Duration(_)
+        | DataType::Interval(_)
+        | DataType::Binary
+        | DataType::FixedSizeBinary(_)
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::List(_)
+        | DataType::ListView(_)
+        | DataType::FixedSizeList(..)
+        | DataType::LargeList(_)
+        | DataType::LargeListView(_)
+        | DataType::Struct(_)
+        | DataType::Union(..)
+        | DataType::Dictionary(..)
+        | DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..)
+        | DataType::Map(..)
+        | DataType::RunEndEncoded(..) => return None,
     })
 }

@@ -150,16 +150,15 @@ fn max_bad_rows_skips_counts_and_limits() {
     );
 
     let err = attempts_only(path, &opts(7)).expect_err("over budget");
-    match err {
-        TrainerError::TooManyBadRows {
-            count: 8,
-            max: 7,
-            first,
-        } => {
-            assert!(first.to_string().contains("yesterday"), "{first}");
-        }
-        other => panic!("expected TooManyBadRows, got {other}"),
-    }
+    let TrainerError::TooManyBadRows {
+        count: 8,
+        max: 7,
+        first,
+    } = &err
+    else {
+        panic!("expected TooManyBadRows, got {err}");
+    };
+    assert!(first.to_string().contains("yesterday"), "{first}");
 }
 
 #[test]
