@@ -6,6 +6,7 @@ mod attempts;
 mod contacts;
 mod dispositions;
 mod intern;
+mod parquet_source;
 mod persons;
 mod report;
 mod source;

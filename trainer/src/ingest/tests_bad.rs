@@ -197,3 +197,35 @@ fn ragged_rows_are_bad_rows() {
     let ing = attempts_only(path, &opts(1)).expect("skipped");
     assert_eq!(ing.report.files[0].skipped.get("bad_record"), Some(&1));
 }
+
+#[test]
+fn parquet_bad_rows_read_like_csv_lines() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a.parquet");
+    let s = |v: &[&str]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
+    let batch = RecordBatch::try_from_iter([
+        ("attempt_id", s(&["a1", "a2"])),
+        ("person_id", s(&["p1", "p1"])),
+        ("contact", s(&["+5511987654321", "+5511987654321"])),
+        ("channel", s(&["voice", "fax"])),
+        (
+            "attempted_at",
+            s(&["2024-03-05T12:00:00Z", "2024-03-05T12:00:00Z"]),
+        ),
+        ("outcome", s(&["busy", "busy"])),
+    ])
+    .expect("batch");
+    let file = std::fs::File::create(&path).expect("create");
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let msg = attempts_only(path, &opts(0)).expect_err("fax").to_string();
+    assert!(
+        msg.contains("a.parquet:3:") && msg.contains("\"fax\""),
+        "{msg}"
+    );
+}
