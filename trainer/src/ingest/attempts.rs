@@ -2,12 +2,11 @@
 //! disposition map, and de-duplicates attempt ids with a 128-bit fingerprint set.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use contactscore_models::{Channel, ContactKind};
 
-use super::intern::{Fingerprinter, PassThroughBuild, StrArena};
+use super::intern::{Fingerprinter, Fp, PassThroughBuild, StrArena};
 use super::report::{Bad, FileReport};
 use super::source::{Cell, Source};
 use super::timestamp::parse_rfc3339;
@@ -32,16 +31,6 @@ const CHANNEL: usize = 3;
 const AT: usize = 4;
 const OUTCOME: usize = 5;
 const DURATION: usize = 6;
-
-/// A 128-bit attempt-id fingerprint; hashed by its first half only (it is already random).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fp([u64; 2]);
-
-impl Hash for Fp {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0[0]);
-    }
-}
 
 /// The attempts of all attempt files read so far.
 #[derive(Default)]
@@ -114,7 +103,7 @@ pub(crate) fn read(
                 continue;
             }
         };
-        let fp = Fp(tables.fingerprint.fingerprint(id.as_bytes()));
+        let fp = tables.fingerprint.fingerprint(id.as_bytes());
         if let Some(&first) = tables.seen.get(&fp) {
             report.duplicates += 1;
             let f = &tables.rows[first as usize];

@@ -76,6 +76,9 @@ pub struct AttemptRow {
     pub id: u32,
 }
 
+// Keep attempts compact: 10M of them must fit comfortably in memory.
+const _: () = assert!(std::mem::size_of::<AttemptRow>() <= 32);
+
 /// A contact point a person is known to have, from the contacts file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownContact {
