@@ -154,7 +154,9 @@ impl Ingested {
     }
 }
 
-/// Read all input files. See the module docs for the data contract.
+/// Read all input files: every attempts file in order (ids de-duplicated across files), then the
+/// contacts and persons files. Fails on the first bad row unless `opts.max_bad_rows` allows
+/// skipping; attempts come back sorted by time, ties in input order.
 pub fn ingest(paths: &InputPaths, opts: &IngestOptions) -> Result<Ingested> {
     if paths.attempts.is_empty() {
         return Err(TrainerError::Config("no attempts file given".to_owned()));
