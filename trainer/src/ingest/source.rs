@@ -173,10 +173,12 @@ impl Source {
         }
     }
 
-    /// For CSV, the current record's field count when it differs from the header's.
+    /// For CSV, the current record's field count when it has more fields than the header.
     pub(crate) fn ragged(&self) -> Option<usize> {
         match self {
-            Source::Csv(c) => (c.record.len() != c.columns.len()).then_some(c.record.len()),
+            // Short rows are fine (trailing empty fields dropped by some exporters: the missing
+            // cells read as empty); extra fields mean the row is misaligned.
+            Source::Csv(c) => (c.record.len() > c.columns.len()).then_some(c.record.len()),
             Source::Parquet(_) => None,
         }
     }

@@ -189,9 +189,38 @@ fn missing_column_and_bad_files() {
 }
 
 #[test]
-fn ragged_rows_are_bad_rows() {
+fn long_rows_are_bad_and_short_rows_read_as_empty() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = write(dir.path(), "a.csv", &format!("{HEADER}{GOOD}a9,p1\n"));
+    // Short: the missing trailing cells are empty, so the empty contact is what is reported.
+    let path = write(
+        dir.path(),
+        "a.csv",
+        &format!("{HEADER}{GOOD}a9,p1,,voice,2024-03-05T12:00:00Z,busy\n"),
+    );
+    let msg = attempts_only(path, &opts(0))
+        .expect_err("empty contact")
+        .to_string();
+    assert!(
+        msg.contains("a.csv:3:") && msg.contains("\"contact\""),
+        "{msg}"
+    );
+    let short = write(
+        dir.path(),
+        "s.csv",
+        &format!("{HEADER}{GOOD}a9,p1,+5511987654321,sms,2024-03-05T12:00:00Z,busy\n"),
+    );
+    assert_eq!(
+        attempts_only(short, &opts(0))
+            .expect("short row is fine")
+            .attempts
+            .len(),
+        2
+    );
+    let path = write(
+        dir.path(),
+        "a.csv",
+        &format!("{HEADER}{GOOD}{}", GOOD.replace("5\n", "5,x,y\n")),
+    );
     let err = attempts_only(path.clone(), &opts(0)).expect_err("ragged");
     assert!(err.to_string().contains("a.csv:3:"), "{err}");
     let ing = attempts_only(path, &opts(1)).expect("skipped");
