@@ -2,12 +2,11 @@
 //! disposition map, and de-duplicates attempt ids with a 128-bit fingerprint set.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use contactscore_models::{Channel, ContactKind};
 
-use super::intern::{Fingerprinter, PassThroughBuild, StrArena};
+use super::intern::{Fingerprinter, Fp, PassThroughBuild, StrArena};
 use super::report::{Bad, FileReport};
 use super::source::{Cell, Source};
 use super::timestamp::parse_rfc3339;
@@ -32,16 +31,6 @@ const CHANNEL: usize = 3;
 const AT: usize = 4;
 const OUTCOME: usize = 5;
 const DURATION: usize = 6;
-
-/// A 128-bit attempt-id fingerprint; hashed by its first half only (it is already random).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fp([u64; 2]);
-
-impl Hash for Fp {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0[0]);
-    }
-}
 
 /// The attempts of all attempt files read so far.
 #[derive(Default)]
@@ -114,7 +103,7 @@ pub(crate) fn read(
                 continue;
             }
         };
-        let fp = Fp(tables.fingerprint.fingerprint(id.as_bytes()));
+        let fp = tables.fingerprint.fingerprint(id.as_bytes());
         if let Some(&first) = tables.seen.get(&fp) {
             report.duplicates += 1;
             let f = &tables.rows[first as usize];
@@ -248,7 +237,7 @@ fn duration(c: Cell<'_>, col: usize) -> Result<Option<u32>, Bad> {
         )
     };
     let from_f64 = |f: f64| {
-        if f.is_finite() && f >= 0.0 && f < 4_294_967_296.0 {
+        if (0.0..4_294_967_296.0).contains(&f) {
             Ok(Some(f as u32))
         } else {
             Err(bad())
@@ -256,7 +245,7 @@ fn duration(c: Cell<'_>, col: usize) -> Result<Option<u32>, Bad> {
     };
     match c {
         Cell::Null => Ok(None),
-        Cell::Str(b) if b.is_empty() => Ok(None),
+        Cell::Str([]) => Ok(None),
         Cell::Str(b) => {
             let s = std::str::from_utf8(b).map_err(|_| bad())?;
             match s.parse::<u32>() {

@@ -130,7 +130,7 @@ fn parse(
     let added_at = match cell(src, idx[4]) {
         Cell::Time(t) => Some(t),
         Cell::Null => None,
-        Cell::Str(b) if b.is_empty() => None,
+        Cell::Str([]) => None,
         Cell::Str(b) => {
             let s = std::str::from_utf8(b)
                 .map_err(|_| Bad::new(idx[4], "bad_timestamp", "not valid UTF-8"))?;

@@ -6,6 +6,7 @@ mod attempts;
 mod contacts;
 mod dispositions;
 mod intern;
+mod parquet_source;
 mod persons;
 mod report;
 mod source;
@@ -74,6 +75,9 @@ pub struct AttemptRow {
     pub id: u32,
 }
 
+// Keep attempts compact: 10M of them must fit comfortably in memory.
+const _: () = assert!(std::mem::size_of::<AttemptRow>() <= 32);
+
 /// A contact point a person is known to have, from the contacts file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownContact {
@@ -131,7 +135,9 @@ impl Ingested {
     }
 }
 
-/// Read all input files. See the module docs for the data contract.
+/// Read all input files: every attempts file in order (ids de-duplicated across files), then the
+/// contacts and persons files. Fails on the first bad row unless `opts.max_bad_rows` allows
+/// skipping; attempts come back sorted by time, ties in input order.
 pub fn ingest(paths: &InputPaths, opts: &IngestOptions) -> Result<Ingested> {
     if paths.attempts.is_empty() {
         return Err(TrainerError::Config("no attempts file given".to_owned()));
@@ -214,7 +220,16 @@ impl<'o> Ctx<'o> {
             contactscore_models::Error::InvalidContact { reason, .. } => {
                 Bad::new(col, "bad_contact", format!("invalid contact: {reason}"))
             }
-            other => Bad::new(col, "bad_contact", other.to_string()),
+            other @ (contactscore_models::Error::InvalidConfig(_)
+            | contactscore_models::Error::InvalidTimezone { .. }
+            | contactscore_models::Error::UnknownValue(_)
+            | contactscore_models::Error::Io { .. }
+            | contactscore_models::Error::Artifact { .. }
+            | contactscore_models::Error::VersionNotFound { .. }
+            | contactscore_models::Error::Fit { .. }
+            | contactscore_models::Error::NotEnoughData(_)) => {
+                Bad::new(col, "bad_contact", other.to_string())
+            }
         })?;
         let id = self.contact_keys.get_or_intern(&contact.key);
         if id as usize == self.contacts.len() {

@@ -41,8 +41,11 @@ a3,p2,maria@example.com,email,2024-03-05T14:00:00Z,delivered,\n\
 a1,p1,+55 (11) 98765-4321,voice,2024-03-05T12:00:00.250-03:00,no_answer,0\n\
 a2,p1,5511987654321,SMS,2024-03-05T12:00:00Z,replied,\n";
 
+/// An attempt as a comparable tuple: t, person, contact key, channel, outcome, duration, id.
+type Flat = (i64, String, String, Channel, Outcome, Option<u32>, String);
+
 /// The rows as comparable tuples.
-fn rows(ing: &Ingested) -> Vec<(i64, String, String, Channel, Outcome, Option<u32>, String)> {
+fn rows(ing: &Ingested) -> Vec<Flat> {
     ing.attempts
         .iter()
         .map(|r| {
@@ -59,7 +62,7 @@ fn rows(ing: &Ingested) -> Vec<(i64, String, String, Channel, Outcome, Option<u3
         .collect()
 }
 
-fn expected() -> Vec<(i64, String, String, Channel, Outcome, Option<u32>, String)> {
+fn expected() -> Vec<Flat> {
     let row =
         |t, p: &str, c: &str, ch, o, d, id: &str| (t, p.into(), c.into(), ch, o, d, id.into());
     let mut want = vec![

@@ -150,16 +150,15 @@ fn max_bad_rows_skips_counts_and_limits() {
     );
 
     let err = attempts_only(path, &opts(7)).expect_err("over budget");
-    match err {
-        TrainerError::TooManyBadRows {
-            count: 8,
-            max: 7,
-            first,
-        } => {
-            assert!(first.to_string().contains("yesterday"), "{first}");
-        }
-        other => panic!("expected TooManyBadRows, got {other}"),
-    }
+    let TrainerError::TooManyBadRows {
+        count: 8,
+        max: 7,
+        first,
+    } = &err
+    else {
+        panic!("expected TooManyBadRows, got {err}");
+    };
+    assert!(first.to_string().contains("yesterday"), "{first}");
 }
 
 #[test]
@@ -190,11 +189,72 @@ fn missing_column_and_bad_files() {
 }
 
 #[test]
-fn ragged_rows_are_bad_rows() {
+fn long_rows_are_bad_and_short_rows_read_as_empty() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = write(dir.path(), "a.csv", &format!("{HEADER}{GOOD}a9,p1\n"));
+    // Short: the missing trailing cells are empty, so the empty contact is what is reported.
+    let path = write(
+        dir.path(),
+        "a.csv",
+        &format!("{HEADER}{GOOD}a9,p1,,voice,2024-03-05T12:00:00Z,busy\n"),
+    );
+    let msg = attempts_only(path, &opts(0))
+        .expect_err("empty contact")
+        .to_string();
+    assert!(
+        msg.contains("a.csv:3:") && msg.contains("\"contact\""),
+        "{msg}"
+    );
+    let short = write(
+        dir.path(),
+        "s.csv",
+        &format!("{HEADER}{GOOD}a9,p1,+5511987654321,sms,2024-03-05T12:00:00Z,busy\n"),
+    );
+    assert_eq!(
+        attempts_only(short, &opts(0))
+            .expect("short row is fine")
+            .attempts
+            .len(),
+        2
+    );
+    let path = write(
+        dir.path(),
+        "a.csv",
+        &format!("{HEADER}{GOOD}{}", GOOD.replace("5\n", "5,x,y\n")),
+    );
     let err = attempts_only(path.clone(), &opts(0)).expect_err("ragged");
     assert!(err.to_string().contains("a.csv:3:"), "{err}");
     let ing = attempts_only(path, &opts(1)).expect("skipped");
     assert_eq!(ing.report.files[0].skipped.get("bad_record"), Some(&1));
+}
+
+#[test]
+fn parquet_bad_rows_read_like_csv_lines() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a.parquet");
+    let s = |v: &[&str]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
+    let batch = RecordBatch::try_from_iter([
+        ("attempt_id", s(&["a1", "a2"])),
+        ("person_id", s(&["p1", "p1"])),
+        ("contact", s(&["+5511987654321", "+5511987654321"])),
+        ("channel", s(&["voice", "fax"])),
+        (
+            "attempted_at",
+            s(&["2024-03-05T12:00:00Z", "2024-03-05T12:00:00Z"]),
+        ),
+        ("outcome", s(&["busy", "busy"])),
+    ])
+    .expect("batch");
+    let file = std::fs::File::create(&path).expect("create");
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let msg = attempts_only(path, &opts(0)).expect_err("fax").to_string();
+    assert!(
+        msg.contains("a.parquet:3:") && msg.contains("\"fax\""),
+        "{msg}"
+    );
 }
