@@ -10,6 +10,7 @@
 //! stream derived from the seed and their index.
 
 mod behaviour;
+mod contacts;
 mod dialer;
 mod numbers;
 mod world;

@@ -8,7 +8,8 @@ use contactscore_models::{ContactNormalizer, Outcome};
 use jiff::Timestamp;
 
 use super::behaviour::LineState;
-use super::world::{self, DAY, Point, WorldParams};
+use super::contacts::Point;
+use super::world::{self, DAY, WorldParams};
 use super::{SimulateParams, SimulateSummary, simulate};
 
 fn small(seed: u64) -> SimulateParams {

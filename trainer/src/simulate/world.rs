@@ -1,14 +1,13 @@
-//! The synthetic population: persons with time zones, hidden patterns, segments and contact points
-//! with usage weights and lifecycles, generated from a per-person random stream.
+//! The synthetic population: persons with time zones, hidden patterns, segments, affinities and
+//! responsiveness, each generated from their own random stream.
 
-use contactscore_models::Channel;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::behaviour::{LineState, Pattern};
-use super::numbers::{self, Phone};
+use super::behaviour::Pattern;
+use super::contacts::{SimContact, contacts};
 use crate::{Result, TrainerError};
 
 /// The IANA zones persons live in; indices are used throughout the simulator.
@@ -83,94 +82,6 @@ impl Segment {
     }
 }
 
-/// When a contact point stops reaching the person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lifecycle {
-    /// Works for the whole run.
-    Alive,
-    /// Never worked during the run.
-    DeadFromStart,
-    /// Disconnected from this day (0-based) on.
-    DiesOn(u32),
-    /// Belongs to someone else from this day on.
-    ReassignedOn(u32),
-}
-
-impl Lifecycle {
-    /// The state on day `day` (0-based).
-    pub(crate) fn state(self, day: u32) -> LineState {
-        match self {
-            Lifecycle::Alive => LineState::Alive,
-            Lifecycle::DeadFromStart => LineState::Dead,
-            Lifecycle::DiesOn(d) if day >= d => LineState::Dead,
-            Lifecycle::ReassignedOn(d) if day >= d => LineState::Reassigned,
-            Lifecycle::DiesOn(_) | Lifecycle::ReassignedOn(_) => LineState::Alive,
-        }
-    }
-}
-
-/// A phone number or an email address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Point {
-    /// A phone number.
-    Phone(Phone),
-    /// A lower-case email address.
-    Email(String),
-}
-
-impl Point {
-    /// The normalised key (E.164 or the lower-case email).
-    #[cfg(test)]
-    pub(crate) fn key(&self) -> String {
-        match self {
-            Point::Phone(p) => p.e164(),
-            Point::Email(e) => e.clone(),
-        }
-    }
-
-    /// The point as one export format, chosen by `variant`.
-    pub(crate) fn written(&self, variant: u32) -> String {
-        match self {
-            Point::Phone(p) => p.format(variant),
-            Point::Email(e) => numbers::email_variant(e, variant),
-        }
-    }
-}
-
-const MOBILE_BR: &[Channel] = &[Channel::Voice, Channel::Sms, Channel::Whatsapp];
-const MOBILE_NO_WHATSAPP: &[Channel] = &[Channel::Voice, Channel::Sms];
-const LANDLINE: &[Channel] = &[Channel::Voice];
-const EMAIL: &[Channel] = &[Channel::Email];
-
-/// One contact point of a person.
-#[derive(Debug, Clone)]
-pub(crate) struct SimContact {
-    /// The number or address.
-    pub point: Point,
-    /// Channels it can be reached on, in the dialer's order.
-    pub channels: &'static [Channel],
-    /// How much the person uses it.
-    pub usage: f64,
-    /// When it stops reaching the person.
-    pub lifecycle: Lifecycle,
-    /// When the business learned of it (unix seconds).
-    pub added_at: i64,
-    /// Whether `contacts.csv` states a time zone for it.
-    pub zone_written: bool,
-    /// Export format used in `contacts.csv`.
-    pub format: u32,
-}
-
-impl SimContact {
-    /// Whether it is a landline (voice only, shared).
-    pub(crate) fn is_landline(&self) -> bool {
-        match &self.point {
-            Point::Phone(p) => !p.is_mobile(),
-            Point::Email(_) => false,
-        }
-    }
-}
-
 /// One synthetic person with their hidden behaviour.
 #[derive(Debug, Clone)]
 pub(crate) struct Person {
@@ -192,7 +103,7 @@ pub(crate) struct Person {
     pub hour_shift: i8,
     /// Hidden overall responsiveness in 0..1.
     pub responsiveness: f64,
-    /// Hidden affinity per channel, indexed by [`Channel::index`].
+    /// Hidden affinity per channel, indexed by [`contactscore_models::Channel::index`].
     pub affinity: [f64; 5],
     /// Contact points, in the order the dialer cycles them.
     pub contacts: Vec<SimContact>,
@@ -219,19 +130,9 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[T]) -> T {
+/// A uniformly chosen element of a non-empty slice.
+pub(crate) fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[T]) -> T {
     items[rng.random_range(0..items.len())]
-}
-
-fn zone_areas(zone: usize) -> &'static [u16] {
-    match zone {
-        0 => numbers::BR_AREAS_SAO_PAULO,
-        1 => numbers::BR_AREAS_MANAUS,
-        2 => numbers::BR_AREAS_RECIFE,
-        3 => numbers::US_AREAS_NEW_YORK,
-        4 => numbers::US_AREAS_CHICAGO,
-        _ => numbers::US_AREAS_LOS_ANGELES,
-    }
 }
 
 /// Everything the world generator needs to know about the run.
@@ -314,139 +215,4 @@ pub(crate) fn person(wp: &WorldParams, index: u32) -> (Person, ChaCha8Rng) {
         contacts,
     };
     (person, rng)
-}
-
-fn lifecycle(rng: &mut ChaCha8Rng, days: u32, dead: f64, dies: f64, reassigned: f64) -> Lifecycle {
-    let u: f64 = rng.random();
-    let day = rng.random_range(1..days.max(2));
-    if u < dead {
-        Lifecycle::DeadFromStart
-    } else if u < dead + dies {
-        Lifecycle::DiesOn(day)
-    } else if u < dead + dies + reassigned {
-        Lifecycle::ReassignedOn(day)
-    } else {
-        Lifecycle::Alive
-    }
-}
-
-/// Where a person's numbers come from.
-struct Home {
-    index: u32,
-    zone: usize,
-    area: u16,
-}
-
-fn new_phone(rng: &mut ChaCha8Rng, seed: u64, home: &Home, slot: u32, mobile: bool) -> Phone {
-    let unique = u64::from(home.index) * 8 + u64::from(slot);
-    let salt = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8;
-    // Most numbers are from the home area; some people moved.
-    let area = if rng.random_bool(0.8) {
-        home.area
-    } else {
-        pick(rng, zone_areas(home.zone))
-    };
-    if home.zone >= 3 {
-        Phone::us(area, unique, salt)
-    } else if mobile {
-        Phone::br_mobile(area, unique, salt)
-    } else {
-        Phone::br_landline(area, unique, salt)
-    }
-}
-
-fn phone_channels(rng: &mut ChaCha8Rng, phone: Phone, zone: usize) -> &'static [Channel] {
-    if !phone.is_mobile() {
-        LANDLINE
-    } else if zone >= 3 {
-        if rng.random_bool(0.35) {
-            MOBILE_BR
-        } else {
-            MOBILE_NO_WHATSAPP
-        }
-    } else if rng.random_bool(0.85) {
-        MOBILE_BR
-    } else {
-        MOBILE_NO_WHATSAPP
-    }
-}
-
-fn contacts(wp: &WorldParams, rng: &mut ChaCha8Rng, index: u32, zone: usize) -> Vec<SimContact> {
-    let n_phones = match rng.random_range(0..100) {
-        0..35 => 1,
-        35..70 => 2,
-        70..90 => 3,
-        _ => 4,
-    };
-    let home = Home {
-        index,
-        zone,
-        area: pick(rng, zone_areas(zone)),
-    };
-    let mut out = Vec::with_capacity(n_phones + 2);
-    for slot in 0..n_phones {
-        let mobile = slot == 0 || rng.random_bool(0.7);
-        let phone = new_phone(
-            rng,
-            wp.seed,
-            &home,
-            u32::try_from(slot).unwrap_or(0),
-            mobile,
-        );
-        let usage = match slot {
-            0 => 1.0,
-            1 => 0.4,
-            _ => 0.1,
-        } * rng.random_range(0.85..1.15);
-        out.push(SimContact {
-            channels: phone_channels(rng, phone, zone),
-            point: Point::Phone(phone),
-            usage,
-            lifecycle: lifecycle(rng, wp.days, 0.08, 0.10, 0.05),
-            added_at: wp.day0 - rng.random_range(DAY..730 * DAY),
-            zone_written: rng.random_bool(0.12),
-            format: rng.random(),
-        });
-    }
-    if rng.random_bool(0.6) {
-        out.push(SimContact {
-            point: Point::Email(numbers::email(rng, index, zone < 3)),
-            channels: EMAIL,
-            usage: 1.0,
-            lifecycle: lifecycle(rng, wp.days, 0.06, 0.03, 0.0),
-            added_at: wp.day0 - rng.random_range(DAY..730 * DAY),
-            zone_written: false,
-            format: rng.random(),
-        });
-    }
-    // The export lists contact points in no meaningful order.
-    for i in (1..out.len()).rev() {
-        out.swap(i, rng.random_range(0..=i));
-    }
-    // People come back on a new number, often soon after a used one stops working.
-    let lost = out.iter().find_map(|c| match (c.lifecycle, &c.point) {
-        (Lifecycle::DiesOn(d) | Lifecycle::ReassignedOn(d), Point::Phone(_)) if c.usage > 0.3 => {
-            Some(d)
-        }
-        (_, Point::Phone(_) | Point::Email(_)) => None,
-    });
-    let appears = match lost {
-        Some(d) if rng.random_bool(0.5) => Some(d + rng.random_range(0..15)),
-        Some(_) | None if rng.random_bool(0.05) => Some(rng.random_range(1..wp.days.max(2))),
-        Some(_) | None => None,
-    };
-    if let Some(day) = appears.filter(|&d| d < wp.days) {
-        let phone = new_phone(rng, wp.seed, &home, 7, true);
-        out.push(SimContact {
-            channels: phone_channels(rng, phone, zone),
-            point: Point::Phone(phone),
-            usage: rng.random_range(0.85..1.15),
-            lifecycle: Lifecycle::Alive,
-            // Learned overnight, before the dialer's working hours that day.
-            added_at: wp.day0 + i64::from(day) * DAY + rng.random_range(0..8 * 3600),
-            zone_written: rng.random_bool(0.12),
-            format: rng.random(),
-        });
-    }
-    out
 }
