@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 
 /// A simulated data set in a temporary directory.

@@ -57,13 +57,13 @@ impl LogisticModel {
         let mut mean = vec![0.0; d];
         let mut scale = vec![0.0; d];
         for &i in &rows {
-            for j in 0..d {
-                mean[j] += filled(i, j) / n;
+            for (j, m) in mean.iter_mut().enumerate() {
+                *m += filled(i, j) / n;
             }
         }
         for &i in &rows {
-            for j in 0..d {
-                scale[j] += (filled(i, j) - mean[j]).powi(2) / n;
+            for (j, s) in scale.iter_mut().enumerate() {
+                *s += (filled(i, j) - mean[j]).powi(2) / n;
             }
         }
         for s in &mut scale {

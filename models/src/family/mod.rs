@@ -61,7 +61,7 @@ impl Family {
         Ok(match self {
             Family::Baseline => FittedModel::Baseline(BaselineModel::fit(schema, train, params)?),
             Family::Logistic => FittedModel::Logistic(LogisticModel::fit(schema, train, params)?),
-            Family::Gbdt => FittedModel::Gbdt(GbdtModel::fit(train, params)?),
+            Family::Gbdt => FittedModel::Gbdt(Box::new(GbdtModel::fit(train, params)?)),
         })
     }
 }
@@ -95,8 +95,8 @@ pub enum FittedModel {
     Baseline(BaselineModel),
     /// See [`LogisticModel`].
     Logistic(LogisticModel),
-    /// See [`GbdtModel`].
-    Gbdt(GbdtModel),
+    /// See [`GbdtModel`] (boxed: the booster is much larger than the other variants).
+    Gbdt(Box<GbdtModel>),
 }
 
 impl FittedModel {
