@@ -133,3 +133,40 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_is_the_defaults_and_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/trainer.toml");
+        let c = Config::load(Some(&path)).unwrap_or_else(|e| panic!("{e}"));
+        let d = Config::default();
+        assert_eq!(c.hyperparameters, d.hyperparameters);
+        assert_eq!((c.max_train_rows, c.max_eval_rows), (d.max_train_rows, d.max_eval_rows));
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("c.toml");
+        let check = |text: &str, want: &str| {
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+            let err = Config::load(Some(&path))
+                .and_then(Config::validate)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(want), "{text:?}: {err}");
+        };
+        check("target = \"sales\"", "target");
+        check("default_timezone = \"Mars/Base\"", "default_timezone");
+        check("default_region = \"XX\"", "XX");
+        check("validation_fraction = 1.5", "validation_fraction");
+        check("[hyperparameters.gbdt]\nmax_depth = 0", "gbdt.max_depth");
+        check("colour = 1", "colour");
+        check("[dispositions]\nNA = \"maybe\"", "NA");
+    }
+}

@@ -57,7 +57,7 @@ impl Default for LogisticParams {
         Self {
             alpha: 1.0,
             max_iterations: 100,
-            max_rows: 300_000,
+            max_rows: 100_000,
         }
     }
 }
