@@ -144,7 +144,10 @@ mod tests {
         let c = Config::load(Some(&path)).unwrap_or_else(|e| panic!("{e}"));
         let d = Config::default();
         assert_eq!(c.hyperparameters, d.hyperparameters);
-        assert_eq!((c.max_train_rows, c.max_eval_rows), (d.max_train_rows, d.max_eval_rows));
+        assert_eq!(
+            (c.max_train_rows, c.max_eval_rows),
+            (d.max_train_rows, d.max_eval_rows)
+        );
         assert!(c.validate().is_ok());
     }
 

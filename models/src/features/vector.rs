@@ -131,23 +131,28 @@ impl FeatureState {
         w.days_since(t, person.last_engaged_at);
         w.push(person.attempts_within(t, DAY) as f32);
         w.push(person.attempts_within(t, 7 * DAY) as f32);
-        let known = person.contacts.iter().filter(|c| c.known_at(t));
-        w.push(known.clone().count() as f32);
-        w.push(known.filter(|c| !looks_dead(c, t)).count() as f32);
+        let (mut known, mut alive) = (0.0_f32, 0.0_f32);
+        for c in person.contacts.iter().filter(|c| c.known_at(t)) {
+            known += 1.0;
+            if !looks_dead(c, t) {
+                alive += 1.0;
+            }
+        }
+        w.push(known);
+        w.push(alive);
 
         // Person × local hour of week.
         let bucket = local.bucket();
         let block = local.hour / 3;
         let (mut ba, mut be, mut ka, mut ke) = (0.0_f32, 0.0_f32, 0.0_f32, 0.0_f32);
-        for h in &person.hours {
+        // Only cells of the same 3-hour block matter (at most 7), so decay only those.
+        for h in person.hours.iter().filter(|h| h.bucket % 8 == block) {
             let f = h.decay(t);
+            ka += h.attempts * f;
+            ke += h.engaged * f;
             if h.bucket == bucket {
                 ba += h.attempts * f;
                 be += h.engaged * f;
-            }
-            if h.bucket % 8 == block {
-                ka += h.attempts * f;
-                ke += h.engaged * f;
             }
         }
         let person_rate = pv.engaged_rate(2, RATE_PRIOR, 2.0);
