@@ -79,6 +79,7 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
         persons: None,
     };
     let data = ingest(&inputs, &opts)?;
+    crate::train::announce(&data.report, progress);
     let slots = seed_state(&mut state, &data)?;
     let cutoff = state.cutoff;
     let hour_idx = model.schema.index("local_hour").ok_or_else(|| {

@@ -92,6 +92,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         started.elapsed().as_secs_f64(),
         data.report.skipped_total()
     ));
+    announce(&data.report, progress);
     if n < MIN_ATTEMPTS {
         return Err(TrainerError::Model(
             contactscore_models::Error::NotEnoughData(format!(
@@ -289,6 +290,33 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         promoted: req.promote,
         timings,
     })
+}
+
+/// One notice per file for ignored columns, and the skipped-row counts by reason.
+pub fn announce(report: &crate::ingest::IngestReport, progress: &Progress) {
+    for f in &report.files {
+        if !f.ignored_columns.is_empty() {
+            progress.say(format_args!(
+                "notice: {}: ignoring columns {}",
+                f.path,
+                f.ignored_columns.join(", ")
+            ));
+        }
+        if !f.skipped.is_empty() {
+            let reasons: Vec<String> = f.skipped.iter().map(|(r, c)| format!("{r} {c}")).collect();
+            progress.say(format_args!(
+                "skipped rows in {}: {}",
+                f.path,
+                reasons.join(", ")
+            ));
+        }
+        if f.duplicates > 0 {
+            progress.say(format_args!(
+                "{}: {} duplicate ids counted once ({} with different content)",
+                f.path, f.duplicates, f.conflicting_duplicates
+            ));
+        }
+    }
 }
 
 /// The family with the lowest out-of-time log loss (ties go to the simpler family).
