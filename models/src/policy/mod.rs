@@ -13,6 +13,8 @@ mod config;
 mod window;
 
 #[cfg(test)]
+mod config_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;
