@@ -137,7 +137,7 @@ fn dst_spring_forward_and_fall_back_in_new_york() {
     assert!(!hours.contains(&2), "02:00 does not exist that night");
     assert!(
         got.iter()
-            .all(|&t| zones.local(ny, t).second_of_day % 3600 == 0)
+            .all(|&t| zones.local(ny, t).second_of_day.is_multiple_of(3600))
     );
     // Monday 03-09 voice starts at 09:00 EDT = 13:00Z.
     let mon = f.slots(&p, Channel::Voice, mar8 + DAY, 24).expect("voice");
