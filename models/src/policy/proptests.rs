@@ -83,27 +83,38 @@ fn case() -> impl Strategy<Value = Case> {
         ),
         (1u32..6, 1u32..15, 0u32..48, 0u32..40),
         (0usize..4, 0usize..5, 0i64..3 * DAY, 1u32..200),
+        (any::<bool>(), 0i64..21 * DAY, any::<bool>()),
     )
-        .prop_map(|((pz, mut attempts, preset, overrides), caps, cand)| {
-            attempts.sort_by_key(|a| a.t);
-            attempts.dedup_by_key(|a| a.t);
-            let (daily, weekly, cooldown_h, invalid_d) = caps;
-            let (cand_contact, cand_channel, from_after, horizon) = cand;
-            Case {
-                person_zone: pz,
-                attempts,
-                preset,
-                overrides,
-                daily,
-                weekly,
-                cooldown_h,
-                invalid_d,
-                cand_contact,
-                cand_channel,
-                from_after,
-                horizon,
-            }
-        })
+        .prop_map(
+            |((pz, mut attempts, preset, overrides), caps, cand, spread)| {
+                // Half the histories are squeezed into ~2 days around a random instant, so daily
+                // and weekly caps bind; half the queries start within 3 hours of the last attempt.
+                let (dense, center, soon) = spread;
+                if dense {
+                    for a in &mut attempts {
+                        a.t = BASE + center + (a.t - BASE) / 10;
+                    }
+                }
+                attempts.sort_by_key(|a| a.t);
+                attempts.dedup_by_key(|a| a.t);
+                let (daily, weekly, cooldown_h, invalid_d) = caps;
+                let (cand_contact, cand_channel, from_after, horizon) = cand;
+                Case {
+                    person_zone: pz,
+                    attempts,
+                    preset,
+                    overrides,
+                    daily,
+                    weekly,
+                    cooldown_h,
+                    invalid_d,
+                    cand_contact,
+                    cand_channel,
+                    from_after: if soon { from_after / 24 } else { from_after },
+                    horizon,
+                }
+            },
+        )
 }
 
 fn clock(m: u32) -> String {
@@ -281,7 +292,7 @@ fn run(c: &Case) -> std::result::Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
     fn allowed_slots_obey_every_rule(c in case()) {
