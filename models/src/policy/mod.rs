@@ -174,7 +174,7 @@ impl Policy {
     ///
     /// DST: slots are stepped in real time and realigned to the local hour, so a skipped local
     /// hour gives no slot and a repeated one gives two; a slot containing a transition is only
-    /// allowed if it is inside a window under both offsets (see [`window::slot_in_window`]).
+    /// allowed if it is inside a window under both offsets (the slot's local range is widened by the offset change).
     #[allow(clippy::too_many_arguments)]
     pub fn allowed_slots(
         &self,

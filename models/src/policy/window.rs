@@ -24,7 +24,7 @@ impl Week {
         Self::from_days(std::array::from_fn(|_| vec![(0, DAY_SECS)]))
     }
 
-    /// The same `[start_hour, end_hour)` every weekday whose flag is set.
+    /// One `[start_hour, end_hour)` window on each weekday given `Some`; `None` days are closed.
     pub fn hours(days: [Option<(u32, u32)>; 7]) -> Self {
         Self::from_days(days.map(|d| {
             d.map(|(s, e)| vec![(s * 3600, e * 3600)])
