@@ -25,7 +25,9 @@ pub struct PolicyConfig {
     /// Base windows for non-email channels, in the recipient's local time:
     /// - `default`: Monday–Friday 09:00–21:00, Saturday 10:00–16:00, Sunday closed.
     /// - `us_tcpa`: every day 08:00–21:00 (the TCPA / Reg F calling hours). State laws can be
-    ///   stricter (hours, weekends, holidays); have counsel check before relying on it.
+    ///   stricter (hours, weekends, holidays); have counsel check before relying on it. The
+    ///   preset only sets windows: Reg F's 7-calls-in-7-days presumption counts per debt and
+    ///   telephone calls only, so lower `max_attempts_per_7_days` yourself if you rely on it.
     /// - `br`: Monday–Friday 09:00–21:00, Saturday 10:00–16:00, Sunday closed. This reflects
     ///   common Brazilian self-regulation (the Não Me Perturbe code of practice, Procon
     ///   guidance) rather than one statute; it must be checked by counsel.

@@ -303,16 +303,13 @@ fn permanent_block(contact: Option<&ContactState>, channel: Channel) -> Option<B
 /// cap), the instant it lifts: when enough of the counted attempts have left the window that
 /// one more fits, i.e. the `(n - max + 1)`-th oldest counted attempt + 7 days.
 fn weekly_lift(recent: &[i64], max: u32, t: i64) -> Option<i64> {
-    let counted: Vec<i64> = recent
-        .iter()
-        .copied()
-        .filter(|&a| a > t - 7 * DAY && a <= t)
-        .collect();
-    let n = counted.len();
-    let max = max as usize;
+    // `recent` is sorted oldest first, so the counted attempts are one contiguous run.
+    let lo = recent.partition_point(|&a| a <= t - 7 * DAY);
+    let hi = recent.partition_point(|&a| a <= t);
+    let counted = recent.get(lo..hi).unwrap_or_default();
+    let (n, max) = (counted.len(), max as usize);
     if n < max {
         return None;
     }
-    // `recent` is sorted oldest first, so `counted` is too.
     Some(counted[n - max] + 7 * DAY)
 }

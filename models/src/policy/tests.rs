@@ -194,6 +194,25 @@ fn daily_cap_counts_the_candidate_zones_local_day() {
 }
 
 #[test]
+fn no_slot_reports_the_block_that_lifts_latest() {
+    let mut f = Fixture::new(None);
+    for h in 9..12 {
+        f.apply(false, Channel::Voice, sp(0, h), Outcome::NoAnswer);
+    }
+    let p = Policy::default();
+    // 12:00 Monday to 02:00 Tuesday: capped until midnight, then closed until 09:00.
+    let got = f.slots(&p, Channel::Voice, sp(0, 12), 14);
+    assert_eq!(got, Err(block(BlockReason::OutsideWindow, Some(sp(1, 9)))));
+    // Within Monday only, the daily cap is what blocks.
+    let got = f.slots(&p, Channel::Voice, sp(0, 12), 6);
+    assert_eq!(got, Err(block(BlockReason::DailyCap, Some(sp(1, 0)))));
+    assert_eq!(
+        f.slots(&p, Channel::Voice, sp(0, 12), 22),
+        Ok(vec![sp(1, 9)])
+    );
+}
+
+#[test]
 fn weekly_cap_lifts_when_enough_attempts_age_out() {
     let mut f = Fixture::new(None);
     let t0 = sp(0, 10);
