@@ -17,6 +17,7 @@ pub mod features;
 pub mod localtime;
 pub mod metrics;
 pub mod model;
+pub mod policy;
 pub mod schema;
 
 pub use contact::{Contact, ContactKind, ContactNormalizer, Masked};
