@@ -1,71 +1,12 @@
 //! Tests of the policy configuration: `examples/policy.toml` equals the defaults, presets
 //! validate, overrides apply, and bad values are rejected with the key named.
 //!
-//! This crate has no TOML parser (the library must not grow dependencies for a test), so the
-//! example is read with a tiny reader for the subset it uses — `[a.b]` tables, `key = value`
-//! with strings, integers, booleans and one-line string lists, `#` comments — into JSON, then
-//! deserialised with serde exactly as a real TOML parser would feed it.
-
-use serde_json::{Map, Value};
+//! The example is read with the real `toml` parser (a dev-dependency only), as the server will.
 
 use super::*;
 
-fn toml_subset(text: &str) -> Value {
-    let mut root = Map::new();
-    let mut table: Vec<String> = Vec::new();
-    for (n, raw) in text.lines().enumerate() {
-        let line = strip_comment(raw).trim().to_owned();
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(h) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            table = h.split('.').map(|p| p.trim().to_owned()).collect();
-            continue;
-        }
-        let (k, v) = line
-            .split_once('=')
-            .unwrap_or_else(|| panic!("line {}: expected key = value", n + 1));
-        let mut cur = &mut root;
-        for part in &table {
-            let next = cur
-                .entry(part.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
-            cur = next.as_object_mut().expect("table");
-        }
-        cur.insert(k.trim().to_owned(), scalar_or_list(v.trim()));
-    }
-    Value::Object(root)
-}
-
-fn strip_comment(line: &str) -> &str {
-    let mut quoted = false;
-    for (i, ch) in line.char_indices() {
-        match ch {
-            '"' => quoted = !quoted,
-            '#' if !quoted => return &line[..i],
-            _ => {}
-        }
-    }
-    line
-}
-
-fn scalar_or_list(v: &str) -> Value {
-    if let Some(inner) = v.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-        let items = inner.split(',').map(str::trim).filter(|s| !s.is_empty());
-        return Value::Array(items.map(scalar_or_list).collect());
-    }
-    if let Some(s) = v.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
-        return Value::String(s.to_owned());
-    }
-    match v {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => Value::from(v.replace('_', "").parse::<i64>().expect("integer")),
-    }
-}
-
 fn parse(text: &str) -> PolicyConfig {
-    serde_json::from_value(toml_subset(text)).expect("config")
+    toml::from_str(text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn err_of(c: PolicyConfig) -> String {
