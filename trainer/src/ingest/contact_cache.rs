@@ -237,11 +237,12 @@ mod cache_tests {
                     .contact_id(raw, 2)
                     .map(|id| ctx.contacts[id as usize].clone())
                     .map_err(|bad| bad.reason);
-                let alone = o.normalizer.normalize(raw).map_err(|e| match e {
-                    contactscore_models::Error::InvalidContact { reason, .. } => {
+                let alone = o.normalizer.normalize(raw).map_err(|e| {
+                    if let contactscore_models::Error::InvalidContact { reason, .. } = &e {
                         format!("invalid contact: {reason}")
+                    } else {
+                        e.to_string()
                     }
-                    other => other.to_string(),
                 });
                 assert_eq!(via_cache, alone, "{raw}");
                 checked += 1;
