@@ -2,6 +2,7 @@
 //! disposition map, and de-duplicates attempt ids with a 128-bit fingerprint set.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 
 use contactscore_models::{Channel, ContactKind};
@@ -104,23 +105,27 @@ pub(crate) fn read(
             }
         };
         let fp = tables.fingerprint.fingerprint(id.as_bytes());
-        if let Some(&first) = tables.seen.get(&fp) {
-            report.duplicates += 1;
-            let f = &tables.rows[first as usize];
-            let same = ctx.persons.id(person) == Some(f.person)
-                && (f.t, f.contact, f.channel, f.outcome, f.duration_seconds)
-                    == (
-                        parsed.t,
-                        parsed.contact,
-                        parsed.channel,
-                        parsed.outcome,
-                        parsed.duration_seconds,
-                    );
-            if !same {
-                report.conflicting_duplicates += 1;
+        // One probe of the seen-set: the vacant entry is filled in place.
+        let slot = match tables.seen.entry(fp) {
+            Entry::Occupied(first) => {
+                report.duplicates += 1;
+                let f = &tables.rows[*first.get() as usize];
+                let same = ctx.persons.id(person) == Some(f.person)
+                    && (f.t, f.contact, f.channel, f.outcome, f.duration_seconds)
+                        == (
+                            parsed.t,
+                            parsed.contact,
+                            parsed.channel,
+                            parsed.outcome,
+                            parsed.duration_seconds,
+                        );
+                if !same {
+                    report.conflicting_duplicates += 1;
+                }
+                continue;
             }
-            continue;
-        }
+            Entry::Vacant(slot) => slot,
+        };
         let row = AttemptRow {
             t: parsed.t,
             person: ctx.persons.get_or_intern(person),
@@ -131,7 +136,7 @@ pub(crate) fn read(
             id: tables.ids.push(id),
         };
         let index = u32::try_from(tables.rows.len()).expect("more than u32::MAX attempts");
-        tables.seen.insert(fp, index);
+        slot.insert(index);
         tables.rows.push(row);
         report.rows_used += 1;
     }

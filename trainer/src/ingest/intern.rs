@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 
+use xxhash_rust::xxh3::xxh3_128_with_seed;
+
 /// Append-only table of strings addressed by a dense `u32` id, stored in one buffer.
 #[derive(Debug, Clone, Default)]
 pub struct StrArena {
@@ -82,7 +84,7 @@ pub(crate) type PassThroughBuild = BuildHasherDefault<PassThrough>;
 /// Bidirectional string ↔ dense `u32` id table. Each string is stored once (in a [`StrArena`]);
 /// the lookup map holds only the string's 128-bit fingerprint and its id, so a lookup touches one
 /// hash-table slot and never the string bytes. Two distinct strings would have to share a 128-bit
-/// SipHash fingerprint to be confused (probability ~n²/2¹²⁹: ~10⁻²⁵ for 10M strings).
+/// XXH3 fingerprint to be confused (probability ~n²/2¹²⁹: ~10⁻²⁵ for 10M strings).
 #[derive(Debug, Clone, Default)]
 pub struct Interner {
     names: StrArena,
@@ -149,18 +151,39 @@ impl Hash for Fp {
     }
 }
 
-/// 128-bit fingerprint of a byte string from two independently keyed SipHashes, so a seen-set
-/// of 10M ids costs 16 bytes per id instead of the id itself.
-#[derive(Debug, Clone, Default)]
+/// 128-bit fingerprint of a byte string: XXH3-128 with a per-table random seed (so, like the
+/// keyed SipHashes it replaces, fingerprints differ between runs; ids never depend on them). A
+/// seen-set of 10M ids costs 16 bytes per id instead of the id itself.
+#[derive(Debug, Clone)]
 pub(crate) struct Fingerprinter {
-    a: RandomState,
-    b: RandomState,
+    seed: u64,
+}
+
+impl Default for Fingerprinter {
+    fn default() -> Self {
+        Self {
+            seed: RandomState::new().hash_one(0x5eed_u64),
+        }
+    }
 }
 
 impl Fingerprinter {
     /// The fingerprint of `bytes`.
+    #[inline]
     pub(crate) fn fingerprint(&self, bytes: &[u8]) -> Fp {
-        Fp([self.a.hash_one(bytes), self.b.hash_one(bytes)])
+        Self::split(xxh3_128_with_seed(bytes, self.seed))
+    }
+
+    /// The fingerprint of `bytes` in the key space `tag` (distinct tags give independent
+    /// fingerprints, so equal bytes under different tags do not collide).
+    #[inline]
+    pub(crate) fn fingerprint_tagged(&self, tag: u64, bytes: &[u8]) -> Fp {
+        let seed = self.seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Self::split(xxh3_128_with_seed(bytes, seed))
+    }
+
+    fn split(h: u128) -> Fp {
+        Fp([h as u64, (h >> 64) as u64])
     }
 }
 

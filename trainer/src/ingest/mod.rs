@@ -3,6 +3,7 @@
 //! read, dropped and why.
 
 mod attempts;
+mod contact_cache;
 mod contacts;
 mod dispositions;
 mod intern;
@@ -12,6 +13,8 @@ mod report;
 mod source;
 pub(crate) mod timestamp;
 
+#[cfg(test)]
+mod perf_harness;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -188,9 +191,8 @@ pub(crate) struct Ctx<'o> {
     pub(crate) persons: Interner,
     pub(crate) contacts: Vec<Contact>,
     contact_keys: Interner,
-    /// Raw (trimmed) contact strings seen → index into `raw_to_contact`.
-    raw_contacts: Interner,
-    raw_to_contact: Vec<u32>,
+    /// Raw contact spellings seen (by canonical key) → contact id.
+    contact_cache: contact_cache::ContactCache,
     valid_zones: HashSet<String>,
     pub(crate) bad: BadRows,
     pub(crate) progress: Progress,
@@ -203,8 +205,7 @@ impl<'o> Ctx<'o> {
             persons: Interner::new(),
             contacts: Vec::new(),
             contact_keys: Interner::new(),
-            raw_contacts: Interner::new(),
-            raw_to_contact: Vec::new(),
+            contact_cache: contact_cache::ContactCache::default(),
             valid_zones: HashSet::new(),
             bad: BadRows::new(opts.max_bad_rows),
             progress: Progress::new(opts.progress),
@@ -213,8 +214,9 @@ impl<'o> Ctx<'o> {
 
     /// The contact id of a raw contact string, normalising (and caching) on first sight.
     pub(crate) fn contact_id(&mut self, raw: &str, col: usize) -> Result<u32, Bad> {
-        if let Some(i) = self.raw_contacts.id(raw) {
-            return Ok(self.raw_to_contact[i as usize]);
+        let key = self.contact_cache.key(raw);
+        if let Some(id) = self.contact_cache.get(&key) {
+            return Ok(id);
         }
         let contact = self.opts.normalizer.normalize(raw).map_err(|e| match e {
             contactscore_models::Error::InvalidContact { reason, .. } => {
@@ -235,8 +237,7 @@ impl<'o> Ctx<'o> {
         if id as usize == self.contacts.len() {
             self.contacts.push(contact);
         }
-        self.raw_contacts.get_or_intern(raw);
-        self.raw_to_contact.push(id);
+        self.contact_cache.insert(key, id);
         Ok(id)
     }
 
