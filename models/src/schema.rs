@@ -8,6 +8,21 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// Columns of an attempts file: the first six are required, the last two optional.
+pub const ATTEMPT_COLUMNS: [&str; 8] = [
+    "attempt_id",
+    "person_id",
+    "contact",
+    "channel",
+    "attempted_at",
+    "outcome",
+    "duration_seconds",
+    "campaign",
+];
+
+/// Columns of a contacts file: `person_id` and `contact` are required.
+pub const CONTACT_COLUMNS: [&str; 5] = ["person_id", "contact", "channels", "timezone", "added_at"];
+
 /// A way of reaching a contact point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

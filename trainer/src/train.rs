@@ -145,6 +145,11 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         },
         progress,
     )?;
+    // Only the report is needed from here on; free the attempt tables before fitting, where
+    // memory peaks.
+    let report = data.report.clone();
+    drop(data);
+    drop(slots);
     let secs = replay_started.elapsed().as_secs_f64();
     timings.push(("replay".to_owned(), secs));
     progress.say(format_args!(
@@ -223,10 +228,10 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         baseline,
     };
 
-    let inputs = serde_json::to_value(&data.report)
+    let inputs = serde_json::to_value(&report)
         .map_err(|e| TrainerError::Config(format!("internal: ingest report: {e}")))?;
     let mut skipped = BTreeMap::new();
-    for f in &data.report.files {
+    for f in &report.files {
         for (reason, count) in &f.skipped {
             *skipped.entry(reason.clone()).or_insert(0) += count;
         }
@@ -234,7 +239,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
     let now = jiff::Timestamp::now();
     let mut manifest = Manifest {
         format_version: contactscore_models::artifact::FORMAT_VERSION,
-        version: version_id(now, &data.report, seed, chosen),
+        version: version_id(now, &report, seed, chosen),
         family: chosen,
         target,
         created_at: now.to_string(),

@@ -14,16 +14,7 @@ use super::timestamp::parse_rfc3339;
 use super::{AttemptRow, CHANNELS, Ctx, parse_channel, resolve, text};
 use crate::error::Result;
 
-const COLUMNS: [&str; 8] = [
-    "attempt_id",
-    "person_id",
-    "contact",
-    "channel",
-    "attempted_at",
-    "outcome",
-    "duration_seconds",
-    "campaign",
-];
+use contactscore_models::schema::ATTEMPT_COLUMNS as COLUMNS;
 const REQUIRED: usize = 6;
 const ID: usize = 0;
 const PERSON: usize = 1;

@@ -13,7 +13,7 @@ use super::timestamp::parse_rfc3339;
 use super::{CHANNELS, Ctx, KnownContact, parse_channel, resolve, text};
 use crate::error::Result;
 
-const COLUMNS: [&str; 5] = ["person_id", "contact", "channels", "timezone", "added_at"];
+use contactscore_models::schema::CONTACT_COLUMNS as COLUMNS;
 const REQUIRED: usize = 2;
 
 /// Read the contacts file, appending to `out`.

@@ -97,16 +97,7 @@ pub(crate) fn run(params: &SimulateParams, out_dir: &Path) -> Result<SimulateSum
     let mut attempts = Out::create(
         out_dir,
         "attempts.csv",
-        &[
-            "attempt_id",
-            "person_id",
-            "contact",
-            "channel",
-            "attempted_at",
-            "outcome",
-            "duration_seconds",
-            "campaign",
-        ],
+        &contactscore_models::schema::ATTEMPT_COLUMNS,
     )?;
     let mut truth = Out::create(out_dir, "truth.csv", &["attempt_id", "p_engaged"])?;
     let mut buffer: Vec<Attempt> = Vec::with_capacity(4);
@@ -189,7 +180,7 @@ fn write_population(persons: &[Person], dir: &Path, summary: &mut SimulateSummar
     let mut out = Out::create(
         dir,
         "contacts.csv",
-        &["person_id", "contact", "channels", "timezone", "added_at"],
+        &contactscore_models::schema::CONTACT_COLUMNS,
     )?;
     for p in persons {
         let id = p.id();
