@@ -18,6 +18,7 @@ pub mod localtime;
 pub mod metrics;
 pub mod model;
 pub mod policy;
+pub mod rank;
 pub mod schema;
 
 pub use contact::{Contact, ContactKind, ContactNormalizer, Masked};

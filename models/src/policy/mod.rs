@@ -15,7 +15,7 @@ mod window;
 #[cfg(test)]
 mod config_tests;
 #[cfg(test)]
-mod proptests;
+pub(crate) mod proptests;
 #[cfg(test)]
 mod tests;
 

@@ -5,6 +5,7 @@
 //!
 //! The checker deliberately shares no code with the engine: windows are tested minute by minute
 //! against the raw generated intervals, caps and suppressions are recounted from the attempts.
+//! The ranking property test (`rank/proptests.rs`) reuses the generator and the checker.
 
 use proptest::prelude::*;
 
@@ -13,10 +14,10 @@ use crate::features::state::FeatureState;
 use crate::{Contact, ContactNormalizer, Outcome};
 
 /// 2026-02-25T00:00:00Z: histories span the New York DST change of 2026-03-08.
-const BASE: i64 = 1_771_977_600;
-const ZONES: [&str; 3] = ["America/Sao_Paulo", "America/New_York", "Asia/Kolkata"];
-const PRESET_NAMES: [&str; 3] = ["default", "us_tcpa", "br"];
-const KEYS: [&str; 4] = [
+pub(crate) const BASE: i64 = 1_771_977_600;
+pub(crate) const ZONES: [&str; 3] = ["America/Sao_Paulo", "America/New_York", "Asia/Kolkata"];
+pub(crate) const PRESET_NAMES: [&str; 3] = ["default", "us_tcpa", "br"];
+pub(crate) const KEYS: [&str; 4] = [
     "+5511987654321",
     "+5511912345678",
     "ana@example.com",
@@ -24,30 +25,30 @@ const KEYS: [&str; 4] = [
 ];
 
 /// Raw windows of one weekday in minutes, `[start, end)`, possibly overlapping.
-type RawWeek = [Vec<(u32, u32)>; 7];
+pub(crate) type RawWeek = [Vec<(u32, u32)>; 7];
 
 #[derive(Debug, Clone)]
-struct Attempt {
-    contact: usize,
-    channel: Channel,
-    t: i64,
-    outcome: Outcome,
+pub(crate) struct Attempt {
+    pub(crate) contact: usize,
+    pub(crate) channel: Channel,
+    pub(crate) t: i64,
+    pub(crate) outcome: Outcome,
 }
 
 #[derive(Debug, Clone)]
-struct Case {
-    person_zone: Option<usize>,
-    attempts: Vec<Attempt>,
-    preset: usize,
-    overrides: Vec<Option<RawWeek>>,
-    daily: u32,
-    weekly: u32,
-    cooldown_h: u32,
-    invalid_d: u32,
-    cand_contact: usize,
-    cand_channel: usize,
-    from_after: i64,
-    horizon: u32,
+pub(crate) struct Case {
+    pub(crate) person_zone: Option<usize>,
+    pub(crate) attempts: Vec<Attempt>,
+    pub(crate) preset: usize,
+    pub(crate) overrides: Vec<Option<RawWeek>>,
+    pub(crate) daily: u32,
+    pub(crate) weekly: u32,
+    pub(crate) cooldown_h: u32,
+    pub(crate) invalid_d: u32,
+    pub(crate) cand_contact: usize,
+    pub(crate) cand_channel: usize,
+    pub(crate) from_after: i64,
+    pub(crate) horizon: u32,
 }
 
 fn raw_week() -> impl Strategy<Value = RawWeek> {
@@ -73,7 +74,7 @@ fn attempt() -> impl Strategy<Value = Attempt> {
     })
 }
 
-fn case() -> impl Strategy<Value = Case> {
+pub(crate) fn case() -> impl Strategy<Value = Case> {
     (
         (
             prop::option::of(0usize..3),
@@ -121,7 +122,7 @@ fn clock(m: u32) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-fn config(c: &Case) -> PolicyConfig {
+pub(crate) fn config(c: &Case) -> PolicyConfig {
     let mut cfg = PolicyConfig::preset(PRESET_NAMES[c.preset]).expect("preset");
     for (i, o) in c.overrides.iter().enumerate() {
         if let Some(w) = o {
@@ -150,7 +151,7 @@ fn config(c: &Case) -> PolicyConfig {
 }
 
 /// The raw windows the checker uses for the candidate channel, in minutes.
-fn raw_windows(c: &Case, channel: Channel) -> RawWeek {
+pub(crate) fn raw_windows(c: &Case, channel: Channel) -> RawWeek {
     if let Some(w) = &c.overrides[channel.index()] {
         return w.clone();
     }
@@ -169,7 +170,7 @@ fn raw_windows(c: &Case, channel: Channel) -> RawWeek {
 
 /// Whether every second of `[t, t + 3600)` is inside a raw window (sampled each minute and at
 /// the last second; window bounds and zone transitions fall on whole minutes).
-fn brute_in_window(zones: &Zones, zone: u16, week: &RawWeek, t: i64) -> bool {
+pub(crate) fn brute_in_window(zones: &Zones, zone: u16, week: &RawWeek, t: i64) -> bool {
     (0..60).map(|m| t + m * 60).chain([t + 3_599]).all(|s| {
         let l = zones.local(zone, s);
         let minute = l.second_of_day / 60;
@@ -180,9 +181,28 @@ fn brute_in_window(zones: &Zones, zone: u16, week: &RawWeek, t: i64) -> bool {
 }
 
 /// Every non-window rule, recomputed from the raw attempts, for an attempt at `t >= all`.
-fn brute_rules_ok(c: &Case, p: &PolicyConfig, zones: &Zones, zone: u16, t: i64) -> bool {
-    let ch = Channel::ALL[c.cand_channel];
-    let k = c.cand_contact;
+pub(crate) fn brute_rules_ok(c: &Case, p: &PolicyConfig, zones: &Zones, zone: u16, t: i64) -> bool {
+    brute_pair_ok(
+        c,
+        p,
+        zones,
+        zone,
+        c.cand_contact,
+        Channel::ALL[c.cand_channel],
+        t,
+    )
+}
+
+/// [`brute_rules_ok`] for contact `k` (index into [`KEYS`]) and channel `ch`.
+pub(crate) fn brute_pair_ok(
+    c: &Case,
+    p: &PolicyConfig,
+    zones: &Zones,
+    zone: u16,
+    k: usize,
+    ch: Channel,
+    t: i64,
+) -> bool {
     let day = zones.local(zone, t).day;
     let same_day = c
         .attempts
@@ -225,7 +245,8 @@ fn brute_rules_ok(c: &Case, p: &PolicyConfig, zones: &Zones, zone: u16, t: i64) 
         && !invalid
 }
 
-fn run(c: &Case) -> std::result::Result<(), TestCaseError> {
+/// The feature state after the case's history: person `P` in slot 0, and the [`KEYS`] contacts.
+pub(crate) fn build_state(c: &Case) -> (FeatureState, u32, Vec<Contact>) {
     let mut state = FeatureState::new("America/Sao_Paulo").expect("zone");
     let slot = state.slot_or_insert("P");
     let pz = c.person_zone.map(|i| ZONES[i]);
@@ -241,6 +262,11 @@ fn run(c: &Case) -> std::result::Result<(), TestCaseError> {
             .apply(slot, contact, a.channel, a.t, a.outcome)
             .expect("apply");
     }
+    (state, slot, contacts)
+}
+
+fn run(c: &Case) -> std::result::Result<(), TestCaseError> {
+    let (state, slot, contacts) = build_state(c);
     let cfg = config(c);
     let policy = cfg.clone().validate().expect("generated config is valid");
     let person = state.person(slot);

@@ -1,0 +1,318 @@
+//! Ranking: for one person, which (contact point, channel) to use next and in which hourly slot,
+//! ordered by calibrated response probability and restricted to what the [`Policy`] allows.
+//!
+//! One implementation serves the gRPC server's `Rank` and the trainer's offline evaluation, so a
+//! backtest measures exactly what production would have done. The function is pure: it reads
+//! the feature state and a scorer and never mutates anything.
+//!
+//! For every candidate pair the policy lists the allowed hourly slots inside the horizon; each
+//! slot is scored with the features the state gives *at that slot's start*, and the pair is
+//! suggested once, at its best slot. Pairs the rules exclude are returned as [`Blocked`] with
+//! the rule and the instant it lifts, so a caller is never left guessing.
+
+mod reasons;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use crate::features::state::{ContactState, PersonState};
+use crate::features::{Candidate, FeatureSchema, FeatureState};
+use crate::policy::{BlockReason, HOUR, Policy};
+use crate::{Channel, Contact, ContactKind};
+
+pub use reasons::reasons;
+
+/// Channels tried for a phone number when neither the request nor the state names any.
+pub const DEFAULT_PHONE_CHANNELS: [Channel; 3] = [Channel::Voice, Channel::Sms, Channel::Whatsapp];
+
+/// Whether `channel` can carry a contact of `kind` (email only for email addresses).
+pub fn supports(kind: ContactKind, channel: Channel) -> bool {
+    match kind {
+        ContactKind::Email => channel == Channel::Email,
+        ContactKind::Phone => channel != Channel::Email,
+    }
+}
+
+/// One candidate contact point, already normalised.
+#[derive(Debug, Clone)]
+pub struct RankContact {
+    /// The normalised contact.
+    pub contact: Contact,
+    /// Channels to consider for it; empty = those known for it (see [`RankQuery`]).
+    pub channels: Vec<Channel>,
+    /// Its zone (interned in the state's [`crate::localtime::Zones`]), when the caller knows it.
+    pub zone: Option<u16>,
+}
+
+/// What to rank.
+#[derive(Debug, Clone)]
+pub struct RankQuery {
+    /// The person's slot in the state, `None` for a person never seen.
+    pub slot: Option<u32>,
+    /// Candidates; `None` = the contact points the state knows for the person at `as_of`.
+    pub contacts: Option<Vec<RankContact>>,
+    /// Only these channels (empty = all).
+    pub channels: Vec<Channel>,
+    /// Plan from this instant (unix seconds).
+    pub as_of: i64,
+    /// Slots start in `[as_of, as_of + horizon_hours h)`.
+    pub horizon_hours: u32,
+    /// At most this many suggestions.
+    pub max_suggestions: usize,
+    /// The person's zone from the request, used when a contact carries none.
+    pub person_zone: Option<u16>,
+}
+
+/// A suggested attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    /// Normalised contact key.
+    pub contact: String,
+    /// Channel.
+    pub channel: Channel,
+    /// Slot start (unix seconds); the slot lasts one hour.
+    pub slot_start: i64,
+    /// Calibrated probability that an attempt in the slot engages the person.
+    pub probability: f64,
+    /// Ranking key.
+    pub score: f64,
+    /// Short explanation codes.
+    pub reasons: Vec<&'static str>,
+}
+
+impl Suggestion {
+    /// End of the slot.
+    pub fn slot_end(&self) -> i64 {
+        self.slot_start + HOUR
+    }
+}
+
+/// Why a candidate cannot be suggested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exclusion {
+    /// A contact rule.
+    Rule(BlockReason),
+    /// The channel cannot carry this kind of contact (voice to an email address).
+    ChannelNotSupported,
+}
+
+impl Exclusion {
+    /// Stable string (API and logs).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exclusion::Rule(r) => r.as_str(),
+            Exclusion::ChannelNotSupported => "channel_not_supported",
+        }
+    }
+}
+
+/// A candidate excluded by the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    /// Normalised contact key.
+    pub contact: String,
+    /// Channel.
+    pub channel: Channel,
+    /// Why.
+    pub reason: Exclusion,
+    /// Earliest instant worth asking again; `None` = indefinitely.
+    pub until: Option<i64>,
+}
+
+/// The answer: suggestions best first, then every excluded candidate.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ranking {
+    /// Best first; each (contact, channel) at most once.
+    pub suggestions: Vec<Suggestion>,
+    /// Every candidate the rules exclude.
+    pub blocked: Vec<Blocked>,
+}
+
+/// What the ranker needs of a model: its feature schema and a calibrated probability per row.
+pub trait Scorer {
+    /// The schema rows are built in.
+    fn schema(&self) -> &FeatureSchema;
+    /// Calibrated probability for one row.
+    fn probability(&self, row: &[f32]) -> f64;
+}
+
+impl Scorer for crate::model::ResponseModel {
+    fn schema(&self) -> &FeatureSchema {
+        &self.schema
+    }
+    fn probability(&self, row: &[f32]) -> f64 {
+        self.predict(row)
+    }
+}
+
+/// A candidate pair resolved against the state.
+struct Pair<'a> {
+    key: &'a str,
+    kind: ContactKind,
+    state: Option<&'a ContactState>,
+    zone: u16,
+    channel: Channel,
+}
+
+/// Rank the candidates of `query` (see the module docs).
+pub fn rank(
+    state: &FeatureState,
+    scorer: &dyn Scorer,
+    policy: &Policy,
+    query: &RankQuery,
+) -> Ranking {
+    let empty = PersonState::default();
+    let person = query.slot.map_or(&empty, |s| state.person(s));
+    let mut out = Ranking::default();
+    let mut row = Vec::with_capacity(scorer.schema().len());
+    let mut pairs = Vec::new();
+    collect_pairs(state, person, query, &mut pairs, &mut out.blocked);
+    for pair in pairs {
+        let slots = policy.allowed_slots(
+            &state.zones,
+            pair.zone,
+            person,
+            pair.state,
+            pair.channel,
+            query.as_of,
+            query.horizon_hours,
+        );
+        let slots = match slots {
+            Ok(s) => s,
+            Err(b) => {
+                out.blocked.push(Blocked {
+                    contact: pair.key.to_owned(),
+                    channel: pair.channel,
+                    reason: Exclusion::Rule(b.reason),
+                    until: b.until,
+                });
+                continue;
+            }
+        };
+        let mut best: Option<(i64, f64)> = None;
+        for t in slots {
+            row.clear();
+            let cand = Candidate {
+                contact: pair.key,
+                kind: pair.kind,
+                zone: Some(pair.zone),
+                channel: pair.channel,
+                t,
+            };
+            state.features(scorer.schema(), query.slot, &cand, &mut row);
+            let p = scorer.probability(&row);
+            // Strictly better only: ties keep the earlier slot.
+            if best.is_none_or(|(_, bp)| p > bp) {
+                best = Some((t, p));
+            }
+        }
+        if let Some((t, p)) = best {
+            let local = state.zones.local(pair.zone, t);
+            out.suggestions.push(Suggestion {
+                contact: pair.key.to_owned(),
+                channel: pair.channel,
+                slot_start: t,
+                probability: p,
+                score: p,
+                reasons: reasons(person, pair.state, pair.channel, local, t),
+            });
+        }
+    }
+    out.suggestions.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.slot_start.cmp(&b.slot_start))
+            .then_with(|| a.contact.cmp(&b.contact))
+            .then(a.channel.index().cmp(&b.channel.index()))
+    });
+    out.suggestions.truncate(query.max_suggestions);
+    out
+}
+
+/// Expand the query's contacts into (contact, channel) pairs; unsupported channels go straight
+/// to `blocked`. Each pair appears once even if the caller repeats a contact.
+fn collect_pairs<'a>(
+    state: &'a FeatureState,
+    person: &'a PersonState,
+    query: &'a RankQuery,
+    pairs: &mut Vec<Pair<'a>>,
+    blocked: &mut Vec<Blocked>,
+) {
+    let allowed = |c: Channel| query.channels.is_empty() || query.channels.contains(&c);
+    let mut push = |key: &'a str, kind, zone: Option<u16>, asked: &[Channel]| {
+        let cs = person.contact_index(key).map(|i| &person.contacts[i]);
+        if pairs.iter().any(|p: &Pair<'_>| p.key == key) {
+            return;
+        }
+        let zone = zone
+            .or(cs.and_then(|c| c.zone))
+            .or(query.person_zone)
+            .or(person.zone)
+            .or(cs.and_then(|c| c.country_zone))
+            .unwrap_or(state.default_zone);
+        let mut channels: Vec<Channel> = if asked.is_empty() {
+            known_channels(kind, cs)
+        } else {
+            asked.to_vec()
+        };
+        let mut seen = 0u8;
+        channels.retain(|c| {
+            let bit = 1u8 << c.index();
+            let first = seen & bit == 0;
+            seen |= bit;
+            first
+        });
+        for channel in channels.into_iter().filter(|&c| allowed(c)) {
+            if !supports(kind, channel) {
+                blocked.push(Blocked {
+                    contact: key.to_owned(),
+                    channel,
+                    reason: Exclusion::ChannelNotSupported,
+                    until: None,
+                });
+                continue;
+            }
+            pairs.push(Pair {
+                key,
+                kind,
+                state: cs,
+                zone,
+                channel,
+            });
+        }
+    };
+    match &query.contacts {
+        Some(list) => {
+            for c in list {
+                push(&c.contact.key, c.contact.kind, c.zone, &c.channels);
+            }
+        }
+        None => {
+            for c in person.contacts.iter().filter(|c| c.known_at(query.as_of)) {
+                push(&c.key, c.kind, None, &[]);
+            }
+        }
+    }
+}
+
+/// Channels known for a contact: those the contacts file listed plus those ever attempted, in
+/// [`Channel::ALL`] order; when there are none, the defaults for its kind.
+fn known_channels(kind: ContactKind, cs: Option<&ContactState>) -> Vec<Channel> {
+    let mut mask = cs.map_or(0u8, |c| c.listed_channels);
+    for ch in cs.map(|c| c.channels.as_slice()).unwrap_or_default() {
+        mask |= 1 << ch.channel.index();
+    }
+    let known: Vec<Channel> = Channel::ALL
+        .into_iter()
+        .filter(|c| mask & (1 << c.index()) != 0 && supports(kind, *c))
+        .collect();
+    if !known.is_empty() {
+        return known;
+    }
+    match kind {
+        ContactKind::Email => vec![Channel::Email],
+        ContactKind::Phone => DEFAULT_PHONE_CHANNELS.to_vec(),
+    }
+}

@@ -1,0 +1,64 @@
+//! Reason codes: short, stable, human-readable explanations attached to every suggestion, so an
+//! agent or auditor can see why a number, channel and hour were chosen. They describe the
+//! evidence in the feature state; they do not re-derive the model's decision.
+
+use crate::Channel;
+use crate::features::state::{ContactState, PersonState};
+use crate::localtime::{DAY, LocalTime};
+
+/// An engagement within this long counts as recent.
+const RECENT: i64 = 30 * DAY;
+/// A contact point known for less than this long is new.
+const NEW: i64 = 30 * DAY;
+/// This many failures in a row is worth flagging.
+const FAILING: u16 = 3;
+
+/// Reason codes for suggesting `channel` on `contact` of `person` in the slot starting at `t`
+/// (local time `local`). `contact` is `None` for a contact point the state has never seen.
+pub fn reasons(
+    person: &PersonState,
+    contact: Option<&ContactState>,
+    channel: Channel,
+    local: LocalTime,
+    t: i64,
+) -> Vec<&'static str> {
+    let mut out = vec![best_hour(local.hour)];
+    let recent = |at: Option<i64>| at.is_some_and(|a| t - a <= RECENT);
+    match contact {
+        None => out.push("new_number"),
+        Some(c) => {
+            let ch = c.channel(channel);
+            if ch.is_some_and(|s| recent(s.last_engaged_at)) {
+                out.push("recent_right_party");
+            } else if recent(c.last_engaged_at) {
+                out.push("recent_right_party_other_channel");
+            }
+            if c.known_since.is_some_and(|k| t - k <= NEW) && c.tally.attempts[0] < 3.0 {
+                out.push("new_number");
+            }
+            if ch.is_none() {
+                out.push("channel_untried");
+            }
+            if c.consecutive_failures >= FAILING {
+                out.push("recent_failures");
+            }
+        }
+    }
+    if person.last_engaged_at.is_none() {
+        out.push("never_engaged");
+    }
+    if channel.is_email() {
+        out.push("any_hour_channel");
+    }
+    out
+}
+
+/// The part of the day the slot falls in.
+fn best_hour(hour: u8) -> &'static str {
+    match hour {
+        5..=11 => "best_hour_morning",
+        12..=16 => "best_hour_afternoon",
+        17..=20 => "best_hour_evening",
+        _ => "best_hour_night",
+    }
+}
