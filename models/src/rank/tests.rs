@@ -287,9 +287,12 @@ fn the_request_zone_places_slots_in_the_persons_own_hours() {
 #[test]
 fn a_stricter_policy_is_honoured() {
     let mut f = Fixture::new();
-    let mut cfg = PolicyConfig::default();
-    cfg.max_attempts_per_local_day = 1;
-    f.policy = cfg.validate().expect("valid");
+    f.policy = PolicyConfig {
+        max_attempts_per_local_day: 1,
+        ..PolicyConfig::default()
+    }
+    .validate()
+    .expect("valid");
     let t = MON + 3 * 3_600 + 10 * 3_600;
     f.apply(A, Channel::Voice, t, Outcome::NoAnswer);
     let r = f.rank(&f.query(&[(A, &[Channel::Voice])], t + 60), 19.0);
