@@ -1,9 +1,114 @@
-//! `contactscore-server`: placeholder binary until the server issue; it exits with a clear message
-//! rather than pretending to serve.
+//! The `contactscore-server` binary: command line, logging, signals. Everything else is in the
+//! library (`server.rs` assembles the service).
 
-fn main() {
-    eprintln!(
-        "contactscore-server is not built yet (see the server issue); use contactscore-trainer"
-    );
-    std::process::exit(2);
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use contactscore_server::{Config, server};
+use tracing_subscriber::EnvFilter;
+
+/// Rank contact point × channel × hour per person over gRPC, inside the contact rules.
+#[derive(Debug, Parser)]
+#[command(name = "contactscore-server", version, about)]
+struct Cli {
+    /// The trainer's models directory (serves its CURRENT version).
+    #[arg(long)]
+    models_dir: Option<PathBuf>,
+    /// gRPC listen address (host:port; port 0 picks a free one, printed at start-up).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Where live outcomes and erasures are kept durably.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Prometheus /metrics listen address (host:port).
+    #[arg(long)]
+    metrics_listen: Option<String>,
+    /// Configuration file (see examples/server.toml); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logs(&cli.log_format);
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logs(format: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = match &cli.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(d) = cli.models_dir {
+        config.models_dir = d;
+    }
+    if let Some(l) = cli.listen {
+        config.listen = l;
+    }
+    if let Some(d) = cli.state_dir {
+        config.state_dir = d;
+    }
+    if let Some(m) = cli.metrics_listen {
+        config.metrics_listen = m;
+    }
+    let settings = config.validate()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        server::run(settings, shutdown_signal(), |bound| {
+            // Machine-readable start-up line on stdout (tests and scripts read the port).
+            println!("listening on {}", bound.grpc);
+            if let Some(m) = bound.metrics {
+                println!("metrics on http://{m}/metrics");
+            }
+        })
+        .await
+    })?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }

@@ -219,6 +219,37 @@ impl FeatureState {
         s
     }
 
+    /// Erase everything known about `person_id` (LGPD/GDPR erasure). Returns whether the person
+    /// was known. The last person moves into the freed slot, so slots taken before a `forget`
+    /// are invalid after it.
+    pub fn forget(&mut self, person_id: &str) -> bool {
+        let Some(s) = self.index.remove(person_id) else {
+            return false;
+        };
+        let s = s as usize;
+        self.persons.swap_remove(s);
+        self.person_ids.swap_remove(s);
+        if let Some(moved) = self.person_ids.get(s) {
+            self.index.insert(moved.clone(), slot(s));
+        }
+        true
+    }
+
+    /// Erase every person whose id satisfies `doomed`; returns how many were erased.
+    pub fn forget_where(&mut self, mut doomed: impl FnMut(&str) -> bool) -> usize {
+        let keep: Vec<bool> = self.person_ids.iter().map(|id| !doomed(id)).collect();
+        let erased = keep.iter().filter(|k| !**k).count();
+        if erased > 0 {
+            let mut k = keep.iter();
+            self.persons.retain(|_| k.next().copied().unwrap_or(true));
+            let mut k = keep.iter();
+            self.person_ids
+                .retain(|_| k.next().copied().unwrap_or(true));
+            self.rebuild_index();
+        }
+        erased
+    }
+
     /// The person in `slot`.
     pub fn person(&self, slot: u32) -> &PersonState {
         &self.persons[slot as usize]

@@ -179,3 +179,35 @@ fn schema_detects_incompatibility() {
     assert!(renamed.check_compatible().is_err());
     assert_ne!(schema.fingerprint(), renamed.fingerprint());
 }
+
+#[test]
+fn forgetting_a_person_erases_them_and_keeps_the_others_findable() {
+    let (mut state, _, c, p1) = setup();
+    state
+        .apply(p1, &c, Channel::Voice, 1_000, Outcome::RightParty)
+        .expect("apply");
+    let p2 = state.slot_or_insert("P2");
+    state
+        .apply(p2, &c, Channel::Sms, 2_000, Outcome::NoAnswer)
+        .expect("apply");
+    let p3 = state.slot_or_insert("P3");
+    state
+        .apply(p3, &c, Channel::Email, 3_000, Outcome::Replied)
+        .expect("apply");
+    let before_p3 = state.person(p3).clone();
+
+    assert!(state.forget(&state.person_ids[p1 as usize].clone()));
+    assert!(!state.forget("nobody"));
+    assert_eq!(state.len(), 2);
+    // P3 moved into the freed slot and is still found by id, intact.
+    let s3 = state.slot("P3").expect("P3 still known");
+    assert_eq!(state.person(s3), &before_p3);
+    assert!(state.slot("P2").is_some());
+
+    assert_eq!(state.forget_where(|id| id == "P2" || id == "P3"), 2);
+    assert!(state.is_empty());
+    assert_eq!(state.slot("P3"), None);
+    // A forgotten person starts from nothing when seen again.
+    let again = state.slot_or_insert("P3");
+    assert_eq!(state.person(again), &PersonState::default());
+}

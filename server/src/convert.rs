@@ -1,0 +1,261 @@
+//! Conversions between the protobuf messages and the domain: requests are validated here (every
+//! error names the field, e.g. `contacts[1].timezone`) and domain answers are turned back into
+//! responses. No business logic lives here.
+
+use contactscore_models::artifact::manifest::Manifest;
+use contactscore_models::family::Family;
+use contactscore_models::metrics::BinaryMetrics;
+use contactscore_models::rank::Ranking;
+use contactscore_models::{Channel, ContactNormalizer, Outcome};
+use contactscore_proto::v1;
+use prost_types::Timestamp;
+
+use crate::config::Limits;
+use crate::engine::journal::LiveOutcome;
+use crate::engine::{ReloadFailure, Serving, ValidOutcome, ValidRank};
+use crate::error::{Result, ServerError};
+
+/// Longest accepted person or attempt id.
+const MAX_ID_LEN: usize = 256;
+/// Outcomes may not be dated more than this far in the future (clock skew allowance).
+const MAX_FUTURE_SECONDS: i64 = 3_600;
+
+fn id(field: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(ServerError::invalid(field, "must not be empty"));
+    }
+    if v.len() > MAX_ID_LEN {
+        return Err(ServerError::invalid(
+            field,
+            format!("longer than {MAX_ID_LEN} bytes"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+fn channel(field: &str, value: &str) -> Result<Channel> {
+    value
+        .parse()
+        .map_err(|e: contactscore_models::schema::UnknownValue| {
+            ServerError::invalid(field, e.to_string())
+        })
+}
+
+fn channels(field: &str, values: &[String]) -> Result<Vec<Channel>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| channel(&format!("{field}[{i}]"), v))
+        .collect()
+}
+
+fn timezone(field: &str, value: &str) -> Result<Option<String>> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    jiff::tz::TimeZone::get(v).map_err(|_| {
+        ServerError::invalid(
+            field,
+            format!("unknown time zone {v:?} (expected an IANA name such as America/Sao_Paulo)"),
+        )
+    })?;
+    Ok(Some(v.to_owned()))
+}
+
+fn seconds(field: &str, ts: &Timestamp) -> Result<i64> {
+    if !(0..1_000_000_000).contains(&ts.nanos) {
+        return Err(ServerError::invalid(field, "nanos must be in 0..1e9"));
+    }
+    Ok(ts.seconds)
+}
+
+/// Validate a Rank request.
+pub fn rank_request(
+    req: v1::RankRequest,
+    normalizer: &ContactNormalizer,
+    limits: &Limits,
+    now: i64,
+) -> Result<ValidRank> {
+    let person_id = id("person_id", &req.person_id)?;
+    if req.contacts.len() > limits.max_contacts {
+        return Err(ServerError::invalid(
+            "contacts",
+            format!("at most {} contact points per request", limits.max_contacts),
+        ));
+    }
+    let contacts = if req.contacts.is_empty() {
+        None
+    } else {
+        let mut out = Vec::with_capacity(req.contacts.len());
+        for (i, c) in req.contacts.iter().enumerate() {
+            let field = format!("contacts[{i}]");
+            let contact = normalizer
+                .normalize(&c.contact)
+                .map_err(|e| ServerError::invalid(format!("{field}.contact"), e.to_string()))?;
+            let chs = channels(&format!("{field}.channels"), &c.channels)?;
+            let tz = timezone(&format!("{field}.timezone"), &c.timezone)?;
+            out.push((contact, chs, tz));
+        }
+        Some(out)
+    };
+    let horizon_hours = match req.horizon_hours {
+        0 => limits.default_horizon_hours,
+        h if h > limits.max_horizon_hours => {
+            return Err(ServerError::invalid(
+                "horizon_hours",
+                format!("{h} is over the maximum of {}", limits.max_horizon_hours),
+            ));
+        }
+        h => h,
+    };
+    let max_suggestions = match req.max_suggestions {
+        0 => limits.default_max_suggestions,
+        n => n,
+    };
+    Ok(ValidRank {
+        person_id,
+        contacts,
+        channels: channels("channels", &req.channels)?,
+        as_of: req
+            .as_of
+            .as_ref()
+            .map(|t| seconds("as_of", t))
+            .transpose()?
+            .unwrap_or(now),
+        horizon_hours,
+        max_suggestions: usize::try_from(max_suggestions).unwrap_or(usize::MAX),
+        timezone: timezone("timezone", &req.timezone)?,
+    })
+}
+
+fn ts(seconds: i64) -> Timestamp {
+    Timestamp { seconds, nanos: 0 }
+}
+
+/// The Rank response.
+pub fn rank_response(person_id: String, version: &str, r: Ranking) -> v1::RankResponse {
+    v1::RankResponse {
+        person_id,
+        model_version: version.to_owned(),
+        suggestions: r
+            .suggestions
+            .into_iter()
+            .map(|s| v1::Suggestion {
+                slot_end: Some(ts(s.slot_end())),
+                slot_start: Some(ts(s.slot_start)),
+                contact: s.contact,
+                channel: s.channel.as_str().to_owned(),
+                probability: s.probability,
+                score: s.score,
+                reasons: s.reasons.into_iter().map(str::to_owned).collect(),
+            })
+            .collect(),
+        blocked: r
+            .blocked
+            .into_iter()
+            .map(|b| v1::Blocked {
+                contact: b.contact,
+                channel: b.channel.as_str().to_owned(),
+                reason: b.reason.as_str().to_owned(),
+                until: b.until.map(ts),
+            })
+            .collect(),
+    }
+}
+
+/// Validate one reported outcome.
+pub fn outcome(
+    req: v1::RecordOutcomeRequest,
+    normalizer: &ContactNormalizer,
+    now: i64,
+) -> Result<ValidOutcome> {
+    let o = req
+        .outcome
+        .ok_or_else(|| ServerError::invalid("outcome", "required"))?;
+    let within = |e: ServerError| e.within("outcome");
+    let attempt_id = id("attempt_id", &o.attempt_id).map_err(within)?;
+    let person_id = id("person_id", &o.person_id).map_err(within)?;
+    let contact = normalizer
+        .normalize(&o.contact)
+        .map_err(|e| ServerError::invalid("outcome.contact", e.to_string()))?;
+    let ch = channel("channel", &o.channel).map_err(within)?;
+    let at = o
+        .attempted_at
+        .as_ref()
+        .ok_or_else(|| ServerError::invalid("outcome.attempted_at", "required"))
+        .and_then(|t| seconds("outcome.attempted_at", t))?;
+    if at > now + MAX_FUTURE_SECONDS {
+        return Err(ServerError::invalid(
+            "outcome.attempted_at",
+            "more than an hour in the future (check the dialer's clock)",
+        ));
+    }
+    let outcome: Outcome =
+        o.outcome
+            .parse()
+            .map_err(|e: contactscore_models::schema::UnknownValue| {
+                ServerError::invalid("outcome.outcome", e.to_string())
+            })?;
+    Ok(ValidOutcome {
+        record: LiveOutcome {
+            attempt_id,
+            person_id,
+            contact: contact.key.clone(),
+            channel: ch,
+            at,
+            outcome,
+            duration_seconds: (o.duration_seconds > 0).then_some(o.duration_seconds),
+            campaign: o.campaign,
+            recorded_on: String::new(),
+        },
+        contact,
+    })
+}
+
+fn rfc3339(field: &str) -> Option<Timestamp> {
+    field
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| ts(t.as_second()))
+}
+
+fn metrics(m: Option<&BinaryMetrics>) -> Option<v1::Metrics> {
+    m.map(|m| v1::Metrics {
+        auc: m.auc.unwrap_or(f64::NAN),
+        log_loss: m.log_loss,
+        brier: m.brier,
+        ece: m.ece,
+        base_rate: m.base_rate,
+        rows: m.n,
+    })
+}
+
+/// GetModelInfo's answer for the served version (or none).
+pub fn model_info(
+    serving: Option<&Serving>,
+    live_outcomes: usize,
+    failure: ReloadFailure,
+) -> v1::ModelInfo {
+    let mut info = v1::ModelInfo {
+        failed_version: failure.version,
+        last_reload_error: failure.error,
+        live_outcomes: live_outcomes as u64,
+        ..Default::default()
+    };
+    if let Some(s) = serving {
+        let m: &Manifest = &s.manifest;
+        info.version.clone_from(&s.version);
+        info.family = m.family.as_str().to_owned();
+        info.target = m.target.as_str().to_owned();
+        info.trained_from = rfc3339(&m.window.start);
+        info.trained_to = rfc3339(&m.window.end);
+        info.created_at = rfc3339(&m.created_at);
+        info.loaded_at = Some(ts(s.loaded_at));
+        info.metrics = metrics(m.metrics.get(&m.family));
+        info.baseline_metrics = metrics(m.metrics.get(&Family::Baseline));
+        info.persons = s.state.read().len() as u64;
+    }
+    info
+}

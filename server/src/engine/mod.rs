@@ -1,0 +1,338 @@
+//! The serving engine: the loaded model version with its live feature state, the durable
+//! journal of live outcomes, the erasure list, and hot reload. gRPC handlers call into it after
+//! validating and converting their requests; it knows nothing of protobuf.
+//!
+//! Concurrency: the served version sits in an `ArcSwap`, so a Rank takes a reference and is
+//! never failed or blocked by a reload. Recording takes a shared *gate*; a reload (while it
+//! replays the journal onto the new snapshot and swaps) and an erasure take it exclusively, so
+//! an outcome is applied exactly once to whichever state ends up served.
+
+pub mod erasure;
+pub mod journal;
+mod record;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwapOption;
+use contactscore_models::artifact::Registry;
+use contactscore_models::artifact::manifest::Manifest;
+use contactscore_models::features::FeatureState;
+use contactscore_models::model::ResponseModel;
+use contactscore_models::policy::Policy;
+use contactscore_models::rank::{self, RankContact, RankQuery, Ranking};
+use contactscore_models::{Channel, Contact, ContactNormalizer};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+
+pub use record::ValidOutcome;
+
+use crate::error::{Result, ServerError};
+use crate::metrics;
+use erasure::Erasures;
+use journal::{Journal, LiveOutcome};
+
+/// One loaded model version and the feature state kept live on top of its snapshot.
+#[derive(Debug)]
+pub struct Serving {
+    /// Version id.
+    pub version: String,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// The model.
+    pub model: ResponseModel,
+    /// Normaliser with the model's default region.
+    pub normalizer: ContactNormalizer,
+    /// Snapshot plus live outcomes.
+    pub state: RwLock<FeatureState>,
+    /// When it went live (unix seconds).
+    pub loaded_at: i64,
+    /// Live outcomes applied on top of the snapshot.
+    pub live_applied: AtomicU64,
+}
+
+/// The last reload attempt's failure, if it failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadFailure {
+    /// The version that failed to load (empty when the last reload succeeded).
+    pub version: String,
+    /// Why.
+    pub error: String,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reloaded {
+    /// No version is promoted yet.
+    NoVersion,
+    /// The promoted version is already served.
+    Unchanged(String),
+    /// A new version went live.
+    Switched(String),
+}
+
+/// A candidate of a validated Rank request: contact, channels, zone name.
+pub type ValidContact = (Contact, Vec<Channel>, Option<String>);
+
+/// A validated Rank request (zones by name, validated; contacts normalised).
+#[derive(Debug, Clone)]
+pub struct ValidRank {
+    /// The person.
+    pub person_id: String,
+    /// Candidates with their channels and zone; `None` = the person's known contacts.
+    pub contacts: Option<Vec<ValidContact>>,
+    /// Channel restriction.
+    pub channels: Vec<Channel>,
+    /// Plan from (unix seconds).
+    pub as_of: i64,
+    /// Horizon.
+    pub horizon_hours: u32,
+    /// Most suggestions.
+    pub max_suggestions: usize,
+    /// The person's zone.
+    pub timezone: Option<String>,
+}
+
+/// Live outcomes and their ids (the idempotency set).
+#[derive(Debug, Default)]
+struct Live {
+    records: Vec<LiveOutcome>,
+    seen: HashSet<String>,
+}
+
+/// The engine.
+#[derive(Debug)]
+pub struct Engine {
+    registry: Registry,
+    policy: Policy,
+    serving: ArcSwapOption<Serving>,
+    gate: tokio::sync::RwLock<()>,
+    live: Mutex<Live>,
+    journal: Journal,
+    erasures: Mutex<Erasures>,
+    reload_lock: tokio::sync::Mutex<()>,
+    failure: Mutex<ReloadFailure>,
+    loaded: watch::Sender<Option<String>>,
+}
+
+impl Engine {
+    /// Open the state directory and the registry and load the promoted version, if any.
+    pub async fn open(models_dir: &Path, state_dir: &Path, policy: Policy) -> Result<Arc<Self>> {
+        let registry = Registry::open(models_dir)?;
+        let (journal, records) = Journal::open(state_dir)?;
+        let erasures = Erasures::open(state_dir)?;
+        let seen = records.iter().map(|r| r.attempt_id.clone()).collect();
+        tracing::info!(
+            live_outcomes = records.len(),
+            erasures = erasures.len(),
+            state_dir = %state_dir.display(),
+            "state directory opened"
+        );
+        let engine = Arc::new(Self {
+            registry,
+            policy,
+            serving: ArcSwapOption::empty(),
+            gate: tokio::sync::RwLock::new(()),
+            live: Mutex::new(Live { records, seen }),
+            journal,
+            erasures: Mutex::new(erasures),
+            reload_lock: tokio::sync::Mutex::new(()),
+            failure: Mutex::new(ReloadFailure::default()),
+            loaded: watch::channel(None).0,
+        });
+        match engine.reload().await {
+            Ok(Reloaded::NoVersion) => tracing::warn!(
+                models_dir = %models_dir.display(),
+                "no promoted model yet; serving NOT_SERVING until one is promoted"
+            ),
+            Ok(_) => {}
+            // Keep running: the next promoted version may load; health says NOT_SERVING.
+            Err(e) => tracing::error!(error = %e, "could not load the promoted model"),
+        }
+        Ok(engine)
+    }
+
+    /// The served version, or [`ServerError::NoModel`].
+    pub fn current(&self) -> Result<Arc<Serving>> {
+        self.serving.load_full().ok_or(ServerError::NoModel)
+    }
+
+    /// The contact rules.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Watch the served version (for the health service).
+    pub fn watch_loaded(&self) -> watch::Receiver<Option<String>> {
+        self.loaded.subscribe()
+    }
+
+    /// The last reload failure (empty when the last reload succeeded).
+    pub fn last_failure(&self) -> ReloadFailure {
+        self.failure.lock().clone()
+    }
+
+    /// Live outcomes held in the journal.
+    pub fn live_outcomes(&self) -> usize {
+        self.live.lock().records.len()
+    }
+
+    /// Switch to the promoted version if it is not the one served. On failure the served
+    /// version stays, and the failure is kept for `GetModelInfo`, logged and counted.
+    pub async fn reload(&self) -> Result<Reloaded> {
+        let _one_at_a_time = self.reload_lock.lock().await;
+        let Some(version) = self.registry.current()? else {
+            return Ok(Reloaded::NoVersion);
+        };
+        if let Some(s) = self.serving.load().as_ref()
+            && s.version == version
+        {
+            return Ok(Reloaded::Unchanged(version));
+        }
+        match self.switch_to(&version).await {
+            Ok(()) => {
+                *self.failure.lock() = ReloadFailure::default();
+                metrics::reload("ok");
+                Ok(Reloaded::Switched(version))
+            }
+            Err(e) => {
+                tracing::error!(%version, error = %e, "model reload failed; keeping the served version");
+                *self.failure.lock() = ReloadFailure {
+                    version: version.clone(),
+                    error: e.to_string(),
+                };
+                metrics::reload("error");
+                Err(e)
+            }
+        }
+    }
+
+    async fn switch_to(&self, version: &str) -> Result<()> {
+        let started = std::time::Instant::now();
+        let registry = self.registry.clone();
+        let v = version.to_owned();
+        let loaded = tokio::task::spawn_blocking(move || registry.load(Some(&v)))
+            .await
+            .map_err(|e| ServerError::io("model load task", std::io::Error::other(e)))??;
+        let normalizer = ContactNormalizer::new(&loaded.manifest.serving.default_region)?;
+        let mut state = loaded.state;
+        // Erasures first, outside the gate (hashing every id takes a while on big states).
+        let (generation, erased) = {
+            let er = self.erasures.lock();
+            let n = if er.is_empty() {
+                0
+            } else {
+                state.forget_where(|id| er.contains(id))
+            };
+            (er.generation(), n)
+        };
+        let cutoff = state.cutoff.unwrap_or(i64::MIN);
+        let _exclusive = self.gate.write().await;
+        for id in self.erasures.lock().since(generation) {
+            state.forget(id);
+        }
+        let mut replayed = 0u64;
+        {
+            let live = self.live.lock();
+            for r in live
+                .records
+                .iter()
+                .filter(|r| r.at > cutoff || r.recorded_on == version)
+            {
+                match normalizer.normalize(&r.contact) {
+                    Ok(contact) => {
+                        let slot = state.slot_or_insert(&r.person_id);
+                        state.apply(slot, &contact, r.channel, r.at, r.outcome)?;
+                        replayed += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(attempt_id = %r.attempt_id, error = %e, "live outcome not replayable")
+                    }
+                }
+            }
+        }
+        let persons = state.len();
+        let serving = Serving {
+            version: version.to_owned(),
+            manifest: loaded.manifest,
+            model: loaded.model,
+            normalizer,
+            state: RwLock::new(state),
+            loaded_at: jiff::Timestamp::now().as_second(),
+            live_applied: AtomicU64::new(replayed),
+        };
+        let previous = self
+            .serving
+            .swap(Some(Arc::new(serving)))
+            .map(|s| s.version.clone());
+        drop(_exclusive);
+        self.loaded.send_replace(Some(version.to_owned()));
+        metrics::model_loaded(previous.as_deref(), version, persons);
+        tracing::info!(
+            %version,
+            persons,
+            erased,
+            replayed_live_outcomes = replayed,
+            seconds = started.elapsed().as_secs_f64(),
+            "model version live"
+        );
+        Ok(())
+    }
+
+    /// Rank for one person on the served version `serving`.
+    pub fn rank(&self, serving: &Serving, q: ValidRank) -> Result<Ranking> {
+        let zone_names: Vec<&str> = q
+            .timezone
+            .iter()
+            .chain(
+                q.contacts
+                    .iter()
+                    .flatten()
+                    .filter_map(|(_, _, z)| z.as_ref()),
+            )
+            .map(String::as_str)
+            .collect();
+        if zone_names
+            .iter()
+            .any(|z| serving.state.read().zones.id(z).is_none())
+        {
+            let mut st = serving.state.write();
+            for z in &zone_names {
+                st.zones.intern(z)?;
+            }
+        }
+        let st = serving.state.read();
+        let zone = |z: &Option<String>| z.as_deref().and_then(|z| st.zones.id(z));
+        let slot = st.slot(&q.person_id);
+        if slot.is_none() && q.contacts.is_none() {
+            return Err(ServerError::NotFound(
+                "person_id: no contact points known for this person; pass them in contacts".into(),
+            ));
+        }
+        let query = RankQuery {
+            slot,
+            contacts: q.contacts.as_ref().map(|list| {
+                list.iter()
+                    .map(|(contact, channels, z)| RankContact {
+                        contact: contact.clone(),
+                        channels: channels.clone(),
+                        zone: zone(z),
+                    })
+                    .collect()
+            }),
+            channels: q.channels.clone(),
+            as_of: q.as_of,
+            horizon_hours: q.horizon_hours,
+            max_suggestions: q.max_suggestions,
+            person_zone: zone(&q.timezone),
+        };
+        Ok(rank::rank(&st, &serving.model, &self.policy, &query))
+    }
+}
+
+/// Count of live outcomes applied on `serving`.
+pub fn applied(serving: &Serving) -> u64 {
+    serving.live_applied.load(Ordering::Relaxed)
+}

@@ -1,0 +1,87 @@
+//! The server's one error type. Every failure a handler can meet is a variant here, and
+//! `status.rs` maps each to a gRPC code in one exhaustive match.
+
+use std::path::PathBuf;
+
+/// Errors of the server library.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A request field is missing or malformed; `field` is its path (`contacts[1].timezone`).
+    #[error("{field}: {reason}")]
+    InvalidArgument {
+        /// Path of the offending field.
+        field: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+
+    /// The request names something the server does not know.
+    #[error("{0}")]
+    NotFound(String),
+
+    /// No model is loaded yet (the models directory has no promoted version).
+    #[error("no model loaded yet: train and promote a version into the models directory")]
+    NoModel,
+
+    /// The bearer token is missing or wrong.
+    #[error("missing or invalid bearer token")]
+    Unauthenticated,
+
+    /// The shared library failed (loading a model, a corrupt artifact).
+    #[error(transparent)]
+    Models(#[from] contactscore_models::Error),
+
+    /// Reading or writing a file of the state directory failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A state-directory file is not in the expected format.
+    #[error("{}:{line}: {reason}", path.display())]
+    CorruptState {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The configuration is invalid (start-up only).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl ServerError {
+    /// An invalid-argument error for `field`.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ServerError::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ServerError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Prefix the field path of an invalid-argument error (`contact` → `contacts[2].contact`).
+    pub fn within(mut self, prefix: &str) -> Self {
+        if let ServerError::InvalidArgument { field, .. } = &mut self {
+            *field = format!("{prefix}.{field}");
+        }
+        self
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = ServerError> = std::result::Result<T, E>;

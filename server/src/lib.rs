@@ -1,0 +1,18 @@
+//! `contactscore-server`: the gRPC service dialers and messaging platforms call before every
+//! attempt (`Rank`) and after it (`RecordOutcome`). It serves the trainer's promoted model,
+//! keeps each person's feature state live from reported outcomes (durably journaled), switches
+//! to newly promoted versions without a restart, and never suggests what the contact rules
+//! forbid (the ranking and the rules live in `contactscore-models`).
+
+pub mod config;
+pub mod convert;
+pub mod engine;
+pub mod error;
+pub mod metrics;
+pub mod redact;
+pub mod server;
+pub mod service;
+pub mod status;
+
+pub use config::{Config, Settings};
+pub use error::{Result, ServerError};

@@ -1,0 +1,201 @@
+//! Assembles and runs the gRPC server: the `ContactScoring` service behind the optional bearer
+//! token check, `grpc.health.v1` driven by the engine's model state (NOT_SERVING until a model
+//! is loaded), server reflection, optional TLS, the models-directory poller for hot reload, the
+//! metrics endpoint, and graceful shutdown (health goes NOT_SERVING, new connections stop,
+//! in-flight requests get the grace period).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use contactscore_proto::v1::contact_scoring_server::ContactScoringServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Interceptor;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::{Request, Status};
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::Settings;
+use crate::engine::Engine;
+use crate::error::{Result, ServerError};
+use crate::metrics;
+use crate::service::Service;
+
+/// Addresses the server actually bound (ports resolved when 0 was asked for).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// gRPC.
+    pub grpc: SocketAddr,
+    /// Metrics, when enabled.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// Checks `authorization: Bearer <token>` on every call of the service it wraps.
+#[derive(Clone)]
+struct BearerCheck {
+    expected: Option<Arc<str>>,
+}
+
+impl Interceptor for BearerCheck {
+    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
+        let Some(expected) = &self.expected else {
+            return Ok(req);
+        };
+        let given = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match given {
+            Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(req),
+            _ => Err(ServerError::Unauthenticated.into()),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Run the server until `shutdown` resolves; `ready` is called once the sockets are bound.
+pub async fn run(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send,
+    ready: impl FnOnce(Bound),
+) -> Result<()> {
+    let engine = Engine::open(
+        &settings.models_dir,
+        &settings.state_dir,
+        settings.policy.clone(),
+    )
+    .await?;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    tokio::spawn(drive_health(engine.clone(), reporter.clone()));
+    tokio::spawn(poll_models(engine.clone(), settings.reload_interval));
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(contactscore_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(contactscore_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
+    let check = BearerCheck {
+        expected: settings.bearer_token.as_deref().map(Arc::from),
+    };
+    let scoring = ContactScoringServer::with_interceptor(
+        Service::new(engine.clone(), settings.limits),
+        check,
+    );
+
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| ServerError::io(settings.listen.to_string(), e))?;
+    let grpc = listener
+        .local_addr()
+        .map_err(|e| ServerError::io(settings.listen.to_string(), e))?;
+    let metrics_addr = match settings.metrics_listen {
+        None => None,
+        Some(addr) => {
+            let l = metrics::bind(addr)
+                .await
+                .map_err(|e| ServerError::io(addr.to_string(), e))?;
+            let bound = l
+                .local_addr()
+                .map_err(|e| ServerError::io(addr.to_string(), e))?;
+            match metrics::install() {
+                Some(handle) => {
+                    tokio::spawn(metrics::serve(l, handle));
+                }
+                None => {
+                    tracing::warn!("a metrics recorder is already installed; /metrics disabled")
+                }
+            }
+            Some(bound)
+        }
+    };
+
+    let mut builder = Server::builder();
+    if let Some((cert, key)) = &settings.tls {
+        builder = builder
+            .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
+            .map_err(|e| ServerError::Config(format!("tls: {e}")))?;
+    }
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serve = builder
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(scoring)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            let _ = stop_rx.await;
+        });
+    tracing::info!(%grpc, metrics = ?metrics_addr, tls = settings.tls.is_some(), auth = settings.bearer_token.is_some(), "listening");
+    ready(Bound {
+        grpc,
+        metrics: metrics_addr,
+    });
+    tokio::pin!(serve);
+    let result = tokio::select! {
+        r = &mut serve => r,
+        () = shutdown => {
+            tracing::info!("shutting down: draining in-flight requests");
+            reporter.set_service_status("", ServingStatus::NotServing).await;
+            reporter.set_not_serving::<ContactScoringServer<Service>>().await;
+            let _ = stop_tx.send(());
+            match tokio::time::timeout(settings.shutdown_grace, &mut serve).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::warn!("grace period over; closing remaining connections");
+                    Ok(())
+                }
+            }
+        }
+    };
+    result.map_err(|e| ServerError::io("grpc server", std::io::Error::other(e)))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Keep `grpc.health.v1` in step with the engine: SERVING once a model is loaded.
+async fn drive_health(engine: Arc<Engine>, reporter: HealthReporter) {
+    let mut loaded = engine.watch_loaded();
+    loop {
+        let serving = loaded.borrow_and_update().is_some();
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        reporter.set_service_status("", status).await;
+        if serving {
+            reporter
+                .set_serving::<ContactScoringServer<Service>>()
+                .await;
+        } else {
+            reporter
+                .set_not_serving::<ContactScoringServer<Service>>()
+                .await;
+        }
+        if loaded.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Check the models directory for a newly promoted version every `every`.
+async fn poll_models(engine: Arc<Engine>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        // Failures are logged, counted and kept for GetModelInfo by the engine.
+        let _ = engine.reload().await;
+    }
+}

@@ -1,0 +1,224 @@
+//! The `ContactScoring` gRPC handlers. Each one is thin: validate and convert the request
+//! (`convert.rs`), call the engine, convert the answer; errors become statuses in `status.rs`.
+//! Every call is timed and counted by code for the metrics.
+
+use std::sync::Arc;
+
+use contactscore_proto::v1;
+use contactscore_proto::v1::contact_scoring_server::ContactScoring;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::config::Limits;
+use crate::convert;
+use crate::engine::{Engine, Reloaded};
+use crate::error::{Result, ServerError};
+use crate::metrics::RpcTimer;
+
+/// Outcomes of a `RecordOutcomes` stream are made durable in batches of this size.
+const RECORD_BATCH: usize = 512;
+
+/// The service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    engine: Arc<Engine>,
+    limits: Limits,
+}
+
+impl Service {
+    /// A service over `engine`.
+    pub fn new(engine: Arc<Engine>, limits: Limits) -> Self {
+        Self { engine, limits }
+    }
+
+    fn rank_one(&self, req: v1::RankRequest) -> Result<v1::RankResponse> {
+        let serving = self.engine.current()?;
+        let now = jiff::Timestamp::now().as_second();
+        let q = convert::rank_request(req, &serving.normalizer, &self.limits, now)?;
+        let person_id = q.person_id.clone();
+        let ranking = self.engine.rank(&serving, q)?;
+        Ok(convert::rank_response(person_id, &serving.version, ranking))
+    }
+}
+
+/// Time `result` under `rpc` and turn errors into statuses.
+fn finish<T>(timer: RpcTimer, result: Result<T>) -> Result<Response<T>, Status> {
+    let result = result.map_err(Status::from);
+    timer.finish(
+        result
+            .as_ref()
+            .map_or_else(Status::code, |_| tonic::Code::Ok),
+    );
+    result.map(Response::new)
+}
+
+type RankStream = ReceiverStream<Result<v1::RankResponse, Status>>;
+
+#[tonic::async_trait]
+impl ContactScoring for Service {
+    async fn rank(
+        &self,
+        request: Request<v1::RankRequest>,
+    ) -> Result<Response<v1::RankResponse>, Status> {
+        let timer = RpcTimer::start("Rank");
+        finish(timer, self.rank_one(request.into_inner()))
+    }
+
+    type RankStreamStream = RankStream;
+
+    async fn rank_stream(
+        &self,
+        request: Request<Streaming<v1::RankRequest>>,
+    ) -> Result<Response<RankStream>, Status> {
+        let mut inbound = request.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let svc = self.clone();
+        tokio::spawn(async move {
+            let mut i = 0usize;
+            while let Some(msg) = inbound.next().await {
+                let timer = RpcTimer::start("RankStream");
+                let answer = match msg {
+                    Ok(req) => svc.rank_one(req).map_err(|e| {
+                        // Name the failing message so a campaign list can be fixed.
+                        let s = Status::from(e);
+                        Status::with_details(
+                            s.code(),
+                            format!("request #{i}: {}", s.message()),
+                            s.details().to_vec().into(),
+                        )
+                    }),
+                    Err(status) => Err(status),
+                };
+                timer.finish(
+                    answer
+                        .as_ref()
+                        .map_or_else(Status::code, |_| tonic::Code::Ok),
+                );
+                let failed = answer.is_err();
+                if tx.send(answer).await.is_err() || failed {
+                    break;
+                }
+                i += 1;
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn record_outcome(
+        &self,
+        request: Request<v1::RecordOutcomeRequest>,
+    ) -> Result<Response<v1::RecordOutcomeResponse>, Status> {
+        let timer = RpcTimer::start("RecordOutcome");
+        let result = async {
+            let serving = self.engine.current()?;
+            let now = jiff::Timestamp::now().as_second();
+            let o = convert::outcome(request.into_inner(), &serving.normalizer, now)?;
+            drop(serving);
+            let counts = self.engine.record(vec![o]).await?;
+            Ok(v1::RecordOutcomeResponse {
+                recorded: counts.recorded == 1,
+            })
+        }
+        .await;
+        finish(timer, result)
+    }
+
+    async fn record_outcomes(
+        &self,
+        request: Request<Streaming<v1::RecordOutcomeRequest>>,
+    ) -> Result<Response<v1::RecordOutcomesResponse>, Status> {
+        let timer = RpcTimer::start("RecordOutcomes");
+        let mut inbound = request.into_inner();
+        let mut total = v1::RecordOutcomesResponse::default();
+        let mut batch = Vec::with_capacity(RECORD_BATCH);
+        let mut i = 0usize;
+        let result: Result<(), Status> = async {
+            loop {
+                let msg = inbound.next().await.transpose()?;
+                let done = msg.is_none();
+                if let Some(req) = msg {
+                    let serving = self.engine.current().map_err(Status::from)?;
+                    let now = jiff::Timestamp::now().as_second();
+                    let o = convert::outcome(req, &serving.normalizer, now).map_err(|e| {
+                        // Earlier messages are already recorded; name the bad one.
+                        Status::from(e.within(&format!("message #{i}")))
+                    })?;
+                    batch.push(o);
+                    i += 1;
+                }
+                if batch.len() >= RECORD_BATCH || (done && !batch.is_empty()) {
+                    let counts = self
+                        .engine
+                        .record(std::mem::take(&mut batch))
+                        .await
+                        .map_err(Status::from)?;
+                    total.recorded += counts.recorded;
+                    total.duplicates += counts.duplicates;
+                }
+                if done {
+                    return Ok(());
+                }
+            }
+        }
+        .await;
+        timer.finish(
+            result
+                .as_ref()
+                .map_or_else(Status::code, |()| tonic::Code::Ok),
+        );
+        result.map(|()| Response::new(total))
+    }
+
+    async fn get_model_info(
+        &self,
+        _request: Request<v1::GetModelInfoRequest>,
+    ) -> Result<Response<v1::ModelInfo>, Status> {
+        let timer = RpcTimer::start("GetModelInfo");
+        let serving = self.engine.current().ok();
+        let info = convert::model_info(
+            serving.as_deref(),
+            self.engine.live_outcomes(),
+            self.engine.last_failure(),
+        );
+        finish(timer, Ok(info))
+    }
+
+    async fn forget_person(
+        &self,
+        request: Request<v1::ForgetPersonRequest>,
+    ) -> Result<Response<v1::ForgetPersonResponse>, Status> {
+        let timer = RpcTimer::start("ForgetPerson");
+        let result = async {
+            let person = request.into_inner().person_id;
+            let person = person.trim();
+            if person.is_empty() {
+                return Err(ServerError::invalid("person_id", "must not be empty"));
+            }
+            let existed = self.engine.forget(person).await?;
+            tracing::info!(person = %crate::redact::person(person), existed, "person forgotten");
+            Ok(v1::ForgetPersonResponse { existed })
+        }
+        .await;
+        finish(timer, result)
+    }
+
+    async fn reload_model(
+        &self,
+        _request: Request<v1::ReloadModelRequest>,
+    ) -> Result<Response<v1::ModelInfo>, Status> {
+        let timer = RpcTimer::start("ReloadModel");
+        // A failed load keeps the old version serving; the failure shows in the answer.
+        let reloaded = self.engine.reload().await;
+        if let Ok(Reloaded::NoVersion) = reloaded {
+            return finish(timer, Err(ServerError::NoModel));
+        }
+        let serving = self.engine.current().ok();
+        let info = convert::model_info(
+            serving.as_deref(),
+            self.engine.live_outcomes(),
+            self.engine.last_failure(),
+        );
+        finish(timer, Ok(info))
+    }
+}
