@@ -65,6 +65,28 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
     ready: impl FnOnce(Bound),
 ) -> Result<()> {
+    // Metrics first, so the model loaded at start-up is counted.
+    let metrics_addr = match settings.metrics_listen {
+        None => None,
+        Some(addr) => {
+            let l = metrics::bind(addr)
+                .await
+                .map_err(|e| ServerError::io(addr.to_string(), e))?;
+            let bound = l
+                .local_addr()
+                .map_err(|e| ServerError::io(addr.to_string(), e))?;
+            match metrics::install() {
+                Some(handle) => {
+                    tokio::spawn(metrics::serve(l, handle));
+                }
+                None => {
+                    tracing::warn!("a metrics recorder is already installed; /metrics disabled")
+                }
+            }
+            Some(bound)
+        }
+    };
+
     let engine = Engine::open(
         &settings.models_dir,
         &settings.state_dir,
@@ -99,27 +121,6 @@ pub async fn run(
     let grpc = listener
         .local_addr()
         .map_err(|e| ServerError::io(settings.listen.to_string(), e))?;
-    let metrics_addr = match settings.metrics_listen {
-        None => None,
-        Some(addr) => {
-            let l = metrics::bind(addr)
-                .await
-                .map_err(|e| ServerError::io(addr.to_string(), e))?;
-            let bound = l
-                .local_addr()
-                .map_err(|e| ServerError::io(addr.to_string(), e))?;
-            match metrics::install() {
-                Some(handle) => {
-                    tokio::spawn(metrics::serve(l, handle));
-                }
-                None => {
-                    tracing::warn!("a metrics recorder is already installed; /metrics disabled")
-                }
-            }
-            Some(bound)
-        }
-    };
-
     let mut builder = Server::builder();
     if let Some((cert, key)) = &settings.tls {
         builder = builder

@@ -253,7 +253,7 @@ fn collect_pairs<'a>(
             .or(cs.and_then(|c| c.country_zone))
             .unwrap_or(state.default_zone);
         let mut channels: Vec<Channel> = if asked.is_empty() {
-            known_channels(kind, cs)
+            candidate_channels(kind, cs)
         } else {
             asked.to_vec()
         };
@@ -297,22 +297,27 @@ fn collect_pairs<'a>(
     }
 }
 
-/// Channels known for a contact: those the contacts file listed plus those ever attempted, in
-/// [`Channel::ALL`] order; when there are none, the defaults for its kind.
-fn known_channels(kind: ContactKind, cs: Option<&ContactState>) -> Vec<Channel> {
+/// The channels considered for a contact point when the request names none: those the
+/// contacts file lists for it, else the defaults for its kind (voice, SMS and WhatsApp for a
+/// phone; email for an address), plus every channel it was ever attempted on, in
+/// [`Channel::ALL`] order. One attempted channel does not hide the others: a number called once
+/// can still take a message.
+pub fn candidate_channels(kind: ContactKind, cs: Option<&ContactState>) -> Vec<Channel> {
     let mut mask = cs.map_or(0u8, |c| c.listed_channels);
+    if mask == 0 {
+        let defaults: &[Channel] = match kind {
+            ContactKind::Email => &[Channel::Email],
+            ContactKind::Phone => &DEFAULT_PHONE_CHANNELS,
+        };
+        for c in defaults {
+            mask |= 1 << c.index();
+        }
+    }
     for ch in cs.map(|c| c.channels.as_slice()).unwrap_or_default() {
         mask |= 1 << ch.channel.index();
     }
-    let known: Vec<Channel> = Channel::ALL
+    Channel::ALL
         .into_iter()
         .filter(|c| mask & (1 << c.index()) != 0 && supports(kind, *c))
-        .collect();
-    if !known.is_empty() {
-        return known;
-    }
-    match kind {
-        ContactKind::Email => vec![Channel::Email],
-        ContactKind::Phone => DEFAULT_PHONE_CHANNELS.to_vec(),
-    }
+        .collect()
 }

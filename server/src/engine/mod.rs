@@ -217,6 +217,8 @@ impl Engine {
             .await
             .map_err(|e| ServerError::io("model load task", std::io::Error::other(e)))??;
         let normalizer = ContactNormalizer::new(&loaded.manifest.serving.default_region)?;
+        // The first parse loads libphonenumber's metadata (~80 ms): pay it here, not in a Rank.
+        let _ = normalizer.normalize("+14155550100");
         let mut state = loaded.state;
         // Erasures first, outside the gate (hashing every id takes a while on big states).
         let (generation, erased) = {
