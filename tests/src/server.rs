@@ -122,12 +122,11 @@ impl ServerProc {
             }
         }
         // The metrics line follows the gRPC one.
-        if extra.contains(&"--metrics-listen") {
-            if let Ok(line) = rx.recv_timeout(START_TIMEOUT)
-                && let Some(m) = line.strip_prefix("metrics on http://")
-            {
-                metrics = Some(m.trim_end_matches("/metrics").to_owned());
-            }
+        if extra.contains(&"--metrics-listen")
+            && let Ok(line) = rx.recv_timeout(START_TIMEOUT)
+            && let Some(m) = line.strip_prefix("metrics on http://")
+        {
+            metrics = Some(m.trim_end_matches("/metrics").to_owned());
         }
         Ok(Self {
             child,
