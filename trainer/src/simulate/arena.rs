@@ -202,6 +202,7 @@ impl Arena {
     }
 
     /// The exact engagement probability `call` would have now, without making it.
+    #[cfg(test)]
     pub(crate) fn p_engaged(&self, world: &World, call: &Call) -> Result<f64> {
         let mut mood = self.mood(world, call.person)?.clone();
         let ctx = self.context(&mut mood, call, CAMPAIGN)?;
@@ -239,10 +240,12 @@ impl Arena {
         Ok(&self.persons[self.index(person)?])
     }
 
+    #[cfg(test)]
     fn mood<'w>(&self, world: &'w World, person: u32) -> Result<&'w Mood> {
-        world.moods.get(self.index(person)?).ok_or_else(|| {
-            TrainerError::Backtest("the world was forked from another arena".into())
-        })
+        world
+            .moods
+            .get(self.index(person)?)
+            .ok_or_else(|| TrainerError::Backtest("the world was forked from another arena".into()))
     }
 
     /// The person's situation at the call, as the dialer computes it for a logged attempt (see
@@ -357,7 +360,10 @@ mod tests {
             }
         }
         assert!(checked > 1_000, "only {checked} attempts checked");
-        assert!(moods == arena.end_of_history, "end-of-history state differs");
+        assert!(
+            moods == arena.end_of_history,
+            "end-of-history state differs"
+        );
     }
 
     #[test]
@@ -375,7 +381,9 @@ mod tests {
                     at,
                     day,
                 };
-                let p = arena.p_engaged(&world, &call).unwrap_or_else(|e| panic!("{e}"));
+                let p = arena
+                    .p_engaged(&world, &call)
+                    .unwrap_or_else(|e| panic!("{e}"));
                 match c.lifecycle.state(day) {
                     LineState::Dead => {
                         assert_eq!(p, 0.0);
@@ -394,7 +402,9 @@ mod tests {
                 }
                 if !c.channels.contains(&Channel::Email) {
                     call.channel = Channel::Email;
-                    let p = arena.p_engaged(&world, &call).unwrap_or_else(|e| panic!("{e}"));
+                    let p = arena
+                        .p_engaged(&world, &call)
+                        .unwrap_or_else(|e| panic!("{e}"));
                     assert_eq!(p, 0.0, "email to a phone number");
                     unsupported += 1;
                 }
@@ -405,10 +415,11 @@ mod tests {
             "{dead} dead, {reassigned} reassigned, {unsupported} unsupported, {alive_positive} alive"
         );
         // A line dead from the start is dead in the arena too.
-        assert!(arena.persons.iter().any(|p| p
-            .contacts
-            .iter()
-            .any(|c| c.lifecycle == Lifecycle::DeadFromStart)));
+        assert!(arena.persons.iter().any(|p| {
+            p.contacts
+                .iter()
+                .any(|c| c.lifecycle == Lifecycle::DeadFromStart)
+        }));
     }
 
     /// Every person's primary contact on its first channel at noon on each evaluation day.
@@ -431,7 +442,11 @@ mod tests {
         let mut world = arena.fork(stream);
         calls
             .iter()
-            .map(|c| arena.attempt(&mut world, c).unwrap_or_else(|e| panic!("{e}")))
+            .map(|c| {
+                arena
+                    .attempt(&mut world, c)
+                    .unwrap_or_else(|e| panic!("{e}"))
+            })
             .collect()
     }
 
@@ -459,7 +474,9 @@ mod tests {
                 at: at + 6 * 3600,
                 day,
             };
-            arena.p_engaged(world, &call).unwrap_or_else(|e| panic!("{e}"))
+            arena
+                .p_engaged(world, &call)
+                .unwrap_or_else(|e| panic!("{e}"))
         };
         let before: Vec<f64> = (0..200).map(|i| probe(&b, i)).collect();
         let mut tired = 0;
@@ -472,7 +489,9 @@ mod tests {
                 at,
                 day,
             };
-            let answer = arena.attempt(&mut a, &call).unwrap_or_else(|e| panic!("{e}"));
+            let answer = arena
+                .attempt(&mut a, &call)
+                .unwrap_or_else(|e| panic!("{e}"));
             let p1 = probe(&a, person);
             assert!(p1 <= p0, "an attempt never makes a person more responsive");
             if p0 > 0.0 && p0 < 0.9 && !answer.outcome.is_engaged() {
@@ -498,10 +517,7 @@ mod tests {
             day,
         };
         for bad in [
-            Call {
-                person: 50,
-                ..call
-            },
+            Call { person: 50, ..call },
             Call {
                 contact: 99,
                 ..call
