@@ -189,8 +189,8 @@ mod tests {
             .unwrap_or_else(|e| panic!("{raw}: {e}"))
     }
 
-    /// A person with a listed mobile, an unlisted landline, a New York number, an email, a
-    /// number added later, and some history: an opt-out, an invalid, a wrong party.
+    /// A person with a listed mobile, two unlisted landlines (one attempted), a New York number,
+    /// an email, a number added later, and some history: an opt-out, an invalid, a wrong party.
     fn fixture() -> (FeatureState, u32) {
         let mut state = FeatureState::new("America/Sao_Paulo").unwrap_or_else(|e| panic!("{e}"));
         let slot = state.slot_or_insert("P1");
@@ -209,6 +209,7 @@ mod tests {
             MON_8 - 90 * DAY,
         );
         reg(&mut state, "Ana@Example.com", &[], MON_8 - 90 * DAY);
+        reg(&mut state, "(31) 3222-1100", &[], MON_8 - 90 * DAY);
         reg(&mut state, "+55 21 99876-5432", &mobile, MON_8 + 2 * DAY);
         let mut apply = |raw: &str, ch, t, o| {
             state
@@ -300,6 +301,11 @@ mod tests {
                 }
             }
             assert_eq!(picked, suggestible, "day {d}");
+            // The history blocks some pairs for good (opt-out, wrong party, recent invalid).
+            assert!(
+                suggestible.len() + 4 <= ranked.len(),
+                "day {d}: {suggestible:?}"
+            );
         }
     }
 
