@@ -295,8 +295,17 @@ impl Arena {
 
 #[cfg(test)]
 mod tests {
-    use super::super::contacts::Lifecycle;
     use super::*;
+
+    trait OkOrPanic<T> {
+        fn ok_or_panic(self) -> T;
+    }
+
+    impl<T> OkOrPanic<T> for Result<T> {
+        fn ok_or_panic(self) -> T {
+            self.unwrap_or_else(|e| panic!("{e}"))
+        }
+    }
 
     fn params(persons: u32, days: u32, seed: u64) -> SimulateParams {
         SimulateParams {
@@ -313,8 +322,20 @@ mod tests {
 
     /// Noon in the dialer's zone on evaluation day `offset`, with its run day.
     fn noon(arena: &Arena, offset: u32) -> (i64, u32) {
-        let day = arena.eval_day(offset).unwrap_or_else(|e| panic!("{e}"));
+        let day = arena.eval_day(offset).ok_or_panic();
         (day.midnight + 12 * 3600, day.day)
+    }
+
+    /// A voice call to the person's first contact point (a dead end when that is an email).
+    fn voice(person: u32, (at, day): (i64, u32)) -> Call {
+        let channel = Channel::Voice;
+        Call {
+            person,
+            contact: 0,
+            channel,
+            at,
+            day,
+        }
     }
 
     /// The arena's situation of a logged attempt is the dialer's, bit for bit: feeding the
@@ -323,11 +344,11 @@ mod tests {
     #[test]
     fn reproduces_the_dialers_probabilities_and_end_state() {
         let p = params(400, 21, 4);
-        let arena = Arena::new(&p).unwrap_or_else(|e| panic!("{e}"));
+        let arena = Arena::new(&p).ok_or_panic();
         let wp = WorldParams {
             seed: p.seed,
             days: p.days,
-            day0: arena.calendar.midnight(0).unwrap_or_else(|e| panic!("{e}")),
+            day0: arena.calendar.midnight(0).ok_or_panic(),
         };
         let mut dialers: Vec<PersonState> = (0..p.persons)
             .map(|i| {
@@ -338,7 +359,7 @@ mod tests {
         let mut moods = vec![Mood::default(); p.persons as usize];
         let (mut buffer, mut checked) = (Vec::new(), 0);
         for day in 0..p.days {
-            let ctx = arena.calendar.day(day).unwrap_or_else(|e| panic!("{e}"));
+            let ctx = arena.calendar.day(day).ok_or_panic();
             for (i, dialer) in dialers.iter_mut().enumerate() {
                 buffer.clear();
                 dialer.run_day(&arena.persons[i], &ctx, &arena.zones, &mut buffer);
@@ -352,7 +373,7 @@ mod tests {
                     };
                     let c = arena
                         .context(&mut moods[i], &call, a.campaign)
-                        .unwrap_or_else(|e| panic!("{e}"));
+                        .ok_or_panic();
                     assert_eq!(behaviour::p_engaged(&c).to_bits(), a.p_engaged.to_bits());
                     moods[i].record(a.at, a.outcome);
                     checked += 1;
@@ -381,15 +402,11 @@ mod tests {
                     at,
                     day,
                 };
-                let p = arena
-                    .p_engaged(&world, &call)
-                    .unwrap_or_else(|e| panic!("{e}"));
+                let p = arena.p_engaged(&world, &call).ok_or_panic();
                 match c.lifecycle.state(day) {
                     LineState::Dead => {
                         assert_eq!(p, 0.0);
-                        let answer = arena
-                            .attempt(&mut world, &call)
-                            .unwrap_or_else(|e| panic!("{e}"));
+                        let answer = arena.attempt(&mut world, &call).ok_or_panic();
                         assert_eq!(answer.outcome, Outcome::Invalid);
                         assert!(answer.dead_end && answer.p_engaged == 0.0);
                         dead += 1;
@@ -402,9 +419,7 @@ mod tests {
                 }
                 if !c.channels.contains(&Channel::Email) {
                     call.channel = Channel::Email;
-                    let p = arena
-                        .p_engaged(&world, &call)
-                        .unwrap_or_else(|e| panic!("{e}"));
+                    let p = arena.p_engaged(&world, &call).ok_or_panic();
                     assert_eq!(p, 0.0, "email to a phone number");
                     unsupported += 1;
                 }
@@ -414,27 +429,12 @@ mod tests {
             dead > 10 && reassigned > 5 && unsupported > 100 && alive_positive > 100,
             "{dead} dead, {reassigned} reassigned, {unsupported} unsupported, {alive_positive} alive"
         );
-        // A line dead from the start is dead in the arena too.
-        assert!(arena.persons.iter().any(|p| {
-            p.contacts
-                .iter()
-                .any(|c| c.lifecycle == Lifecycle::DeadFromStart)
-        }));
     }
 
-    /// Every person's primary contact on its first channel at noon on each evaluation day.
+    /// A [`voice`] call to every person at noon on each of the first `days` evaluation days.
     fn calls(arena: &Arena, days: u32) -> Vec<Call> {
         (0..days)
-            .flat_map(|d| {
-                let (at, day) = noon(arena, d);
-                (0..arena.len() as u32).map(move |person| Call {
-                    person,
-                    contact: 0,
-                    channel: Channel::Voice,
-                    at,
-                    day,
-                })
-            })
+            .flat_map(|d| (0..arena.len() as u32).map(move |p| voice(p, noon(arena, d))))
             .collect()
     }
 
@@ -442,11 +442,7 @@ mod tests {
         let mut world = arena.fork(stream);
         calls
             .iter()
-            .map(|c| {
-                arena
-                    .attempt(&mut world, c)
-                    .unwrap_or_else(|e| panic!("{e}"))
-            })
+            .map(|c| arena.attempt(&mut world, c).ok_or_panic())
             .collect()
     }
 
@@ -467,31 +463,16 @@ mod tests {
         let (mut a, b) = (arena.fork(0), arena.fork(1));
         let (at, day) = noon(&arena, 0);
         let probe = |world: &World, person: u32| {
-            let call = Call {
-                person,
-                contact: 0,
-                channel: Channel::Voice,
-                at: at + 6 * 3600,
-                day,
-            };
-            arena
-                .p_engaged(world, &call)
-                .unwrap_or_else(|e| panic!("{e}"))
+            let call = voice(person, (at + 6 * 3600, day));
+            arena.p_engaged(world, &call).ok_or_panic()
         };
         let before: Vec<f64> = (0..200).map(|i| probe(&b, i)).collect();
         let mut tired = 0;
         for person in 0..200u32 {
             let p0 = probe(&a, person);
-            let call = Call {
-                person,
-                contact: 0,
-                channel: Channel::Voice,
-                at,
-                day,
-            };
             let answer = arena
-                .attempt(&mut a, &call)
-                .unwrap_or_else(|e| panic!("{e}"));
+                .attempt(&mut a, &voice(person, (at, day)))
+                .ok_or_panic();
             let p1 = probe(&a, person);
             assert!(p1 <= p0, "an attempt never makes a person more responsive");
             if p0 > 0.0 && p0 < 0.9 && !answer.outcome.is_engaged() {
@@ -508,14 +489,7 @@ mod tests {
     fn bad_calls_are_errors_not_panics() {
         let arena = arena(50, 7, 1);
         let mut world = arena.fork(0);
-        let (at, day) = noon(&arena, 0);
-        let call = Call {
-            person: 0,
-            contact: 0,
-            channel: Channel::Voice,
-            at,
-            day,
-        };
+        let call = voice(0, noon(&arena, 0));
         for bad in [
             Call { person: 50, ..call },
             Call {
@@ -527,7 +501,7 @@ mod tests {
         }
         assert!(arena.attempt(&mut world, &call).is_ok());
         let earlier = Call {
-            at: at - 3600,
+            at: call.at - 3600,
             ..call
         };
         assert!(arena.attempt(&mut world, &earlier).is_err(), "time order");
