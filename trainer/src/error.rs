@@ -55,6 +55,11 @@ pub enum TrainerError {
     #[error("{0}")]
     Config(String),
 
+    /// A backtest could not run: the simulated world and the model's state disagree, or a
+    /// planner asked the world for something it does not have.
+    #[error("backtest: {0}")]
+    Backtest(String),
+
     /// An error from the shared model library.
     #[error(transparent)]
     Model(#[from] contactscore_models::Error),

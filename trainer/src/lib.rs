@@ -1,8 +1,9 @@
-//! `contactscore-trainer` as a library: ingest, simulate, train, score, evaluate and inspect, so the
-//! CLI, the benchmarks and the end-to-end tests all drive the same code.
+//! `contactscore-trainer` as a library: ingest, simulate, train, score, evaluate, inspect and
+//! backtest, so the CLI, the benchmarks and the end-to-end tests all drive the same code.
 
 #![warn(missing_docs)]
 
+pub mod backtest;
 pub mod config;
 pub mod demo;
 pub mod error;

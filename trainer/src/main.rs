@@ -12,7 +12,7 @@ use contactscore_trainer::ingest::{DispositionMap, InputPaths};
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::train::{FamilyChoice, TrainRequest, train};
-use contactscore_trainer::{demo, evaluate, inspect, score};
+use contactscore_trainer::{backtest, demo, evaluate, inspect, score};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +50,31 @@ enum Command {
         /// Configuration file (TOML).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Does the model's top suggestion beat a naive dialer? Simulate a history, train on it,
+    /// then let both plan the following days in the simulator's hidden world.
+    Backtest {
+        /// Output directory (simulated CSVs, models/, backtest.json).
+        #[arg(long, default_value = "out/backtest")]
+        out: PathBuf,
+        /// Number of persons.
+        #[arg(long, default_value_t = 5_000)]
+        persons: u32,
+        /// Days of simulated history to train on.
+        #[arg(long, default_value_t = 60)]
+        history_days: u32,
+        /// Days after the history on which both planners make one attempt per person per day.
+        #[arg(long, default_value_t = 14)]
+        eval_days: u32,
+        /// Random seed (simulation, planners, the world's answers).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Configuration file (TOML) for training.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Contact policy file (TOML, like examples/policy.toml); default: the default policy.
+        #[arg(long)]
+        policy: Option<PathBuf>,
     },
     /// Write a realistic synthetic attempt log (attempts, contacts, persons, truth CSVs).
     Simulate {
@@ -178,6 +203,32 @@ fn run(cli: Cli) -> Result<()> {
             );
             print!("{}", evaluate::render(&report));
             println!("\n{}", demo::describe(&out));
+        }
+        Command::Backtest {
+            out,
+            persons,
+            history_days,
+            eval_days,
+            seed,
+            config,
+            policy,
+        } => {
+            let settings = Config::load(config.as_deref())?.validate()?;
+            let req = backtest::BacktestRequest {
+                out: out.clone(),
+                persons,
+                history_days,
+                eval_days,
+                seed,
+                policy: backtest::load_policy(policy.as_deref())?,
+            };
+            let report = backtest::backtest(&req, &settings, &progress)
+                .with_context(|| format!("backtesting into {}", out.display()))?;
+            print!("{}", backtest::render(&report));
+            progress.say(format_args!(
+                "wrote {}",
+                out.join(backtest::REPORT_FILE).display()
+            ));
         }
         Command::Simulate {
             persons,

@@ -28,7 +28,8 @@ impl Campaign {
         }
     }
 
-    fn factor(self) -> f64 {
+    /// How much harder the campaign is to engage in (multiplies the engagement probability).
+    pub(crate) fn factor(self) -> f64 {
         match self {
             Campaign::CollectionsA => 1.0,
             Campaign::CollectionsB => 0.8,
@@ -122,6 +123,13 @@ impl PersonState {
             opted_out_any: false,
             paused_until: i64::MIN,
         }
+    }
+
+    /// The person's side of the running state, which the backtest arena continues from: attempt
+    /// times not yet pruned from the 7-day fatigue window (prune before counting), the last
+    /// engaged outcome, and whether the person ever opted out.
+    pub(crate) fn person_side(&self) -> (&VecDeque<i64>, Option<i64>, bool) {
+        (&self.recent, self.last_engaged, self.opted_out_any)
     }
 
     /// The next (contact, channel) in list order that the dialer knows of and still uses.

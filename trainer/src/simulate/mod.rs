@@ -9,6 +9,7 @@
 //! Output is a pure function of [`SimulateParams`]: each person draws from their own random
 //! stream derived from the seed and their index.
 
+pub(crate) mod arena;
 mod behaviour;
 mod contacts;
 mod dialer;

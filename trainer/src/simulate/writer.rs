@@ -13,7 +13,61 @@ use super::{SimulateParams, SimulateSummary};
 use crate::{Result, TrainerError};
 
 /// Index of the dialer's own zone (America/Sao_Paulo) in [`ZONES`].
-const DIALER_ZONE: usize = 0;
+pub(crate) const DIALER_ZONE: usize = 0;
+
+/// The run's days in the dialer's zone: day `d` starts at local midnight `d` calendar days after
+/// the UTC date of the run's start. Shared with the backtest arena, whose evaluation days
+/// continue the same calendar after the history.
+#[derive(Debug, Clone)]
+pub(crate) struct Calendar {
+    first_date: jiff::civil::Date,
+    dialer_zone: TimeZone,
+}
+
+impl Calendar {
+    /// The calendar of a run starting at `start`.
+    pub(crate) fn new(start: Timestamp, zones: &Zones) -> Calendar {
+        Calendar {
+            first_date: start.to_zoned(TimeZone::UTC).date(),
+            dialer_zone: zones.get(DIALER_ZONE).clone(),
+        }
+    }
+
+    /// The dialer's zone.
+    pub(crate) fn zone(&self) -> &TimeZone {
+        &self.dialer_zone
+    }
+
+    /// Unix second of the dialer's midnight on day `day`.
+    pub(crate) fn midnight(&self, day: u32) -> Result<i64> {
+        let date = self
+            .first_date
+            .checked_add(jiff::Span::new().days(i64::from(day)))
+            .and_then(|d| {
+                d.to_datetime(Time::midnight())
+                    .to_zoned(self.dialer_zone.clone())
+            })
+            .map_err(|e| TrainerError::Config(format!("simulation day {day}: {e}")))?;
+        Ok(date.timestamp().as_second())
+    }
+
+    /// Day `day` with its midnight and weekday in the dialer's zone.
+    pub(crate) fn day(&self, day: u32) -> Result<DayContext> {
+        let midnight = self.midnight(day)?;
+        let weekday = Timestamp::from_second(midnight)
+            .map(|ts| {
+                ts.to_zoned(self.dialer_zone.clone())
+                    .weekday()
+                    .to_monday_zero_offset()
+            })
+            .unwrap_or(0);
+        Ok(DayContext {
+            day,
+            midnight,
+            weekday: u8::try_from(weekday).unwrap_or(0),
+        })
+    }
+}
 
 /// A CSV file being written, remembering its path for error messages.
 struct Out {
@@ -66,22 +120,12 @@ fn rfc3339_in(at: i64, zone: &TimeZone) -> String {
 pub(crate) fn run(params: &SimulateParams, out_dir: &Path) -> Result<SimulateSummary> {
     std::fs::create_dir_all(out_dir).map_err(|e| TrainerError::io(out_dir, e))?;
     let zones = Zones::load()?;
-    let dialer_zone = zones.get(DIALER_ZONE).clone();
-    let first_date = params.start.to_zoned(TimeZone::UTC).date();
-    let midnight = |day: u32| -> Result<i64> {
-        let date = first_date
-            .checked_add(jiff::Span::new().days(i64::from(day)))
-            .and_then(|d| {
-                d.to_datetime(Time::midnight())
-                    .to_zoned(dialer_zone.clone())
-            })
-            .map_err(|e| TrainerError::Config(format!("simulation day {day}: {e}")))?;
-        Ok(date.timestamp().as_second())
-    };
+    let calendar = Calendar::new(params.start, &zones);
+    let dialer_zone = calendar.zone().clone();
     let wp = WorldParams {
         seed: params.seed,
         days: params.days,
-        day0: midnight(0)?,
+        day0: calendar.midnight(0)?,
     };
 
     let mut summary = SimulateSummary::default();
@@ -103,19 +147,7 @@ pub(crate) fn run(params: &SimulateParams, out_dir: &Path) -> Result<SimulateSum
     let mut buffer: Vec<Attempt> = Vec::with_capacity(4);
     let mut duplicates: Vec<[String; 8]> = Vec::new();
     for day in 0..params.days {
-        let midnight = midnight(day)?;
-        let weekday = Timestamp::from_second(midnight)
-            .map(|ts| {
-                ts.to_zoned(dialer_zone.clone())
-                    .weekday()
-                    .to_monday_zero_offset()
-            })
-            .unwrap_or(0);
-        let ctx = DayContext {
-            day,
-            midnight,
-            weekday: u8::try_from(weekday).unwrap_or(0),
-        };
+        let ctx = calendar.day(day)?;
         for (person, state) in persons.iter().zip(states.iter_mut()) {
             buffer.clear();
             state.run_day(person, &ctx, &zones, &mut buffer);

@@ -1,5 +1,6 @@
 //! Integration tests of the trainer: one binary, shared helpers here, one module per concern.
 
+mod backtest;
 mod cli;
 mod determinism;
 mod leakage;
