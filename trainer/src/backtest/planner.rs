@@ -4,11 +4,11 @@
 //! uniformly random allowed hour. So the comparison measures the ranking, not a difference in
 //! what either was allowed to do.
 
+use contactscore_models::Channel;
 use contactscore_models::features::{ContactState, FeatureState};
 use contactscore_models::model::ResponseModel;
 use contactscore_models::policy::Policy;
-use contactscore_models::rank::{self, DEFAULT_PHONE_CHANNELS, RankQuery};
-use contactscore_models::{Channel, ContactKind};
+use contactscore_models::rank::{self, RankQuery};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -117,7 +117,7 @@ pub(crate) fn naive_plan(day: &Day<'_>, slot: u32, rng: &mut ChaCha8Rng) -> Opti
 
 /// The (contact, zone, channel) candidates [`rank::rank`] considers for `RankQuery { contacts:
 /// None, channels: [] }`: every contact point known at `as_of`, in the zone the ranking resolves
-/// for it, on its known channels.
+/// for it, on the channels [`rank::candidate_channels`] gives it.
 pub(crate) fn candidates(
     state: &FeatureState,
     slot: u32,
@@ -130,30 +130,11 @@ pub(crate) fn candidates(
         .filter(|c| c.known_at(as_of))
         .flat_map(|c| {
             let zone = state.resolve_zone(person, Some(c));
-            known_channels(c).into_iter().map(move |ch| (c, zone, ch))
+            rank::candidate_channels(c.kind, Some(c))
+                .into_iter()
+                .map(move |ch| (c, zone, ch))
         })
         .collect()
-}
-
-/// The channels the ranking tries for a known contact (its private `known_channels`): those the
-/// contacts file listed plus those ever attempted, in [`Channel::ALL`] order; when there are none,
-/// the defaults for its kind. The test `naive_candidates_are_the_rankings` keeps the two equal.
-fn known_channels(c: &ContactState) -> Vec<Channel> {
-    let mut mask = c.listed_channels;
-    for ch in &c.channels {
-        mask |= 1 << ch.channel.index();
-    }
-    let known: Vec<Channel> = Channel::ALL
-        .into_iter()
-        .filter(|ch| mask & (1 << ch.index()) != 0 && rank::supports(c.kind, *ch))
-        .collect();
-    if !known.is_empty() {
-        return known;
-    }
-    match c.kind {
-        ContactKind::Email => vec![Channel::Email],
-        ContactKind::Phone => DEFAULT_PHONE_CHANNELS.to_vec(),
-    }
 }
 
 #[cfg(test)]
