@@ -40,6 +40,15 @@ impl Service {
         let ranking = self.engine.rank(&serving, q)?;
         Ok(convert::rank_response(person_id, &serving.version, ranking))
     }
+
+    fn model_info(&self) -> v1::ModelInfo {
+        let serving = self.engine.current().ok();
+        convert::model_info(
+            serving.as_deref(),
+            self.engine.live_outcomes(),
+            self.engine.last_failure(),
+        )
+    }
 }
 
 /// Time `result` under `rpc` and turn errors into statuses.
@@ -175,13 +184,7 @@ impl ContactScoring for Service {
         _request: Request<v1::GetModelInfoRequest>,
     ) -> Result<Response<v1::ModelInfo>, Status> {
         let timer = RpcTimer::start("GetModelInfo");
-        let serving = self.engine.current().ok();
-        let info = convert::model_info(
-            serving.as_deref(),
-            self.engine.live_outcomes(),
-            self.engine.last_failure(),
-        );
-        finish(timer, Ok(info))
+        finish(timer, Ok(self.model_info()))
     }
 
     async fn forget_person(
@@ -213,12 +216,6 @@ impl ContactScoring for Service {
         if let Ok(Reloaded::NoVersion) = reloaded {
             return finish(timer, Err(ServerError::NoModel));
         }
-        let serving = self.engine.current().ok();
-        let info = convert::model_info(
-            serving.as_deref(),
-            self.engine.live_outcomes(),
-            self.engine.last_failure(),
-        );
-        finish(timer, Ok(info))
+        finish(timer, Ok(self.model_info()))
     }
 }

@@ -322,18 +322,7 @@ async fn bad_requests_are_rejected_naming_the_field() -> Result<()> {
         ),
     ];
     for (req, field) in cases {
-        let err = c.rank(req).await.expect_err(field);
-        assert_eq!(
-            err.code(),
-            Code::InvalidArgument,
-            "{field}: {}",
-            err.message()
-        );
-        assert!(
-            err.message().starts_with(field),
-            "{field}: {}",
-            err.message()
-        );
+        invalid_names(c.rank(req).await, field);
     }
     let bad_outcomes = [
         (
@@ -359,22 +348,27 @@ async fn bad_requests_are_rejected_naming_the_field() -> Result<()> {
         (v1::RecordOutcomeRequest { outcome: None }, "outcome"),
     ];
     for (req, field) in bad_outcomes {
-        let err = c.record_outcome(req).await.expect_err(field);
-        assert_eq!(
-            err.code(),
-            Code::InvalidArgument,
-            "{field}: {}",
-            err.message()
-        );
-        assert!(
-            err.message().starts_with(field),
-            "{field}: {}",
-            err.message()
-        );
+        invalid_names(c.record_outcome(req).await, field);
     }
     // The server is still healthy after all that.
     assert!(c.rank(good()).await.is_ok());
     Ok(())
+}
+
+/// The call failed with INVALID_ARGUMENT and a message starting with the field's path.
+fn invalid_names<T: std::fmt::Debug>(result: Result<T, tonic::Status>, field: &str) {
+    let err = result.expect_err(field);
+    assert_eq!(
+        err.code(),
+        Code::InvalidArgument,
+        "{field}: {}",
+        err.message()
+    );
+    assert!(
+        err.message().starts_with(field),
+        "{field}: {}",
+        err.message()
+    );
 }
 
 fn blocked<'a>(r: &'a v1::RankResponse, contact: &str, channel: &str) -> Option<&'a v1::Blocked> {
