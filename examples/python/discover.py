@@ -90,7 +90,9 @@ def run(args):
         response_deserializer=response_class.FromString,
     )
     metadata = [("authorization", f"Bearer {args.token}")] if args.token else []
-    info = call(json_format.Parse("{}", request_class()), metadata=metadata, timeout=TIMEOUT_SECONDS)
+    # The request from JSON, as with `grpcurl -d '{}'`.
+    request = json_format.Parse("{}", request_class())
+    info = call(request, metadata=metadata, timeout=TIMEOUT_SECONDS)
     print(f"{method.name} ->")
     print(json_format.MessageToJson(info, indent=2))
     return 0
