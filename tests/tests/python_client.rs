@@ -1,0 +1,263 @@
+//! The Python client example (`examples/python/`) against the real server: simulate → train →
+//! start `contactscore-server` on `127.0.0.1:0` → generate the stubs from the proto with
+//! grpcio-tools into a temporary directory → run `client.py` (health, GetModelInfo, Rank,
+//! RecordOutcome, Rank again, ForgetPerson) and `discover.py` (server reflection, no proto files)
+//! with `python3`, and check their exit codes and what they print. Needs the packages in
+//! `examples/python/requirements.txt` (CI installs them); without them the tests fail, saying so.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, ensure};
+use contactscore_e2e::server::{ServerProc, train_into};
+use contactscore_e2e::simulated;
+
+/// A trained model, a running server and the generated stubs, kept alive together.
+struct Fixture {
+    server: ServerProc,
+    version: String,
+    stubs: PathBuf,
+    _sim: contactscore_e2e::SimData,
+}
+
+impl Fixture {
+    /// Train on a small simulation, start the server with `extra` arguments and `env`, and
+    /// generate the stubs.
+    fn start(seed: u64, extra: &[&str], env: &[(&str, &str)]) -> Result<Self> {
+        require_python_packages()?;
+        let sim = simulated(600, 21, seed)?;
+        let dir = sim.dir.path();
+        let models = dir.join("models");
+        let version = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+        let server = ServerProc::start_with_env(&models, &dir.join("state"), extra, env)?;
+        let stubs = dir.join("stubs");
+        let generated = Command::new("bash")
+            .arg(examples().join("generate.sh"))
+            .arg(&stubs)
+            .env("PYTHON", python())
+            .output()
+            .context("running examples/python/generate.sh")?;
+        ensure!(
+            generated.status.success(),
+            "generate.sh failed ({}):\n{}",
+            generated.status,
+            String::from_utf8_lossy(&generated.stderr)
+        );
+        for f in ["contactscore_pb2.py", "contactscore_pb2_grpc.py"] {
+            let p = stubs.join("contactscore/v1").join(f);
+            ensure!(p.is_file(), "generate.sh did not write {}", p.display());
+        }
+        Ok(Self {
+            server,
+            version,
+            stubs,
+            _sim: sim,
+        })
+    }
+
+    /// Run `client.py` against the server with the stubs and `args`.
+    fn client(&self, args: &[&str]) -> Result<Run> {
+        let stubs = self.stubs.to_string_lossy();
+        let mut all = vec!["--addr", &self.server.addr, "--stubs", &stubs];
+        all.extend_from_slice(args);
+        run_python("client.py", &all)
+    }
+}
+
+#[test]
+fn client_ranks_records_an_outcome_and_sees_its_effect() -> Result<()> {
+    let f = Fixture::start(31, &[], &[])?;
+    let run = f.client(&["--person-id", "py-lead-1"])?;
+    run.expect_success()?;
+    let out = &run.stdout;
+
+    assert!(
+        out.contains("health contactscore.v1.ContactScoring: SERVING"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("model {}: family ", f.version)),
+        "{out}"
+    );
+
+    // Before: every (contact, channel) asked for is suggested, contacts normalised.
+    let before = section(out, "rank py-lead-1:", "recorded ");
+    assert!(before.contains("7 suggestions"), "{before}");
+    assert!(before.contains("blocked: 0"), "{before}");
+    let pairs = suggestions(before);
+    for (contact, channel) in [
+        ("+5511987654321", "voice"),
+        ("+5511987654321", "whatsapp"),
+        ("+5511912345678", "voice"),
+        ("+5511912345678", "sms"),
+        ("+5511912345678", "whatsapp"),
+        ("+5511955554444", "sms"),
+        ("ana.souza@example.com", "email"),
+    ] {
+        assert!(
+            pairs.contains(&(contact.to_owned(), channel.to_owned())),
+            "{contact} {channel} not suggested:\n{before}"
+        );
+    }
+
+    // The outcome on the top suggestion is acknowledged...
+    let top = pairs.first().cloned().unwrap_or_default();
+    let recorded = format!("recorded invalid on {} {}: recorded=True", top.0, top.1);
+    assert!(out.contains(&recorded), "{recorded:?} missing:\n{out}");
+
+    // ...and the second Rank blocks that pair as invalid for a while.
+    let after = section(out, "rank again:", "changes:");
+    assert!(after.contains("6 suggestions"), "{after}");
+    assert!(
+        !suggestions(after).contains(&top),
+        "{top:?} still suggested:\n{after}"
+    );
+    let blocked = after
+        .lines()
+        .find(|l| {
+            l.split_whitespace()
+                .take(2)
+                .eq([top.0.as_str(), top.1.as_str()])
+        })
+        .with_context(|| format!("{top:?} not blocked:\n{after}"))?;
+    assert!(blocked.contains("invalid_recent until "), "{blocked}");
+    let changes = section(out, "changes:", "forgot ");
+    assert!(changes.contains("now blocked: invalid_recent"), "{changes}");
+    assert!(out.contains("forgot py-lead-1: existed=True"), "{out}");
+    Ok(())
+}
+
+#[test]
+fn reflection_describes_and_calls_the_service_without_proto_files() -> Result<()> {
+    let f = Fixture::start(32, &[], &[])?;
+    let run = run_python("discover.py", &["--addr", &f.server.addr])?;
+    run.expect_success()?;
+    let out = &run.stdout;
+    for expected in [
+        "  contactscore.v1.ContactScoring\n",
+        "  grpc.health.v1.Health\n",
+        "rpc Rank(contactscore.v1.RankRequest) returns (contactscore.v1.RankResponse)",
+        "rpc RankStream(stream contactscore.v1.RankRequest) returns \
+         (stream contactscore.v1.RankResponse)",
+        "rpc ForgetPerson(contactscore.v1.ForgetPersonRequest) returns \
+         (contactscore.v1.ForgetPersonResponse)",
+        "4 as_of: google.protobuf.Timestamp",
+        "2 contacts: repeated contactscore.v1.ContactPoint",
+        &format!("\"version\": \"{}\"", f.version),
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing:\n{out}");
+    }
+    Ok(())
+}
+
+#[test]
+fn client_sends_the_bearer_token_and_fails_without_it() -> Result<()> {
+    let config = tempfile::NamedTempFile::new()?;
+    std::fs::write(
+        config.path(),
+        "[auth]\nbearer_token_env = \"CS_PY_TOKEN\"\n",
+    )?;
+    let config_path = config.path().to_string_lossy();
+    let f = Fixture::start(
+        33,
+        &["--config", &config_path],
+        &[("CS_PY_TOKEN", "py-s3cret")],
+    )?;
+
+    let denied = f.client(&[])?;
+    assert_eq!(denied.code, Some(1), "{denied:?}");
+    assert!(
+        denied
+            .stderr
+            .contains("error: UNAUTHENTICATED: missing or invalid bearer token"),
+        "{denied:?}"
+    );
+    let wrong = f.client(&["--token", "guess"])?;
+    assert_eq!(wrong.code, Some(1), "{wrong:?}");
+
+    let ok = f.client(&["--token", "py-s3cret"])?;
+    ok.expect_success()?;
+    assert!(ok.stdout.contains("recorded=True"), "{ok:?}");
+    Ok(())
+}
+
+/// What a Python script did.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn expect_success(&self) -> Result<()> {
+        ensure!(
+            self.code == Some(0),
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code,
+            self.stdout,
+            self.stderr
+        );
+        Ok(())
+    }
+}
+
+/// The interpreter: `$PYTHON`, else `python3`.
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python")
+}
+
+/// Fail (not skip) when the example's packages are missing.
+fn require_python_packages() -> Result<()> {
+    let out = Command::new(python())
+        .args(["-c", "import grpc_tools, grpc_health.v1, grpc_reflection"])
+        .output()
+        .with_context(|| format!("running {}", python()))?;
+    ensure!(
+        out.status.success(),
+        "the Python client example's packages are missing: \
+         pip install -r examples/python/requirements.txt (CI installs them)\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+fn run_python(script: &str, args: &[&str]) -> Result<Run> {
+    let out = Command::new(python())
+        .arg(examples().join(script))
+        .args(args)
+        // The scripts read a default token from it; each test says what it sends.
+        .env_remove("CONTACTSCORE_TOKEN")
+        .output()
+        .with_context(|| format!("running {script}"))?;
+    Ok(Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// The text from the line starting with `from` up to the next line starting with `to`.
+fn section<'a>(out: &'a str, from: &str, to: &str) -> &'a str {
+    let start = out.find(&format!("\n{from}")).map_or(out.len(), |i| i + 1);
+    let rest = &out[start..];
+    let end = rest.find(&format!("\n{to}")).map_or(rest.len(), |i| i + 1);
+    &rest[..end]
+}
+
+/// (contact, channel) of the numbered suggestion lines (`  1. +5511… voice …`), best first.
+fn suggestions(section: &str) -> Vec<(String, String)> {
+    section
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let rank = words.next()?.strip_suffix('.')?;
+            rank.parse::<u32>().ok()?;
+            Some((words.next()?.to_owned(), words.next()?.to_owned()))
+        })
+        .collect()
+}
