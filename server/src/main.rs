@@ -1,6 +1,7 @@
 //! The `contactscore-server` binary: command line, logging, signals. Everything else is in the
 //! library (`server.rs` assembles the service).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -48,6 +49,7 @@ fn init_logs(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();

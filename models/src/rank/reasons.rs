@@ -24,8 +24,13 @@ pub fn reasons(
 ) -> Vec<&'static str> {
     let mut out = vec![best_hour(local.hour)];
     let recent = |at: Option<i64>| at.is_some_and(|a| t - a <= RECENT);
+    let new = if channel.is_email() {
+        "new_address"
+    } else {
+        "new_number"
+    };
     match contact {
-        None => out.push("new_number"),
+        None => out.push(new),
         Some(c) => {
             let ch = c.channel(channel);
             if ch.is_some_and(|s| recent(s.last_engaged_at)) {
@@ -34,7 +39,7 @@ pub fn reasons(
                 out.push("recent_right_party_other_channel");
             }
             if c.known_since.is_some_and(|k| t - k <= NEW) && c.tally.attempts[0] < 3.0 {
-                out.push("new_number");
+                out.push(new);
             }
             if ch.is_none() {
                 out.push("channel_untried");
@@ -43,6 +48,10 @@ pub fn reasons(
                 out.push("recent_failures");
             }
         }
+    }
+    // Explains a probability lowered by fatigue: the person was attempted in the last 24 h.
+    if person.last_attempt_at.is_some_and(|a| t - a < DAY) {
+        out.push("attempted_recently");
     }
     if person.last_engaged_at.is_none() {
         out.push("never_engaged");

@@ -134,6 +134,8 @@ fn invalid_and_wrong_party_numbers_drop_out_with_reasons() {
     // Invalid suppresses the (contact, channel); SMS on A is still allowed.
     assert_eq!(r.suggestions.len(), 1);
     assert_eq!(r.suggestions[0].channel, Channel::Sms);
+    // The slot is the same evening, within 24 h of the failed attempts.
+    assert!(r.suggestions[0].reasons.contains(&"attempted_recently"));
     let invalid = r
         .blocked
         .iter()
@@ -194,6 +196,7 @@ fn email_on_voice_is_reported_not_dropped() {
     assert_eq!(r.suggestions.len(), 1);
     assert_eq!(r.suggestions[0].contact, "ana@example.com");
     assert!(r.suggestions[0].reasons.contains(&"any_hour_channel"));
+    assert!(r.suggestions[0].reasons.contains(&"new_address"));
     assert_eq!(r.blocked.len(), 1);
     assert_eq!(r.blocked[0].reason, Exclusion::ChannelNotSupported);
 }
