@@ -102,8 +102,9 @@ fn main() -> Result<()> {
     let (workload, version) = build_version(&args, dir.path(), &models)?;
     let setup_hwm = proc_status_mib("VmHWM:");
     println!(
-        "setup peak RSS (simulate, train, grow, publish): {}",
-        mib(setup_hwm)
+        "setup peak RSS (simulate, train, grow, publish): {}; RSS before the server starts {}",
+        mib(setup_hwm),
+        mib(proc_status_mib("VmRSS:"))
     );
     // Reset VmHWM so the serving phase gets its own peak (Linux ≥ 4.0; ignored elsewhere).
     let hwm_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
@@ -231,7 +232,7 @@ fn build_version(args: &Args, dir: &Path, models: &Path) -> Result<(Arc<Workload
     let data = dir.join("data");
     let sim = simulate(&params, &data)?;
     println!(
-        "simulate: {} persons × {} days → {} attempts in {:.1} s",
+        "simulate: {} persons × {} days → {} attempts in {:.2} s",
         args.train_persons,
         args.train_days,
         sim.attempts,
