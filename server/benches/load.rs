@@ -91,8 +91,19 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if args.concurrency == 0 || args.connections == 0 || args.persons == 0 {
-        bail!("--concurrency, --connections and --persons must be positive");
+    if args.concurrency == 0
+        || args.connections == 0
+        || args.persons == 0
+        || args.server_threads == 0
+        || args.client_threads == 0
+    {
+        bail!("--persons, --concurrency, --connections and the thread counts must be positive");
+    }
+    if !(args.warmup >= 0.0 && args.measure > 0.0 && args.measure.is_finite()) {
+        bail!("--warmup must be ≥ 0 and --measure > 0 seconds");
+    }
+    if args.explicit_percent > 100 {
+        bail!("--explicit-percent must be at most 100");
     }
     println!("machine: {} cores, load average {}", cores(), loadavg());
     let dir = tempfile::tempdir()?;
@@ -460,7 +471,7 @@ struct Phase {
     errors: u64,
     seconds: f64,
     /// CPU seconds of (server, load generator, other) threads during the measured window.
-    cpu: (f64, f64, f64),
+    cpu: [f64; 3],
 }
 
 impl Phase {
@@ -575,11 +586,7 @@ async fn phase(
         latencies,
         errors,
         seconds: args.measure,
-        cpu: (
-            cpu_to.0 - cpu_from.0,
-            cpu_to.1 - cpu_from.1,
-            cpu_to.2 - cpu_from.2,
-        ),
+        cpu: cpu_delta(&cpu_from, &cpu_to),
     })
 }
 
@@ -602,11 +609,7 @@ fn report(args: &Args, phases: &[Phase], setup_hwm: Option<f64>, hwm_reset: bool
         latencies: pooled,
         errors: before.errors + after.errors,
         seconds: before.seconds + after.seconds,
-        cpu: (
-            before.cpu.0 + after.cpu.0,
-            before.cpu.1 + after.cpu.1,
-            before.cpu.2 + after.cpu.2,
-        ),
+        cpu: [0, 1, 2].map(|g| before.cpu[g] + after.cpu[g]),
     };
     println!(
         "\n{} persons, {} in flight over {} HTTP/2 connections, {:.0} s warm-up + {:.0} s measured \
@@ -633,9 +636,9 @@ fn report(args: &Args, phases: &[Phase], setup_hwm: Option<f64>, hwm_reset: bool
             pct(&p.latencies, 0.99) / 1e6,
             pct(&p.latencies, 1.0) / 1e6,
             p.errors,
-            p.cpu.0,
-            p.cpu.1,
-            p.cpu.2
+            p.cpu[0],
+            p.cpu[1],
+            p.cpu[2]
         );
     }
     let ratio = rank.throughput() / baseline.throughput();
@@ -717,12 +720,12 @@ fn mib(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".into(), |m| format!("{m:.0} MiB"))
 }
 
-/// CPU seconds (user + system) of this process's threads, grouped by name prefix:
-/// (server, load generator, other). Assumes the usual 100 clock ticks per second.
-fn thread_cpu() -> (f64, f64, f64) {
-    let mut by: HashMap<u8, f64> = HashMap::new();
+/// CPU seconds (user + system) of each live thread of this process, by thread id, with its
+/// group: 0 server, 1 load generator, 2 other. Assumes the usual 100 clock ticks per second.
+fn thread_cpu() -> HashMap<String, (usize, f64)> {
+    let mut out = HashMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return (f64::NAN, f64::NAN, f64::NAN);
+        return out;
     };
     for task in tasks.flatten() {
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
@@ -745,10 +748,21 @@ fn thread_cpu() -> (f64, f64, f64) {
         } else {
             2
         };
-        *by.entry(group).or_default() += ticks / 100.0;
+        let tid = task.file_name().to_string_lossy().into_owned();
+        out.insert(tid, (group, ticks / 100.0));
     }
-    let get = |g| by.get(&g).copied().unwrap_or(0.0);
-    (get(0), get(1), get(2))
+    out
+}
+
+/// CPU seconds per group between two samples, per thread, so a thread that exits in between
+/// (e.g. the blocking thread that loaded the model) does not subtract its earlier time.
+fn cpu_delta(from: &HashMap<String, (usize, f64)>, to: &HashMap<String, (usize, f64)>) -> [f64; 3] {
+    let mut by = [0.0; 3];
+    for (tid, &(group, secs)) in to {
+        let before = from.get(tid).map_or(0.0, |&(_, s)| s);
+        by[group] += secs - before;
+    }
+    by
 }
 
 fn cores() -> usize {
