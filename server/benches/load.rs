@@ -99,7 +99,7 @@ fn main() -> Result<()> {
     {
         bail!("--persons, --concurrency, --connections and the thread counts must be positive");
     }
-    if !(args.warmup >= 0.0 && args.measure > 0.0 && args.measure.is_finite()) {
+    if !(args.warmup >= 0.0 && args.measure > 0.0 && (args.warmup + args.measure).is_finite()) {
         bail!("--warmup must be ≥ 0 and --measure > 0 seconds");
     }
     if args.explicit_percent > 100 {
