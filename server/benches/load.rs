@@ -167,6 +167,13 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     let results = client.block_on(drive(&args, bound, workload))?;
+    // Memory while the server still holds its state (VmHWM covers the model load too).
+    let memory = Memory {
+        setup_peak: setup_hwm,
+        hwm_reset,
+        serving_peak: proc_status_mib("VmHWM:"),
+        serving_now: proc_status_mib("VmRSS:"),
+    };
     let _ = stop_tx.send(());
     server
         .join()
@@ -174,7 +181,7 @@ fn main() -> Result<()> {
     drop(client);
 
     // 4. The report.
-    report(&args, &results, setup_hwm, hwm_reset);
+    report(&args, &results, &memory);
     Ok(())
 }
 
@@ -591,7 +598,19 @@ async fn phase(
 }
 
 /// Print the figures as a Markdown table, the ratio and the verdict on the targets.
-fn report(args: &Args, phases: &[Phase], setup_hwm: Option<f64>, hwm_reset: bool) {
+/// Resident memory figures (MiB), from `/proc/self/status`.
+struct Memory {
+    /// VmHWM after simulate, train, grow and publish.
+    setup_peak: Option<f64>,
+    /// Whether VmHWM could be reset before the server started.
+    hwm_reset: bool,
+    /// VmHWM at the end of the load (since the reset, when it worked).
+    serving_peak: Option<f64>,
+    /// VmRSS at the end of the load, server still up.
+    serving_now: Option<f64>,
+}
+
+fn report(args: &Args, phases: &[Phase], memory: &Memory) {
     let find = |name: &str| phases.iter().find(|p| p.name == name);
     let (Some(rank), Some(before), Some(after)) = (
         find("Rank"),
@@ -655,15 +674,15 @@ fn report(args: &Args, phases: &[Phase], setup_hwm: Option<f64>, hwm_reset: bool
         verdict(ratio >= TARGET_RATIO)
     );
     println!(
-        "peak RSS: setup {}; serving phase {} ({}); RSS at the end {}",
-        mib(setup_hwm),
-        mib(proc_status_mib("VmHWM:")),
-        if hwm_reset {
+        "peak RSS: setup {}; since the server started {} ({}); RSS after the load, server up: {}",
+        mib(memory.setup_peak),
+        mib(memory.serving_peak),
+        if memory.hwm_reset {
             "VmHWM reset after setup"
         } else {
             "VmHWM could not be reset: whole process"
         },
-        mib(proc_status_mib("VmRSS:"))
+        mib(memory.serving_now)
     );
 }
 
