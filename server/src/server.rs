@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use contactscore_proto::v1::contact_scoring_server::ContactScoringServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Interceptor;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Status};
 use tonic_health::ServingStatus;
@@ -133,9 +133,14 @@ pub async fn run(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(scoring)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-            let _ = stop_rx.await;
-        });
+        .serve_with_incoming_shutdown(
+            // TCP_NODELAY: a Rank answer leaves in two writes (data, then trailers); with Nagle on,
+            // the second waits ~40 ms for a delayed ACK (BENCHMARKS.md, "gRPC server under load").
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            async {
+                let _ = stop_rx.await;
+            },
+        );
     tracing::info!(%grpc, metrics = ?metrics_addr, tls = settings.tls.is_some(), auth = settings.bearer_token.is_some(), "listening");
     ready(Bound {
         grpc,
