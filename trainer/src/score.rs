@@ -9,7 +9,7 @@ use contactscore_models::{Channel, ContactNormalizer, Outcome};
 
 use crate::ingest::{DispositionMap, IngestOptions, IngestReport, InputPaths, ingest};
 use crate::progress::Progress;
-use crate::replay::{replay, seed_state};
+use crate::replay::{Selection, replay, seed_state};
 use crate::{Result, TrainerError};
 
 /// What to score.
@@ -92,9 +92,9 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
         &data,
         &slots,
         &model.schema,
-        |_, _| true,
-        |_, row, features| {
-            scored.push(Scored {
+        &Selection::all(&data),
+        |k, row, features| {
+            let s = Scored {
                 attempt_id: data.attempt_id(row).to_owned(),
                 probability: model.predict(features),
                 baseline: model.baseline().predict(features),
@@ -103,10 +103,14 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
                 channel: row.channel,
                 local_hour: features[hour_idx] as u8,
                 stale: cutoff.is_some_and(|c| row.t <= c),
-            });
+            };
+            scored.push((k, s));
         },
         progress,
     )?;
+    // Replay visits attempts person by person; report them in time order.
+    scored.sort_unstable_by_key(|(k, _)| *k);
+    let scored: Vec<Scored> = scored.into_iter().map(|(_, s)| s).collect();
     let stale = scored.iter().filter(|s| s.stale).count();
     if stale > 0 {
         progress.say(format_args!(

@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
 use crate::ingest::{IngestOptions, InputPaths, ingest};
-use crate::progress::Progress;
-use crate::replay::{replay, seed_state, unit_hash};
+use crate::progress::{Progress, process_cpu_seconds};
+use crate::replay::{Selection, replay, seed_state, unit_hash};
 use crate::timefmt::rfc3339;
 use crate::{Result, TrainerError};
 
@@ -65,6 +65,9 @@ pub struct TrainOutcome {
     /// Wall time per stage in seconds: `ingest`, `replay`, `fit_<family>` (fit + calibration +
     /// test scoring), `publish`, `total`.
     pub timings: Vec<(String, f64)>,
+    /// CPU seconds of the process (all threads) for `ingest` and `replay`: the basis of
+    /// per-core throughput figures.
+    pub cpu_timings: Vec<(String, f64)>,
 }
 
 struct Slices {
@@ -76,6 +79,7 @@ struct Slices {
 /// Run training end to end.
 pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Result<TrainOutcome> {
     let started = progress.timer();
+    let cpu_started = process_cpu_seconds();
     let opts = IngestOptions {
         normalizer: settings.normalizer,
         max_bad_rows: req.max_bad_rows,
@@ -84,6 +88,11 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
     };
     let data = ingest(&req.inputs, &opts)?;
     let mut timings = vec![("ingest".to_owned(), started.elapsed().as_secs_f64())];
+    let cpu_ingested = process_cpu_seconds();
+    let mut cpu_timings = Vec::new();
+    if let (Some(a), Some(b)) = (cpu_started, cpu_ingested) {
+        cpu_timings.push(("ingest".to_owned(), b - a));
+    }
     let n = data.attempts.len();
     progress.say(format_args!(
         "ingested {n} attempts, {} persons, {} contact points in {:.1}s ({} bad rows skipped)",
@@ -118,29 +127,34 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
     let mut state = FeatureState::new(&settings.default_timezone)?;
     let slots = seed_state(&mut state, &data)?;
     let width = schema.len();
+    let selection = Selection::new(&data, |i, row| {
+        let r = rates[usize::from(i >= calib_idx) + usize::from(i >= test_idx)];
+        r >= 1.0 || unit_hash(data.attempt_id(row), seed) < r
+    });
+    // Slices are contiguous in time, so in ordinal space too.
+    let (calib_from, test_from) = (selection.before(calib_idx), selection.before(test_idx));
     let mut slices = Slices {
-        train: Dataset::new(width),
-        calibration: Dataset::new(width),
-        test: Dataset::new(width),
+        train: Dataset::with_rows(width, calib_from),
+        calibration: Dataset::with_rows(width, test_from - calib_from),
+        test: Dataset::with_rows(width, selection.len() - test_from),
     };
     let target = settings.target;
-    let slice_of = |i: usize| usize::from(i >= calib_idx) + usize::from(i >= test_idx);
     let replay_started = progress.timer();
+    let cpu_replay_started = process_cpu_seconds();
     replay(
         &mut state,
         &data,
         &slots,
         &schema,
-        |i, row| {
-            let r = rates[slice_of(i)];
-            r >= 1.0 || unit_hash(data.attempt_id(row), seed) < r
-        },
-        |i, row, features| {
+        &selection,
+        |k, row, features| {
             let label = target.is_positive(row.outcome);
-            match slice_of(i) {
-                0 => slices.train.push(features, label),
-                1 => slices.calibration.push(features, label),
-                _ => slices.test.push(features, label),
+            if k < calib_from {
+                slices.train.set(k, features, label);
+            } else if k < test_from {
+                slices.calibration.set(k - calib_from, features, label);
+            } else {
+                slices.test.set(k - test_from, features, label);
             }
         },
         progress,
@@ -152,9 +166,16 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
     drop(slots);
     let secs = replay_started.elapsed().as_secs_f64();
     timings.push(("replay".to_owned(), secs));
+    if let (Some(a), Some(b)) = (cpu_replay_started, process_cpu_seconds()) {
+        cpu_timings.push(("replay".to_owned(), b - a));
+    }
     progress.say(format_args!(
-        "replayed {n} attempts in {secs:.1}s ({:.0} attempts/s); rows: train {}, calibration {}, test {}",
+        "replayed {n} attempts in {secs:.1}s ({:.0} attempts/s{}); rows: train {}, calibration {}, test {}",
         n as f64 / secs.max(1e-9),
+        cpu_timings
+            .iter()
+            .find(|(k, _)| k == "replay")
+            .map_or(String::new(), |(_, c)| format!(", {c:.1} CPU s")),
         slices.train.len(),
         slices.calibration.len(),
         slices.test.len()
@@ -294,6 +315,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         manifest,
         promoted: req.promote,
         timings,
+        cpu_timings,
     })
 }
 

@@ -22,6 +22,16 @@ impl Dataset {
         }
     }
 
+    /// A dataset of `rows` rows of zeros and `false` labels, to be filled with [`Dataset::set`]
+    /// (for producers that compute rows out of order).
+    pub fn with_rows(n_features: usize, rows: usize) -> Self {
+        Self {
+            n_features,
+            x: vec![0.0; rows * n_features],
+            y: vec![false; rows],
+        }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.y.len()
@@ -42,6 +52,13 @@ impl Dataset {
         debug_assert_eq!(row.len(), self.n_features);
         self.x.extend_from_slice(row);
         self.y.push(label);
+    }
+
+    /// Overwrite row `i` (must have `n_features` values; `i < len()`).
+    pub fn set(&mut self, i: usize, row: &[f32], label: bool) {
+        debug_assert_eq!(row.len(), self.n_features);
+        self.x[i * self.n_features..(i + 1) * self.n_features].copy_from_slice(row);
+        self.y[i] = label;
     }
 
     /// Number of positive labels.

@@ -1,23 +1,30 @@
 //! Point-in-time correctness: an attempt's features must not change when later attempts are
-//! removed from the input.
+//! removed from the input, and the person-by-person replay computes exactly what a plain replay
+//! of all attempts in time order computes.
 
 use std::collections::HashMap;
 
 use contactscore_models::ContactNormalizer;
+use contactscore_models::features::Candidate;
 use contactscore_models::features::{FeatureSchema, FeatureState};
+use contactscore_trainer::ingest::{AttemptRow, Ingested};
 use contactscore_trainer::ingest::{DispositionMap, IngestOptions, InputPaths, ingest};
 use contactscore_trainer::progress::Progress;
-use contactscore_trainer::replay::{replay, seed_state};
+use contactscore_trainer::replay::{Selection, replay, seed_state, unit_hash};
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 
-fn features_by_id(inputs: &InputPaths) -> HashMap<String, Vec<u32>> {
+fn load(inputs: &InputPaths) -> Ingested {
     let opts = IngestOptions {
         normalizer: ContactNormalizer::new("BR").expect("region"),
         max_bad_rows: 0,
         dispositions: DispositionMap::default(),
         progress: false,
     };
-    let data = ingest(inputs, &opts).expect("ingest");
+    ingest(inputs, &opts).expect("ingest")
+}
+
+fn features_by_id(inputs: &InputPaths) -> HashMap<String, Vec<u32>> {
+    let data = load(inputs);
     let schema = FeatureSchema::new(data.person_attrs.clone());
     let mut state = FeatureState::new("America/Sao_Paulo").expect("zone");
     let slots = seed_state(&mut state, &data).expect("seed");
@@ -27,7 +34,7 @@ fn features_by_id(inputs: &InputPaths) -> HashMap<String, Vec<u32>> {
         &data,
         &slots,
         &schema,
-        |_, _| true,
+        &Selection::all(&data),
         // Compare bit patterns so NaN == NaN.
         |_, row, f| {
             out.insert(
@@ -95,5 +102,95 @@ fn features_do_not_see_later_attempts() {
         "{} attempts changed, e.g. {:?}",
         differing.len(),
         &differing[..differing.len().min(5)]
+    );
+}
+
+/// Bit patterns of a feature row (so NaN == NaN).
+fn bits(f: &[f32]) -> Vec<u32> {
+    f.iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn person_by_person_replay_equals_time_order_replay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let params = SimulateParams {
+        persons: 300,
+        days: 40,
+        seed: 5,
+        ..SimulateParams::default()
+    };
+    simulate(&params, dir.path()).expect("simulate");
+    let data = load(&InputPaths {
+        attempts: vec![dir.path().join("attempts.csv")],
+        contacts: Some(dir.path().join("contacts.csv")),
+        persons: Some(dir.path().join("persons.csv")),
+    });
+    let schema = FeatureSchema::new(data.person_attrs.clone());
+    // A sparse selection, so ordinals differ from attempt indices.
+    let picked = |row: &AttemptRow| unit_hash(data.attempt_id(row), 3) < 0.3;
+
+    // Reference: every attempt in global time order, features read before applying.
+    let mut expected_state = FeatureState::new("America/Sao_Paulo").expect("zone");
+    let slots = seed_state(&mut expected_state, &data).expect("seed");
+    let mut expected = Vec::new();
+    let mut buf = Vec::new();
+    for row in &data.attempts {
+        let slot = slots[row.person as usize];
+        let contact = &data.contacts[row.contact as usize];
+        if picked(row) {
+            buf.clear();
+            let cand = Candidate {
+                contact: &contact.key,
+                kind: contact.kind,
+                zone: None,
+                channel: row.channel,
+                t: row.t,
+            };
+            expected_state.features(&schema, Some(slot), &cand, &mut buf);
+            expected.push((data.attempt_id(row).to_owned(), bits(&buf)));
+        }
+        expected_state
+            .apply(slot, contact, row.channel, row.t, row.outcome)
+            .expect("apply");
+    }
+
+    let mut state = FeatureState::new("America/Sao_Paulo").expect("zone");
+    let slots = seed_state(&mut state, &data).expect("seed");
+    let selection = Selection::new(&data, |_, row| picked(row));
+    assert_eq!(selection.len(), expected.len());
+    assert!(expected.len() > 1000, "{} selected", expected.len());
+    let mut got = vec![None; selection.len()];
+    let mut in_time_order = true;
+    let mut last = None;
+    replay(
+        &mut state,
+        &data,
+        &slots,
+        &schema,
+        &selection,
+        |k, row, f| {
+            in_time_order &= last.is_none_or(|l| k > l);
+            last = Some(k);
+            got[k] = Some((data.attempt_id(row).to_owned(), bits(f)));
+        },
+        &Progress::silent(),
+    )
+    .expect("replay");
+    assert!(
+        !in_time_order,
+        "the replay is expected to visit person by person"
+    );
+    let got: Vec<_> = got.into_iter().map(|g| g.expect("visited")).collect();
+    assert!(
+        got == expected,
+        "features differ from the time-order replay"
+    );
+    // The end state is the same too, zone ids included.
+    assert_eq!(state.persons, expected_state.persons);
+    assert_eq!(state.person_ids, expected_state.person_ids);
+    assert_eq!(state.cutoff, expected_state.cutoff);
+    assert_eq!(
+        serde_json::to_string(&state.zones).expect("zones"),
+        serde_json::to_string(&expected_state.zones).expect("zones")
     );
 }
