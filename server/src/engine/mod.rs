@@ -11,7 +11,7 @@ pub mod erasure;
 pub mod journal;
 mod record;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -100,6 +100,9 @@ pub struct ValidRank {
 struct Live {
     records: Vec<LiveOutcome>,
     seen: HashSet<String>,
+    /// Ids in `seen` whose journal write is still in flight, with a receiver that turns `true`
+    /// once the outcome is durable (and closes without turning `true` if the write failed).
+    pending: HashMap<String, watch::Receiver<bool>>,
 }
 
 /// The engine.
@@ -108,7 +111,7 @@ pub struct Engine {
     registry: Registry,
     policy: Policy,
     serving: ArcSwapOption<Serving>,
-    gate: tokio::sync::RwLock<()>,
+    gate: Arc<tokio::sync::RwLock<()>>,
     live: Mutex<Live>,
     journal: Journal,
     erasures: Mutex<Erasures>,
@@ -134,8 +137,12 @@ impl Engine {
             registry,
             policy,
             serving: ArcSwapOption::empty(),
-            gate: tokio::sync::RwLock::new(()),
-            live: Mutex::new(Live { records, seen }),
+            gate: Arc::new(tokio::sync::RwLock::new(())),
+            live: Mutex::new(Live {
+                records,
+                seen,
+                pending: HashMap::new(),
+            }),
             journal,
             erasures: Mutex::new(erasures),
             reload_lock: tokio::sync::Mutex::new(()),

@@ -1,13 +1,15 @@
 //! Recording outcomes (durable, idempotent on `attempt_id`, applied to the served state) and
 //! erasing persons.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use contactscore_models::Contact;
+use tokio::sync::watch;
 
-use super::Engine;
 use super::journal::LiveOutcome;
-use crate::error::Result;
+use super::{Engine, Serving};
+use crate::error::{Result, ServerError};
 use crate::metrics;
 
 /// A validated outcome: the journal record plus its normalised contact.
@@ -17,6 +19,43 @@ pub struct ValidOutcome {
     pub record: LiveOutcome,
     /// The normalised contact.
     pub contact: Contact,
+}
+
+/// The outcomes of one record call, sorted by [`Engine::claim`].
+struct Claim {
+    /// Newly claimed: to be written.
+    fresh: Vec<ValidOutcome>,
+    /// Copies of ids whose write is in flight, with that write's durability signal.
+    waits: Vec<(watch::Receiver<bool>, ValidOutcome)>,
+    /// Copies of ids already durable.
+    duplicates: u64,
+    /// Turns `true` once `fresh` is durable.
+    done: watch::Sender<bool>,
+}
+
+/// Settles claimed ids however the write ends (success, error or panic): no longer pending;
+/// durable ones stay seen and wake their waiters with `true`, failed ones are unclaimed so that a
+/// retry records them.
+struct Settle<'a> {
+    engine: &'a Engine,
+    ids: Vec<String>,
+    done: watch::Sender<bool>,
+    durable: bool,
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        let mut live = self.engine.live.lock();
+        for id in &self.ids {
+            live.pending.remove(id);
+            if !self.durable {
+                live.seen.remove(id);
+            }
+        }
+        if self.durable {
+            self.done.send_replace(true);
+        }
+    }
 }
 
 /// What a record call did.
@@ -31,37 +70,90 @@ pub struct Recorded {
 impl Engine {
     /// Record `outcomes` durably and apply them to the served state. Returns once they are
     /// fsynced; outcomes whose `attempt_id` was already recorded change nothing.
-    pub async fn record(&self, outcomes: Vec<ValidOutcome>) -> Result<Recorded> {
-        let asked = outcomes.len() as u64;
-        let _shared = self.gate.read().await;
-        // Taken under the gate: a reload cannot swap versions until this call is done.
-        let serving = self.current()?;
-        let mut fresh = Vec::with_capacity(outcomes.len());
-        {
-            let mut live = self.live.lock();
-            for mut o in outcomes {
-                if live.seen.insert(o.record.attempt_id.clone()) {
-                    o.record.recorded_on.clone_from(&serving.version);
-                    fresh.push(o);
+    ///
+    /// "Already recorded" is only answered once the earlier copy is durable: a copy of an id
+    /// whose write is still in flight waits for it, and is recorded itself if that write fails.
+    /// The write runs in its own task, so a caller that goes away (a cancelled RPC) cannot leave
+    /// an id marked as seen without its outcome written and applied.
+    pub async fn record(self: &Arc<Self>, outcomes: Vec<ValidOutcome>) -> Result<Recorded> {
+        let mut counts = Recorded::default();
+        let mut todo = outcomes;
+        while !todo.is_empty() {
+            // Held until the write is done: a reload cannot swap versions in between.
+            let gate = Arc::clone(&self.gate).read_owned().await;
+            let serving = self.current()?;
+            let claim = self.claim(todo, &serving.version);
+            counts.duplicates += claim.duplicates;
+            if !claim.fresh.is_empty() {
+                let engine = Arc::clone(self);
+                let (fresh, done) = (claim.fresh, claim.done);
+                let task = tokio::spawn(async move {
+                    let _gate = gate;
+                    engine.commit(fresh, done, &serving).await
+                });
+                counts.recorded += task.await.map_err(|e| {
+                    ServerError::io("outcome recording task", std::io::Error::other(e))
+                })??;
+            } else {
+                drop(gate);
+            }
+            todo = Vec::new();
+            for (mut durable, o) in claim.waits {
+                if durable.wait_for(|d| *d).await.is_ok() {
+                    counts.duplicates += 1;
+                } else {
+                    // The earlier copy's write failed: this copy is the outcome now.
+                    todo.push(o);
                 }
             }
         }
-        let total = fresh.len() as u64;
-        let counts = Recorded {
-            recorded: total,
-            duplicates: asked - total,
+        Ok(counts)
+    }
+
+    /// Sort `outcomes` into fresh ones (claimed: marked seen and pending), copies of ids whose
+    /// write is in flight (to wait for), and duplicates of durable ones.
+    fn claim(&self, outcomes: Vec<ValidOutcome>, version: &str) -> Claim {
+        let (done, durable) = watch::channel(false);
+        let mut claim = Claim {
+            fresh: Vec::with_capacity(outcomes.len()),
+            waits: Vec::new(),
+            duplicates: 0,
+            done,
         };
-        if fresh.is_empty() {
-            return Ok(counts);
-        }
-        let records: Vec<LiveOutcome> = fresh.iter().map(|o| o.record.clone()).collect();
-        if let Err(e) = self.journal.append(&records).await {
-            let mut live = self.live.lock();
-            for r in &records {
-                live.seen.remove(&r.attempt_id);
+        let mut live = self.live.lock();
+        for mut o in outcomes {
+            let id = &o.record.attempt_id;
+            if let Some(pending) = live.pending.get(id) {
+                claim.waits.push((pending.clone(), o));
+            } else if live.seen.insert(id.clone()) {
+                live.pending.insert(id.clone(), durable.clone());
+                version.clone_into(&mut o.record.recorded_on);
+                claim.fresh.push(o);
+            } else {
+                claim.duplicates += 1;
             }
-            return Err(e);
         }
+        claim
+    }
+
+    /// Write claimed outcomes to the journal, then apply them to `serving`'s state. Returns how
+    /// many were recorded.
+    async fn commit(
+        &self,
+        fresh: Vec<ValidOutcome>,
+        done: watch::Sender<bool>,
+        serving: &Serving,
+    ) -> Result<u64> {
+        let records: Vec<LiveOutcome> = fresh.iter().map(|o| o.record.clone()).collect();
+        let mut settle = Settle {
+            engine: self,
+            ids: records.iter().map(|r| r.attempt_id.clone()).collect(),
+            done,
+            durable: false,
+        };
+        self.journal.append(&records).await?;
+        settle.durable = true;
+        let total = records.len() as u64;
         self.live.lock().records.extend(records);
         {
             let mut st = serving.state.write();
@@ -74,7 +166,7 @@ impl Engine {
         }
         serving.live_applied.fetch_add(total, Ordering::Relaxed);
         metrics::outcomes_recorded(total);
-        Ok(counts)
+        Ok(total)
     }
 
     /// Erase everything held about `person_id`: the served state, the live outcomes in the
