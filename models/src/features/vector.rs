@@ -2,6 +2,7 @@
 //! feature state as it stood *before* that attempt. Training and serving both call
 //! [`FeatureState::features`], so a model never sees features computed two different ways.
 
+use super::fastmath::ln_1p;
 use super::schema::{BASE_FEATURES, FeatureSchema, RATE_PRIOR};
 use super::state::{ContactState, FeatureState, PersonState};
 use super::tally::{H, TallyView};
@@ -36,7 +37,7 @@ impl Writer<'_> {
     }
     fn counts(&mut self, v: [f32; H]) {
         for x in v {
-            self.out.push(x.ln_1p());
+            self.out.push(ln_1p(x));
         }
     }
     fn days_since(&mut self, t: i64, at: Option<i64>) {
@@ -156,10 +157,10 @@ impl FeatureState {
             }
         }
         let person_rate = pv.engaged_rate(2, RATE_PRIOR, 2.0);
-        w.push(ba.ln_1p());
-        w.push(be.ln_1p());
-        w.push(ka.ln_1p());
-        w.push(ke.ln_1p());
+        w.push(ln_1p(ba));
+        w.push(ln_1p(be));
+        w.push(ln_1p(ka));
+        w.push(ln_1p(ke));
         w.push((ke + 3.0 * person_rate) / (ka + 3.0));
         w.push((be + 3.0 * person_rate) / (ba + 3.0));
 
