@@ -9,10 +9,9 @@
 use std::time::Instant;
 
 use contactscore_trainer::config::Config;
-use contactscore_trainer::ingest::InputPaths;
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
-use contactscore_trainer::train::{FamilyChoice, TrainRequest, train};
+use contactscore_trainer::train::{TrainRequest, train};
 
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -47,17 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("attempts.csv: {:.0} MiB", size as f64 / (1 << 20) as f64);
 
     let settings = Config::default().validate()?;
-    let req = TrainRequest {
-        inputs: InputPaths {
-            attempts: vec![dir.path().join("attempts.csv")],
-            contacts: Some(dir.path().join("contacts.csv")),
-            persons: Some(dir.path().join("persons.csv")),
-        },
-        models_dir: dir.path().join("models"),
-        family: FamilyChoice::Auto,
-        promote: true,
-        max_bad_rows: 0,
-    };
+    let req = TrainRequest::on_simulated(dir.path(), "attempts.csv", dir.path().join("models"));
     let out = train(&req, &settings, &Progress::new(false))?;
     let n = out.manifest.rows.attempts as f64;
     let get = |k: &str| {

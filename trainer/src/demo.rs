@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Settings;
 use crate::evaluate::{Report, evaluate};
-use crate::ingest::{DispositionMap, InputPaths};
+use crate::ingest::DispositionMap;
 use crate::progress::Progress;
 use crate::score::{ScoreRequest, score};
 use crate::simulate::{SimulateParams, simulate};
 use crate::split::split_by_time;
-use crate::train::{FamilyChoice, TrainOutcome, TrainRequest, train};
+use crate::train::{TrainOutcome, TrainRequest, train};
 use crate::{Result, TrainerError};
 
 /// What the demo runs.
@@ -68,17 +68,7 @@ pub fn demo(
     ));
     let models = req.out.join("models");
     let trained = train(
-        &TrainRequest {
-            inputs: InputPaths {
-                attempts: vec![p("train_attempts.csv")],
-                contacts: Some(p("contacts.csv")),
-                persons: Some(p("persons.csv")),
-            },
-            models_dir: models.clone(),
-            family: FamilyChoice::Auto,
-            promote: true,
-            max_bad_rows: 0,
-        },
+        &TrainRequest::on_simulated(&data, "train_attempts.csv", models.clone()),
         settings,
         progress,
     )?;

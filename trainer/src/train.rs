@@ -6,7 +6,7 @@
 //! metrics. Nothing a model is judged on was seen while fitting or calibrating it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use contactscore_models::artifact::{
     Manifest, Registry, RowCounts, ServingSettings, TrainingWindow,
@@ -53,6 +53,25 @@ pub struct TrainRequest {
     pub promote: bool,
     /// Bad rows allowed (0 = fail fast).
     pub max_bad_rows: u64,
+}
+
+impl TrainRequest {
+    /// Train on simulator output in `dir`: the attempts file `attempts` with the `contacts.csv`
+    /// and `persons.csv` beside it, family chosen automatically, promoted, failing on any bad row
+    /// (what `demo`, `backtest` and the benchmarks do).
+    pub fn on_simulated(dir: &Path, attempts: &str, models_dir: PathBuf) -> Self {
+        Self {
+            inputs: InputPaths {
+                attempts: vec![dir.join(attempts)],
+                contacts: Some(dir.join("contacts.csv")),
+                persons: Some(dir.join("persons.csv")),
+            },
+            models_dir,
+            family: FamilyChoice::Auto,
+            promote: true,
+            max_bad_rows: 0,
+        }
+    }
 }
 
 /// What training produced.

@@ -28,11 +28,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::Settings;
-use crate::ingest::InputPaths;
 use crate::progress::Progress;
 use crate::simulate::arena::{Arena, Call, World};
 use crate::simulate::{SimulateParams, simulate};
-use crate::train::{FamilyChoice, TrainRequest, train};
+use crate::train::{TrainRequest, train};
 use crate::{Result, TrainerError};
 pub use planner::Planner;
 use planner::{Day, Plan};
@@ -118,17 +117,7 @@ pub fn backtest(
     ));
     let p = |f: &str| req.out.join(f);
     let trained = train(
-        &TrainRequest {
-            inputs: InputPaths {
-                attempts: vec![p("attempts.csv")],
-                contacts: Some(p("contacts.csv")),
-                persons: Some(p("persons.csv")),
-            },
-            models_dir: p("models"),
-            family: FamilyChoice::Auto,
-            promote: true,
-            max_bad_rows: 0,
-        },
+        &TrainRequest::on_simulated(&req.out, "attempts.csv", p("models")),
         settings,
         progress,
     )?;
