@@ -3,7 +3,7 @@
 //! version, replaced atomically. Loading verifies format version, checksums and feature schema.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -182,21 +182,18 @@ impl Registry {
         let version = self.resolve(version)?;
         let dir = self.dir.join(&version);
         let manifest = self.manifest(&version)?;
-        let read = |name: &str| -> Result<Vec<u8>> {
-            let path = dir.join(name);
-            let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            let want = manifest.files.get(name).ok_or_else(|| {
+        let checksum = |name: &str| -> Result<&String> {
+            manifest.files.get(name).ok_or_else(|| {
                 Error::artifact(dir.join(MANIFEST), format!("no checksum for {name}"))
-            })?;
-            if &sha256_hex(&bytes) != want {
-                return Err(Error::artifact(
-                    &path,
-                    "checksum mismatch: the file is corrupt",
-                ));
-            }
-            Ok(bytes)
+            })
         };
-        let model_bytes = read(MODEL)?;
+        let mismatch =
+            |name: &str| Error::artifact(dir.join(name), "checksum mismatch: the file is corrupt");
+        let model_path = dir.join(MODEL);
+        let model_bytes = fs::read(&model_path).map_err(|e| Error::io(&model_path, e))?;
+        if &sha256_hex(&model_bytes) != checksum(MODEL)? {
+            return Err(mismatch(MODEL));
+        }
         let model: ResponseModel = serde_json::from_slice(&model_bytes)
             .map_err(|e| Error::artifact(dir.join(MODEL), e.to_string()))?;
         model
@@ -209,12 +206,11 @@ impl Registry {
                 "model and manifest disagree on the feature schema",
             ));
         }
-        let state_bytes = read(STATE)?;
-        let body = state_bytes
-            .strip_prefix(STATE_MAGIC.as_slice())
-            .ok_or_else(|| Error::artifact(dir.join(STATE), "not a contactscore state snapshot"))?;
-        let mut state: FeatureState = postcard::from_bytes(body)
-            .map_err(|e| Error::artifact(dir.join(STATE), e.to_string()))?;
+        let mut state = read_state(&dir.join(STATE), checksum(STATE)?).map_err(|e| match e {
+            StateError::Io(e) => Error::io(dir.join(STATE), e),
+            StateError::Checksum => mismatch(STATE),
+            StateError::Format(reason) => Error::artifact(dir.join(STATE), reason),
+        })?;
         state.rebuild_index();
         Ok(LoadedVersion {
             manifest,
@@ -224,12 +220,72 @@ impl Registry {
     }
 }
 
+/// Why a state snapshot could not be read.
+enum StateError {
+    Io(std::io::Error),
+    Checksum,
+    Format(String),
+}
+
+/// Decode a state snapshot straight from the file while hashing it, so that loading never holds
+/// the whole file and the decoded state at once (at 1M persons the file alone is ~0.85 GiB). The
+/// checksum covers every byte and is checked before the state is returned; a file that does not
+/// decode is reported as corrupt when its checksum is wrong too, since that is the likelier cause.
+fn read_state(path: &Path, want: &str) -> std::result::Result<FeatureState, StateError> {
+    let file = fs::File::open(path).map_err(StateError::Io)?;
+    // Hash below the buffer: the decoder reads a few bytes at a time, the hash sees 1 MiB blocks.
+    let mut reader = std::io::BufReader::with_capacity(
+        1 << 20,
+        HashingReader {
+            inner: file,
+            hash: Sha256::new(),
+        },
+    );
+    let mut magic = [0u8; STATE_MAGIC.len()];
+    let magic_ok = reader.read_exact(&mut magic).is_ok() && &magic == STATE_MAGIC;
+    // Strings are copied out of this scratch space one at a time (`String`/`Box<str>` fields), so
+    // it only needs to hold the longest one.
+    let mut scratch = vec![0u8; 1 << 20];
+    let decoded = if magic_ok {
+        postcard::from_io::<FeatureState, _>((&mut reader, &mut scratch)).map(|(state, _)| state)
+    } else {
+        Err(postcard::Error::DeserializeBadEncoding)
+    };
+    // Hash whatever follows (trailing bytes, or the rest after a decoding error).
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(StateError::Io)?;
+    if hex(&reader.into_inner().hash.finalize()) != want {
+        return Err(StateError::Checksum);
+    }
+    match (magic_ok, decoded) {
+        (false, _) => Err(StateError::Format(
+            "not a contactscore state snapshot".into(),
+        )),
+        (true, Ok(state)) => Ok(state),
+        (true, Err(e)) => Err(StateError::Format(e.to_string())),
+    }
+}
+
+/// A reader that feeds every byte it reads into a SHA-256.
+struct HashingReader<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -242,4 +298,71 @@ fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Channel, ContactNormalizer, Outcome};
+
+    fn state() -> FeatureState {
+        let mut st = FeatureState::new("America/Sao_Paulo").expect("zone");
+        let n = ContactNormalizer::new("BR").expect("region");
+        for (i, raw) in ["+5511987654321", "ana@example.com"].iter().enumerate() {
+            let slot = st.slot_or_insert(&format!("p{i}"));
+            let c = n.normalize(raw).expect("contact");
+            st.apply(slot, &c, Channel::Sms, 1_770_000_000, Outcome::Replied)
+                .expect("apply");
+        }
+        st
+    }
+
+    fn write(dir: &Path, bytes: &[u8]) -> PathBuf {
+        let p = dir.join(STATE);
+        fs::write(&p, bytes).expect("write");
+        p
+    }
+
+    fn snapshot(st: &FeatureState) -> Vec<u8> {
+        let mut b = STATE_MAGIC.to_vec();
+        b.extend(postcard::to_stdvec(st).expect("encode"));
+        b
+    }
+
+    #[test]
+    fn a_snapshot_streams_back_and_every_kind_of_damage_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let st = state();
+        let good = snapshot(&st);
+        let back = read_state(&write(dir.path(), &good), &sha256_hex(&good));
+        let back = back.unwrap_or_else(|_| panic!("good snapshot rejected"));
+        assert_eq!(back.persons, st.persons);
+        assert_eq!(back.person_ids, st.person_ids);
+        assert_eq!(back.zones.name(0), st.zones.name(0));
+
+        // A flipped byte: the checksum says so, whatever the decoder thought.
+        let mut bad = good.clone();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 0xff;
+        let r = read_state(&write(dir.path(), &bad), &sha256_hex(&good));
+        assert!(matches!(r, Err(StateError::Checksum)));
+
+        // Checksums that match but contents that are not a snapshot: the format is named.
+        let mut foreign = good.clone();
+        foreign[0] = b'X';
+        let r = read_state(&write(dir.path(), &foreign), &sha256_hex(&foreign));
+        assert!(
+            matches!(&r, Err(StateError::Format(m)) if m.contains("not a contactscore")),
+            "bad magic accepted"
+        );
+        let cut = &good[..good.len() - 3];
+        let r = read_state(&write(dir.path(), cut), &sha256_hex(cut));
+        assert!(
+            matches!(r, Err(StateError::Format(_))),
+            "truncation accepted"
+        );
+
+        let r = read_state(&dir.path().join("missing.bin"), "00");
+        assert!(matches!(r, Err(StateError::Io(_))));
+    }
 }
