@@ -2,13 +2,18 @@
 //! branch-free walk, giving exactly the log-odds forust's own tree walk gives.
 //!
 //! Why: `Rank` scores ≈ 66 rows per call and forust walks one row at a time through 72-byte
-//! nodes, with a data-dependent branch at every node; that walk was ≈ 84 % of a `Rank`. Here
-//! every node is 24 bytes, a leaf points back to itself so every row of a tree takes the same
-//! number of steps (the tree's depth) whatever path it follows, the next node is picked by an
-//! index computed from the comparison instead of a branch, and [`FlatForest::scores`] walks
-//! eight rows side by side through one tree before moving to the next tree, so the tree stays in
-//! L1 and the eight independent walks overlap their memory latency.
+//! nodes, with a data-dependent branch at every node; that walk was ≈ 84 % of a `Rank`. Here a
+//! leaf points back to itself (or, in the complete layout, is repeated down to the bottom level)
+//! so every row of a tree takes the same number of steps (the tree's depth) whatever path it
+//! follows, the next node is computed from the comparison instead of branched to, and
+//! [`FlatForest::scores`] walks eight rows side by side through one tree before moving to the
+//! next tree, so the tree stays in L1 and the eight independent walks overlap their latency.
 //!
+//! Two layouts: the complete one (`complete.rs`: 8-byte splits in heap order, no child
+//! pointers, no bounds checks), used when every tree fits it, which is the case for the trees
+//! `GbdtModel::fit` grows; and the linked one (24-byte nodes with explicit left, right and
+//! missing children), which takes any forust tree, including separate missing branches.
+
 //! Exactness, replicating `forust_ml::tree::Tree::predict_row_from_row_slice` and
 //! `forust_ml::node::Node::get_child_idx` (forust-ml 0.8):
 //! - a value is missing when it is NaN (the booster's `missing` must be NaN, which is forust's
@@ -25,8 +30,12 @@
 //!   tree is used, as before (`prediction_iteration` is only set by early stopping, which the
 //!   fit never enables).
 
+mod complete;
+
 use forust_ml::GradientBooster;
 use forust_ml::tree::Tree;
+
+use complete::Complete;
 
 /// Rows walked side by side through one tree.
 const LANES: usize = 8;
@@ -63,6 +72,8 @@ struct TreeSpan {
 pub struct FlatForest {
     nodes: Vec<Node>,
     trees: Vec<TreeSpan>,
+    /// The same trees in the faster complete layout, when they all fit it.
+    complete: Option<Complete>,
     base_score: f64,
 }
 
@@ -86,7 +97,9 @@ impl FlatForest {
             let depth = compile_tree(tree, &mut nodes).map_err(|e| format!("tree {i}: {e}"))?;
             trees.push(TreeSpan { root, depth });
         }
+        let depths: Vec<u32> = trees.iter().map(|t| t.depth).collect();
         Ok(Self {
+            complete: Complete::new(&booster.trees, &depths),
             nodes,
             trees,
             base_score: booster.base_score,
@@ -96,15 +109,31 @@ impl FlatForest {
     /// Log-odds of one row.
     pub fn score(&self, row: &[f32]) -> f64 {
         let mut sum = -0.0_f64;
-        for tree in &self.trees {
-            let mut idx = tree.root;
-            for _ in 0..tree.depth {
-                let node = self.node(idx);
-                idx = node.step(value(row, node.feature));
-            }
-            sum += f64::from(self.node(idx).threshold);
+        for t in 0..self.trees.len() {
+            sum += f64::from(self.leaf(t, row));
         }
         self.base_score + sum
+    }
+
+    /// The leaf weight tree `t` gives `row`, from the layout in use.
+    fn leaf(&self, t: usize, row: &[f32]) -> f32 {
+        match &self.complete {
+            Some(c) => c.leaf(t, row),
+            None => self.linked_leaf(t, row),
+        }
+    }
+
+    /// The leaf weight tree `t` gives `row`, from the linked nodes.
+    fn linked_leaf(&self, t: usize, row: &[f32]) -> f32 {
+        let Some(tree) = self.trees.get(t) else {
+            return 0.0;
+        };
+        let mut idx = tree.root;
+        for _ in 0..tree.depth {
+            let node = self.node(idx);
+            idx = node.step(value(row, node.feature));
+        }
+        self.node(idx).threshold
     }
 
     /// Log-odds of every row of `rows` (row-major, `width` values per row; a trailing partial
@@ -116,14 +145,23 @@ impl FlatForest {
         }
         let n = rows.len() / width;
         out.resize(n, -0.0);
+        if let Some(c) = &self.complete {
+            c.add(rows, width, out);
+        } else {
+            self.add_linked(rows, width, out);
+        }
+        for s in out.iter_mut() {
+            // IEEE addition commutes, so this is `base_score + Σ trees` bit for bit.
+            *s += self.base_score;
+        }
+    }
+
+    /// [`Complete::add`] on the linked nodes.
+    fn add_linked(&self, rows: &[f32], width: usize, out: &mut [f64]) {
+        let n = out.len();
         for tree in &self.trees {
             for (b, acc) in out.chunks_mut(LANES).enumerate() {
-                // A short last block repeats its last row in the spare lanes (their sums are
-                // dropped), so every block runs the same unrolled code.
-                let lane: [&[f32]; LANES] = std::array::from_fn(|j| {
-                    let r = (b * LANES + j).min(n - 1);
-                    &rows[r * width..(r + 1) * width]
-                });
+                let lane = lanes(rows, width, n, b);
                 let mut idx = [tree.root; LANES];
                 for _ in 0..tree.depth {
                     for j in 0..LANES {
@@ -135,10 +173,6 @@ impl FlatForest {
                     *a += f64::from(self.node(i).threshold);
                 }
             }
-        }
-        for s in out.iter_mut() {
-            // IEEE addition commutes, so this is `base_score + Σ trees` bit for bit.
-            *s += self.base_score;
         }
     }
 
@@ -166,6 +200,17 @@ const LEAF_ZERO: Node = Node {
     feature: 0,
     next: [0; 4],
 };
+
+/// The rows of block `b` (rows `8b..8b + 8` of the `n` in `rows`). A short last block repeats
+/// its last row in the spare lanes (their sums are dropped), so every block runs the same
+/// unrolled code.
+#[inline(always)]
+fn lanes(rows: &[f32], width: usize, n: usize, b: usize) -> [&[f32]; LANES] {
+    std::array::from_fn(|j| {
+        let r = (b * LANES + j).min(n.saturating_sub(1));
+        rows.get(r * width..(r + 1) * width).unwrap_or_default()
+    })
+}
 
 /// Feature `f` of `row`; a feature past the row's end reads as missing rather than panicking.
 #[inline(always)]

@@ -136,10 +136,12 @@ fn check_exact(booster: &GradientBooster, rows: &[f32], w: usize) {
     assert_eq!(forest.trees(), booster.trees.len());
     let n = rows.len() / w;
     let per_tree = forust_per_tree(booster, rows, w);
-    // Every tree lands on forust's leaf.
-    for (t, expected) in forest.trees.iter().zip(&per_tree) {
+    // Every tree lands on forust's leaf, in both layouts.
+    for (k, (t, expected)) in forest.trees.iter().zip(&per_tree).enumerate() {
         for (i, row) in rows.chunks_exact(w).enumerate() {
             assert_eq!(flat_leaf(&forest, t, row).to_bits(), expected[i].to_bits());
+            let leaf = forest.leaf(k, row);
+            assert_eq!(f64::from(leaf).to_bits(), expected[i].to_bits());
         }
     }
     // forust's `predict` (base score first, then each tree) from the flat leaves.
