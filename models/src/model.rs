@@ -23,6 +23,16 @@ impl CalibratedModel {
         self.calibrator.apply(self.model.score(row))
     }
 
+    /// Calibrated probabilities of every row of `rows` (row-major, `width` values each) into
+    /// `out` (cleared first): [`Self::predict`] row by row, with the learner scoring the batch
+    /// at once (see [`FittedModel::scores`]).
+    pub fn predict_many(&self, rows: &[f32], width: usize, out: &mut Vec<f64>) {
+        self.model.scores(rows, width, out);
+        for p in out.iter_mut() {
+            *p = self.calibrator.apply(*p);
+        }
+    }
+
     /// The family.
     pub fn family(&self) -> Family {
         self.model.family()
@@ -47,6 +57,12 @@ impl ResponseModel {
     /// Calibrated probability of the target for one feature row.
     pub fn predict(&self, row: &[f32]) -> f64 {
         self.primary.predict(row)
+    }
+
+    /// [`Self::predict`] for every row of `rows` (row-major, `width` values each) into `out`
+    /// (cleared first), scored as one batch.
+    pub fn predict_many(&self, rows: &[f32], width: usize, out: &mut Vec<f64>) {
+        self.primary.predict_many(rows, width, out);
     }
 
     /// The calibrated baseline (the primary model when it is the baseline).

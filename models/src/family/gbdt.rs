@@ -3,20 +3,61 @@
 //!
 //! Chosen on measurement (see `docs/MODELS.md`): on 1M rows × 20 features it fitted in 11 s with
 //! AUC 0.818, against 0.730 for linfa-logistic; linfa's and smartcore's trees and forests return
-//! hard labels only. Scoring walks the trees directly on the row, with no per-call allocation
-//! beyond one f64 copy of the row.
+//! hard labels only.
+//!
+//! Scoring does not use forust's tree walk: the booster is compiled into a [`FlatForest`] when
+//! the model is fitted or deserialised, which gives bit-identical scores several times faster
+//! and scores a batch of rows at once (see `flat_forest`). The artifact still stores only the
+//! booster, in the same JSON as before, so older artifacts load unchanged.
 
 use forust_ml::GradientBooster;
 use forust_ml::data::Matrix;
 use serde::{Deserialize, Serialize};
 
+use super::flat_forest::{CompileError, FlatForest};
 use super::{Dataset, ValidHyperParams};
 use crate::{Error, Result};
 
-/// Fitted gradient-boosted trees.
-#[derive(Serialize, Deserialize)]
+/// Fitted gradient-boosted trees: the booster (what is saved) and its compiled form (what
+/// scores).
+#[derive(Deserialize)]
+#[serde(try_from = "Stored")]
 pub struct GbdtModel {
     booster: GradientBooster,
+    flat: FlatForest,
+}
+
+/// The serialised form: the booster alone, exactly the layout the model had before the flat
+/// forest existed.
+#[derive(Deserialize)]
+#[serde(rename = "GbdtModel")]
+struct Stored {
+    booster: GradientBooster,
+}
+
+/// Borrowing twin of [`Stored`] for serialising without a clone.
+#[derive(Serialize)]
+#[serde(rename = "GbdtModel")]
+struct StoredRef<'a> {
+    booster: &'a GradientBooster,
+}
+
+impl TryFrom<Stored> for GbdtModel {
+    type Error = String;
+
+    fn try_from(s: Stored) -> Result<Self, String> {
+        Self::from_booster(s.booster)
+            .map_err(|reason| format!("the gbdt model cannot be compiled for scoring: {reason}"))
+    }
+}
+
+impl Serialize for GbdtModel {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        StoredRef {
+            booster: &self.booster,
+        }
+        .serialize(ser)
+    }
 }
 
 impl std::fmt::Debug for GbdtModel {
@@ -58,30 +99,30 @@ impl GbdtModel {
         booster
             .fit_unweighted(&matrix, &y, None)
             .map_err(|e| fail(e.to_string()))?;
-        Ok(Self { booster })
+        Self::from_booster(booster).map_err(|e| fail(format!("cannot compile the trees: {e}")))
+    }
+
+    /// Wrap a fitted booster, compiling it for scoring; the error says why it cannot be (see
+    /// [`FlatForest::new`]).
+    pub fn from_booster(booster: GradientBooster) -> Result<Self, CompileError> {
+        let flat = FlatForest::new(&booster)?;
+        Ok(Self { booster, flat })
     }
 
     /// Log-odds of engagement for one row.
     pub fn score(&self, row: &[f32]) -> f64 {
-        let mut buf = [0.0_f64; 128];
-        let owned;
-        let row64: &[f64] = if row.len() <= buf.len() {
-            for (b, &v) in buf.iter_mut().zip(row) {
-                *b = f64::from(v);
-            }
-            &buf[..row.len()]
-        } else {
-            owned = row.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
-            &owned
-        };
-        let missing = self.booster.missing;
-        self.booster.base_score
-            + self
-                .booster
-                .trees
-                .iter()
-                .map(|t| t.predict_row_from_row_slice(row64, &missing))
-                .sum::<f64>()
+        self.flat.score(row)
+    }
+
+    /// Log-odds of every row of `rows` (row-major, `width` values each) into `out` (cleared
+    /// first); the same values as [`Self::score`] row by row, several times cheaper per row.
+    pub fn scores(&self, rows: &[f32], width: usize, out: &mut Vec<f64>) {
+        self.flat.scores(rows, width, out);
+    }
+
+    /// The fitted booster (for comparing against forust's own prediction).
+    pub fn booster(&self) -> &GradientBooster {
+        &self.booster
     }
 
     /// Number of trees.

@@ -7,6 +7,7 @@
 
 pub mod baseline;
 pub mod dataset;
+pub mod flat_forest;
 pub mod gbdt;
 pub mod logistic;
 pub mod params;
@@ -115,6 +116,21 @@ impl FittedModel {
             FittedModel::Baseline(m) => m.score(row),
             FittedModel::Logistic(m) => m.score(row),
             FittedModel::Gbdt(m) => m.score(row),
+        }
+    }
+
+    /// Raw scores of every row of `rows` (row-major, `width` values each) into `out`, which
+    /// is cleared first; the same values as [`Self::score`] row by row. The trees score the
+    /// batch together (much cheaper per row); the other families loop.
+    pub fn scores(&self, rows: &[f32], width: usize, out: &mut Vec<f64>) {
+        match self {
+            FittedModel::Gbdt(m) => m.scores(rows, width, out),
+            FittedModel::Baseline(_) | FittedModel::Logistic(_) => {
+                out.clear();
+                if width > 0 {
+                    out.extend(rows.chunks_exact(width).map(|r| self.score(r)));
+                }
+            }
         }
     }
 

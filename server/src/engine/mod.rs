@@ -24,7 +24,7 @@ use contactscore_models::model::ResponseModel;
 use contactscore_models::policy::Policy;
 use contactscore_models::rank::{self, RankContact, RankQuery, Ranking};
 use contactscore_models::{Channel, Contact, ContactNormalizer};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use tokio::sync::watch;
 
 pub use record::ValidOutcome;
@@ -303,16 +303,17 @@ impl Engine {
             )
             .map(String::as_str)
             .collect();
-        if zone_names
-            .iter()
-            .any(|z| serving.state.read().zones.id(z).is_none())
-        {
-            let mut st = serving.state.write();
+        // One read lock for the check and the ranking; only a request naming a zone the state
+        // has not interned yet takes the write lock, then keeps it downgraded to a read.
+        let mut st = serving.state.read();
+        if zone_names.iter().any(|z| st.zones.id(z).is_none()) {
+            drop(st);
+            let mut w = serving.state.write();
             for z in &zone_names {
-                st.zones.intern(z)?;
+                w.zones.intern(z)?;
             }
+            st = RwLockWriteGuard::downgrade(w);
         }
-        let st = serving.state.read();
         let zone = |z: &Option<String>| z.as_deref().and_then(|z| st.zones.id(z));
         let slot = st.slot(&q.person_id);
         if slot.is_none() && q.contacts.is_none() {
