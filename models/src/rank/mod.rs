@@ -9,8 +9,9 @@
 //! slot is scored with the features the state gives *at that slot's start*, and the pair is
 //! suggested once, at its best slot. The rows of every slot of every pair are built into one
 //! buffer and scored in one [`Scorer::probabilities`] call: the trees score a batch several
-//! times cheaper per row than one row at a time, and scoring is most of a `Rank`. Pairs the rules exclude are returned as [`Blocked`] with
-//! the rule and the instant it lifts, so a caller is never left guessing.
+//! times cheaper per row than one row at a time, and scoring is most of a `Rank`. Pairs the
+//! rules exclude are returned as [`Blocked`] with the rule and the instant it lifts, so a caller
+//! is never left guessing.
 
 mod reasons;
 
