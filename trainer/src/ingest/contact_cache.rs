@@ -4,7 +4,9 @@
 //! A canonical key is used only where the `phonenumber` parser provably treats both spellings
 //! alike (see [`canonical`]); anything else is keyed by its exact raw text, as before. Only
 //! successful normalisations are cached: a raw string missing from the cache is always normalised
-//! itself, so error messages never come from another spelling.
+//! itself, so error messages never come from another spelling. Failures are remembered by exact
+//! raw text only (normalisation is a pure function of the raw string), so a bad spelling repeated
+//! over many rows is parsed once and every row still gets its own, identical, error.
 
 use std::collections::HashMap;
 
@@ -72,10 +74,22 @@ pub(crate) fn canonical<'a>(raw: &'a str, buf: &'a mut Vec<u8>) -> (KeyKind, &'a
     (KeyKind::Phone, buf)
 }
 
-/// Raw contact spellings seen (successfully normalised) → contact id.
+/// Fingerprint tag of exact raw spellings that failed (apart from the [`KeyKind`] key spaces).
+const FAILED: u64 = 3;
+/// At most this many failed spellings are remembered (bounds memory on hostile input; past it,
+/// failures are simply normalised again).
+const MAX_FAILED: usize = 1 << 20;
+/// At most this many distinct failure reasons are kept (they are few: the parser's error kinds).
+const MAX_REASONS: usize = 64;
+
+/// Raw contact spellings seen (successfully normalised) → contact id; exact raw spellings that
+/// failed → the reason.
 #[derive(Debug, Default)]
 pub(crate) struct ContactCache {
     ids: HashMap<Fp, u32, PassThroughBuild>,
+    /// Failed exact raw spelling → index into `reasons`.
+    failed: HashMap<Fp, u8, PassThroughBuild>,
+    reasons: Vec<String>,
     fingerprint: Fingerprinter,
     buf: Vec<u8>,
 }
@@ -96,6 +110,35 @@ impl ContactCache {
     /// Remember that `key` normalises to contact `id`.
     pub(crate) fn insert(&mut self, key: Fp, id: u32) {
         self.ids.insert(key, id);
+    }
+
+    /// The fingerprint of exactly `raw`, for [`ContactCache::failure`].
+    pub(crate) fn failure_key(&self, raw: &str) -> Fp {
+        self.fingerprint.fingerprint_tagged(FAILED, raw.as_bytes())
+    }
+
+    /// Why exactly this raw spelling failed to normalise, if it did before.
+    pub(crate) fn failure(&self, key: &Fp) -> Option<&str> {
+        let i = *self.failed.get(key)?;
+        self.reasons.get(usize::from(i)).map(String::as_str)
+    }
+
+    /// Remember that the raw spelling with [`ContactCache::failure_key`] `key` failed.
+    pub(crate) fn insert_failure(&mut self, key: Fp, reason: &str) {
+        if self.failed.len() >= MAX_FAILED {
+            return;
+        }
+        let i = match self.reasons.iter().position(|r| r == reason) {
+            Some(i) => i,
+            None if self.reasons.len() < MAX_REASONS => {
+                self.reasons.push(reason.to_owned());
+                self.reasons.len() - 1
+            }
+            None => return,
+        };
+        if let Ok(i) = u8::try_from(i) {
+            self.failed.insert(key, i);
+        }
     }
 }
 
@@ -249,5 +292,8 @@ mod cache_tests {
             }
         }
         assert!(checked > 100);
+        // The second pass over each invalid spelling was answered by the failure cache.
+        let twelve = ctx.contact_cache.failure_key("12");
+        assert!(ctx.contact_cache.failure(&twelve).is_some());
     }
 }

@@ -218,7 +218,11 @@ impl<'o> Ctx<'o> {
         if let Some(id) = self.contact_cache.get(&key) {
             return Ok(id);
         }
-        let contact = self.opts.normalizer.normalize(raw).map_err(|e| match e {
+        let failed = self.contact_cache.failure_key(raw);
+        if let Some(reason) = self.contact_cache.failure(&failed) {
+            return Err(Bad::new(col, "bad_contact", reason));
+        }
+        let normalized = self.opts.normalizer.normalize(raw).map_err(|e| match e {
             contactscore_models::Error::InvalidContact { reason, .. } => {
                 Bad::new(col, "bad_contact", format!("invalid contact: {reason}"))
             }
@@ -232,7 +236,14 @@ impl<'o> Ctx<'o> {
             | contactscore_models::Error::NotEnoughData(_)) => {
                 Bad::new(col, "bad_contact", other.to_string())
             }
-        })?;
+        });
+        let contact = match normalized {
+            Ok(contact) => contact,
+            Err(bad) => {
+                self.contact_cache.insert_failure(failed, &bad.reason);
+                return Err(bad);
+            }
+        };
         let id = self.contact_keys.get_or_intern(&contact.key);
         if id as usize == self.contacts.len() {
             self.contacts.push(contact);
