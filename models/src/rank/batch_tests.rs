@@ -148,26 +148,11 @@ fn one_slot_at_a_time(
                 best = Some((t, p));
             }
         }
-        if let Some((t, p)) = best {
-            let local = state.zones.local(pair.zone, t);
-            out.suggestions.push(Suggestion {
-                contact: pair.key.to_owned(),
-                channel: pair.channel,
-                slot_start: t,
-                probability: p,
-                score: p,
-                reasons: reasons(person, pair.state, pair.channel, local, t),
-            });
+        if let Some(best) = best {
+            suggest(&mut out, state, person, &pair, best);
         }
     }
-    out.suggestions.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.slot_start.cmp(&b.slot_start))
-            .then_with(|| a.contact.cmp(&b.contact))
-            .then(a.channel.index().cmp(&b.channel.index()))
-    });
-    out.suggestions.truncate(query.max_suggestions);
+    finish(&mut out, query.max_suggestions);
     out
 }
 

@@ -243,18 +243,35 @@ pub fn rank(
                 best = Some((t, p));
             }
         }
-        if let Some((t, p)) = best {
-            let local = state.zones.local(pair.zone, t);
-            out.suggestions.push(Suggestion {
-                contact: pair.key.to_owned(),
-                channel: pair.channel,
-                slot_start: t,
-                probability: p,
-                score: p,
-                reasons: reasons(person, pair.state, pair.channel, local, t),
-            });
+        if let Some(best) = best {
+            suggest(&mut out, state, person, pair, best);
         }
     }
+    finish(&mut out, query.max_suggestions);
+    out
+}
+
+/// Suggest `pair` at its best slot `(slot start, probability)`, with the reasons for it.
+fn suggest(
+    out: &mut Ranking,
+    state: &FeatureState,
+    person: &PersonState,
+    pair: &Pair<'_>,
+    (t, p): (i64, f64),
+) {
+    let local = state.zones.local(pair.zone, t);
+    out.suggestions.push(Suggestion {
+        contact: pair.key.to_owned(),
+        channel: pair.channel,
+        slot_start: t,
+        probability: p,
+        score: p,
+        reasons: reasons(person, pair.state, pair.channel, local, t),
+    });
+}
+
+/// Order suggestions best first (ties: earlier slot, then contact, then channel) and keep `max`.
+fn finish(out: &mut Ranking, max: usize) {
     out.suggestions.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
@@ -262,8 +279,7 @@ pub fn rank(
             .then_with(|| a.contact.cmp(&b.contact))
             .then(a.channel.index().cmp(&b.channel.index()))
     });
-    out.suggestions.truncate(query.max_suggestions);
-    out
+    out.suggestions.truncate(max);
 }
 
 /// Expand the query's contacts into (contact, channel) pairs; unsupported channels go straight
