@@ -141,4 +141,6 @@ impl FittedModel {
 }
 
 #[cfg(test)]
+mod test_rng;
+#[cfg(test)]
 mod tests;

@@ -2,20 +2,9 @@
 
 use super::*;
 use crate::calibration::sigmoid;
+use crate::family::test_rng::Rng;
 use crate::features::FeatureSchema;
 use crate::metrics::auc;
-
-/// xorshift64*: a tiny seeded generator so tests need no rand dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// Rows whose label depends on an engaged count and, non-linearly, on the local hour.
 fn synthetic(n: usize, seed: u64) -> (FeatureSchema, Dataset) {

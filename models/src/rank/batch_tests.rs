@@ -112,25 +112,8 @@ fn one_slot_at_a_time(
     let mut pairs = Vec::new();
     collect_pairs(state, person, query, &mut pairs, &mut out.blocked);
     for pair in pairs {
-        let slots = match policy.allowed_slots(
-            &state.zones,
-            pair.zone,
-            person,
-            pair.state,
-            pair.channel,
-            query.as_of,
-            query.horizon_hours,
-        ) {
-            Ok(s) => s,
-            Err(b) => {
-                out.blocked.push(Blocked {
-                    contact: pair.key.to_owned(),
-                    channel: pair.channel,
-                    reason: Exclusion::Rule(b.reason),
-                    until: b.until,
-                });
-                continue;
-            }
+        let Some(slots) = allowed_slots(state, policy, person, query, &pair, &mut out) else {
+            continue;
         };
         let mut best: Option<(i64, f64)> = None;
         for t in slots {

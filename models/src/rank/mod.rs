@@ -194,26 +194,8 @@ pub fn rank(
     let mut spans: Vec<(&Pair<'_>, std::ops::Range<usize>)> = Vec::with_capacity(pairs.len());
     let mut rows: Vec<f32> = Vec::with_capacity(pairs.len() * 16 * width);
     for pair in &pairs {
-        let slots = policy.allowed_slots(
-            &state.zones,
-            pair.zone,
-            person,
-            pair.state,
-            pair.channel,
-            query.as_of,
-            query.horizon_hours,
-        );
-        let slots = match slots {
-            Ok(s) => s,
-            Err(b) => {
-                out.blocked.push(Blocked {
-                    contact: pair.key.to_owned(),
-                    channel: pair.channel,
-                    reason: Exclusion::Rule(b.reason),
-                    until: b.until,
-                });
-                continue;
-            }
+        let Some(slots) = allowed_slots(state, policy, person, query, pair, &mut out) else {
+            continue;
         };
         for &t in &slots {
             let cand = Candidate {
@@ -249,6 +231,38 @@ pub fn rank(
     }
     finish(&mut out, query.max_suggestions);
     out
+}
+
+/// The slots the rules allow for `pair`, or `None` with the pair added to `out.blocked`.
+fn allowed_slots(
+    state: &FeatureState,
+    policy: &Policy,
+    person: &PersonState,
+    query: &RankQuery,
+    pair: &Pair<'_>,
+    out: &mut Ranking,
+) -> Option<Vec<i64>> {
+    let allowed = policy.allowed_slots(
+        &state.zones,
+        pair.zone,
+        person,
+        pair.state,
+        pair.channel,
+        query.as_of,
+        query.horizon_hours,
+    );
+    match allowed {
+        Ok(slots) => Some(slots),
+        Err(b) => {
+            out.blocked.push(Blocked {
+                contact: pair.key.to_owned(),
+                channel: pair.channel,
+                reason: Exclusion::Rule(b.reason),
+                until: b.until,
+            });
+            None
+        }
+    }
 }
 
 /// Suggest `pair` at its best slot `(slot start, probability)`, with the reasons for it.

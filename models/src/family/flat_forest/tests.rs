@@ -5,23 +5,9 @@ use forust_ml::GradientBooster;
 use forust_ml::data::Matrix;
 
 use super::*;
+use crate::family::test_rng::Rng;
 use crate::family::{Dataset, GbdtModel, HyperParams};
 use crate::features::FeatureSchema;
-
-/// xorshift64*: seeded, no rand dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() * n as f64) as usize
-    }
-}
 
 /// Rows in the real feature schema: counts as `ln(1 + n)`, an hour, a channel one-hot, and
 /// "days since" features that are NaN when nothing happened, as the state leaves them; the label
