@@ -9,6 +9,7 @@ use std::time::Duration;
 use contactscore_models::policy::{Policy, PolicyConfig};
 use serde::Deserialize;
 
+use crate::engine::Retention;
 use crate::error::{Result, ServerError};
 
 /// The configuration file as written.
@@ -35,6 +36,11 @@ pub struct Config {
     pub max_contacts_per_request: usize,
     /// How long in-flight requests get to finish on shutdown.
     pub shutdown_grace_ms: u64,
+    /// Live outcomes attempted more than this many days before the served snapshot's cutoff
+    /// leave the journal (the rollback window).
+    pub live_outcome_retention_days: u32,
+    /// Their attempt ids are remembered (as digests) this many days before the cutoff.
+    pub attempt_id_retention_days: u32,
     /// The contact rules.
     pub policy: PolicyConfig,
     /// Bearer-token check.
@@ -56,6 +62,8 @@ impl Default for Config {
             default_max_suggestions: 5,
             max_contacts_per_request: 64,
             shutdown_grace_ms: 10_000,
+            live_outcome_retention_days: Retention::default().outcome_days,
+            attempt_id_retention_days: Retention::default().attempt_id_days,
             policy: PolicyConfig::default(),
             auth: AuthConfig::default(),
             tls: None,
@@ -103,6 +111,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// The validated contact rules.
     pub policy: Policy,
+    /// How long covered live outcomes and their ids are kept.
+    pub retention: Retention,
     /// Expected bearer token, if authentication is on.
     pub bearer_token: Option<String>,
     /// TLS certificate and key (PEM bytes).
@@ -178,6 +188,16 @@ impl Config {
         if self.max_contacts_per_request == 0 {
             return Err(bad("max_contacts_per_request", "must be positive".into()));
         }
+        if self.attempt_id_retention_days < self.live_outcome_retention_days {
+            return Err(bad(
+                "attempt_id_retention_days",
+                "must be at least live_outcome_retention_days".into(),
+            ));
+        }
+        let retention = Retention {
+            outcome_days: self.live_outcome_retention_days,
+            attempt_id_days: self.attempt_id_retention_days,
+        };
         let limits = self.limits();
         let policy = self
             .policy
@@ -200,6 +220,7 @@ impl Config {
             limits,
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             policy,
+            retention,
             bearer_token,
             tls,
         })
@@ -264,5 +285,9 @@ mod tests {
             "CONTACTSCORE_SURELY_UNSET_VAR",
         );
         check("lissen = \"x\"", "lissen");
+        check(
+            "live_outcome_retention_days = 30\nattempt_id_retention_days = 7",
+            "attempt_id_retention_days",
+        );
     }
 }

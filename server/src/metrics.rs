@@ -127,3 +127,14 @@ pub fn state_persons(n: usize) {
 pub fn outcomes_recorded(n: u64) {
     counter!("contactscore_outcomes_recorded_total").increment(n);
 }
+
+/// Live outcomes held in the journal and retired attempt ids remembered, after a retirement.
+pub fn journal_size(live_outcomes: usize, retired_ids: usize) {
+    gauge!("contactscore_journal_live_outcomes").set(live_outcomes as f64);
+    gauge!("contactscore_journal_retired_ids").set(retired_ids as f64);
+}
+
+/// Live outcomes retired from the journal (covered by the served snapshot).
+pub fn outcomes_retired(n: u64) {
+    counter!("contactscore_outcomes_retired_total").increment(n);
+}

@@ -91,6 +91,7 @@ pub async fn run(
         &settings.models_dir,
         &settings.state_dir,
         settings.policy.clone(),
+        settings.retention,
     )
     .await?;
     let (reporter, health) = tonic_health::server::health_reporter();

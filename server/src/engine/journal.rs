@@ -5,6 +5,10 @@
 //! once and answers them all, so durable acknowledgement keeps up with many concurrent
 //! dialers. A crash can leave a torn last line, which was never acknowledged and is dropped on
 //! open; any other malformed line is an error naming the line.
+//!
+//! When a new model version goes live, outcomes its snapshot already covers (attempted well
+//! before its training cutoff) are *retired*: their ids move to [`super::retired`] and their
+//! records leave the file, so the journal and start-up replay stay bounded (see [`RetireRule`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -15,6 +19,7 @@ use contactscore_models::{Channel, Outcome};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use super::retired::{self, IdDigest};
 use crate::error::{Result, ServerError};
 
 /// File name inside the state directory.
@@ -45,9 +50,46 @@ pub struct LiveOutcome {
     pub recorded_on: String,
 }
 
+/// Which live outcomes leave the journal once a version is live, and which retired ids are
+/// forgotten. Deterministic on a record, so the writer (on the file) and the engine (in memory)
+/// apply it independently and agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetireRule {
+    /// Outcomes attempted before this instant (unix seconds) retire…
+    pub before: i64,
+    /// …unless recorded while this version was served: a restart replays those onto it.
+    pub keep_version: String,
+    /// Retired ids of attempts before this instant are forgotten (a repeat is then recorded anew).
+    pub ids_before: i64,
+}
+
+impl RetireRule {
+    /// Whether `r` retires.
+    pub fn retires(&self, r: &LiveOutcome) -> bool {
+        r.at < self.before && r.recorded_on != self.keep_version
+    }
+
+    /// Whether the id of an attempt at `at` is still remembered once retired.
+    pub fn keeps_id(&self, at: i64) -> bool {
+        at >= self.ids_before
+    }
+}
+
+/// What a retirement did to the files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetireCounts {
+    /// Records that left the journal.
+    pub outcomes: u64,
+    /// Retired ids forgotten.
+    pub ids_forgotten: u64,
+    /// Retired ids remembered afterwards.
+    pub ids_kept: u64,
+}
+
 enum Job {
     Append(Vec<u8>, oneshot::Sender<std::io::Result<()>>),
     Replace(Vec<u8>, oneshot::Sender<std::io::Result<()>>),
+    Retire(RetireRule, oneshot::Sender<std::io::Result<RetireCounts>>),
 }
 
 /// Handle to the writer thread.
@@ -96,10 +138,16 @@ impl Journal {
         self.send(|done| Job::Replace(bytes, done)).await
     }
 
-    async fn send(
+    /// Retire what `rule` says from the journal into the retired-id file (both rewritten
+    /// atomically, the ids first, so a crash in between only leaves an id in both).
+    pub async fn retire(&self, rule: RetireRule) -> Result<RetireCounts> {
+        self.send(|done| Job::Retire(rule, done)).await
+    }
+
+    async fn send<T>(
         &self,
-        job: impl FnOnce(oneshot::Sender<std::io::Result<()>>) -> Job,
-    ) -> Result<()> {
+        job: impl FnOnce(oneshot::Sender<std::io::Result<T>>) -> Job,
+    ) -> Result<T> {
         let (done, wait) = oneshot::channel();
         let gone = || ServerError::io(&self.path, std::io::Error::other("journal writer stopped"));
         self.tx.send(job(done)).map_err(|_| gone())?;
@@ -175,6 +223,16 @@ fn writer(path: PathBuf, mut file: File, rx: mpsc::Receiver<Job>) {
                     let result = replace(&path, &bytes).map(|f| file = f);
                     let _ = done.send(result);
                 }
+                Job::Retire(rule, done) => {
+                    commit(&mut file, &mut appends);
+                    let result = retire(&path, &rule).map(|(f, counts)| {
+                        if let Some(f) = f {
+                            file = f;
+                        }
+                        counts
+                    });
+                    let _ = done.send(result);
+                }
             }
             next = rx.try_recv().ok();
         }
@@ -218,6 +276,47 @@ fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<File> {
         File::open(dir)?.sync_all()?;
     }
     OpenOptions::new().append(true).open(path)
+}
+
+/// Rewrite the journal without the records `rule` retires, after adding their ids to the
+/// retired-id file (and dropping the ids it forgets). Returns the new append handle when the
+/// journal was rewritten.
+fn retire(path: &Path, rule: &RetireRule) -> std::io::Result<(Option<File>, RetireCounts)> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let text = fs::read(path)?;
+    let mut ids = retired::read(dir).map_err(std::io::Error::other)?;
+    let before = ids.len();
+    ids.retain(|_, at| rule.keeps_id(*at));
+    let mut counts = RetireCounts {
+        ids_forgotten: (before - ids.len()) as u64,
+        ..RetireCounts::default()
+    };
+    let mut kept = Vec::with_capacity(text.len());
+    for (n, line) in text.split_inclusive(|&b| b == b'\n').enumerate() {
+        let r: LiveOutcome = serde_json::from_slice(line).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}:{}: {e}", path.display(), n + 1),
+            )
+        })?;
+        if rule.retires(&r) {
+            counts.outcomes += 1;
+            if rule.keeps_id(r.at) {
+                let d: IdDigest = retired::digest(&r.attempt_id);
+                ids.insert(d, r.at);
+            }
+        } else {
+            kept.extend_from_slice(line);
+        }
+    }
+    counts.ids_kept = ids.len() as u64;
+    if counts.outcomes == 0 && counts.ids_forgotten == 0 {
+        return Ok((None, counts));
+    }
+    retired::write(dir, &ids)?;
+    // The ids' rename must be durable before the records leave the journal.
+    File::open(dir)?.sync_all()?;
+    Ok((Some(replace(path, &kept)?), counts))
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -264,6 +363,59 @@ mod tests {
         drop(j);
         let (_, back) = Journal::open(dir.path()).expect("reopen");
         assert_eq!(back, vec![record(0), record(9)]);
+    }
+
+    #[tokio::test]
+    async fn retiring_moves_old_outcomes_to_digests_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = record(0).at;
+        let (j, _) = Journal::open(dir.path()).expect("open");
+        let mut recs: Vec<_> = (0..6).map(record).collect();
+        recs[1].recorded_on = "v2".into();
+        j.append(&recs).await.expect("append");
+        let rule = RetireRule {
+            before: base + 4,
+            keep_version: "v2".into(),
+            ids_before: base + 2,
+        };
+        // a0, a2, a3 retire (a1 was recorded on the version kept); a0's id is too old to keep.
+        let c = j.retire(rule.clone()).await.expect("retire");
+        let want = RetireCounts {
+            outcomes: 3,
+            ids_forgotten: 0,
+            ids_kept: 2,
+        };
+        assert_eq!(c, want);
+        j.append(&[record(9)]).await.expect("append after retiring");
+        drop(j);
+        let (j, back) = Journal::open(dir.path()).expect("reopen");
+        let kept: Vec<_> = recs
+            .iter()
+            .filter(|r| !rule.retires(r))
+            .cloned()
+            .chain([record(9)])
+            .collect();
+        assert_eq!(back, kept);
+        let ids = retired::read(dir.path()).expect("ids");
+        let want: retired::RetiredIds = [(2, base + 2), (3, base + 3)]
+            .map(|(i, at)| (retired::digest(&format!("a{i}")), at))
+            .into_iter()
+            .collect();
+        assert_eq!(ids, want);
+
+        // Nothing more to retire; a later rule forgets the older id.
+        let later = RetireRule {
+            ids_before: base + 3,
+            ..rule
+        };
+        let c = j.retire(later).await.expect("retire again");
+        let want = RetireCounts {
+            outcomes: 0,
+            ids_forgotten: 1,
+            ids_kept: 1,
+        };
+        assert_eq!(c, want);
+        assert_eq!(retired::read(dir.path()).expect("ids").len(), 1);
     }
 
     #[test]

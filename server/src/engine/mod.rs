@@ -6,10 +6,16 @@
 //! never failed or blocked by a reload. Recording takes a shared *gate*; a reload (while it
 //! replays the journal onto the new snapshot and swaps) and an erasure take it exclusively, so
 //! an outcome is applied exactly once to whichever state ends up served.
+//!
+//! Once a version is live, outcomes its snapshot covers by more than the [`Retention`] window
+//! are retired from the journal (their ids are kept as digests for idempotency), so the
+//! journal, its memory and the start-up replay stay bounded however long the server runs.
 
 pub mod erasure;
 pub mod journal;
 mod record;
+pub mod retired;
+mod retirement;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -33,6 +39,8 @@ use crate::error::{Result, ServerError};
 use crate::metrics;
 use erasure::Erasures;
 use journal::{Journal, LiveOutcome};
+pub use retirement::Retention;
+use retired::RetiredIds;
 
 /// One loaded model version and the feature state kept live on top of its snapshot.
 #[derive(Debug)]
@@ -51,6 +59,8 @@ pub struct Serving {
     pub loaded_at: i64,
     /// Live outcomes applied on top of the snapshot.
     pub live_applied: AtomicU64,
+    /// Latest attempt in the snapshot as loaded (its training cutoff), before live outcomes.
+    pub snapshot_cutoff: Option<i64>,
 }
 
 /// The last reload attempt's failure, if it failed.
@@ -103,6 +113,8 @@ struct Live {
     /// Ids in `seen` whose journal write is still in flight, with a receiver that turns `true`
     /// once the outcome is durable (and closes without turning `true` if the write failed).
     pending: HashMap<String, watch::Receiver<bool>>,
+    /// Ids of outcomes retired from the journal (digest → attempt instant).
+    retired: RetiredIds,
 }
 
 /// The engine.
@@ -110,6 +122,7 @@ struct Live {
 pub struct Engine {
     registry: Registry,
     policy: Policy,
+    retention: Retention,
     serving: ArcSwapOption<Serving>,
     gate: Arc<tokio::sync::RwLock<()>>,
     live: Mutex<Live>,
@@ -122,13 +135,20 @@ pub struct Engine {
 
 impl Engine {
     /// Open the state directory and the registry and load the promoted version, if any.
-    pub async fn open(models_dir: &Path, state_dir: &Path, policy: Policy) -> Result<Arc<Self>> {
+    pub async fn open(
+        models_dir: &Path,
+        state_dir: &Path,
+        policy: Policy,
+        retention: Retention,
+    ) -> Result<Arc<Self>> {
         let registry = Registry::open(models_dir)?;
         let (journal, records) = Journal::open(state_dir)?;
+        let retired = retired::read(state_dir)?;
         let erasures = Erasures::open(state_dir)?;
         let seen = records.iter().map(|r| r.attempt_id.clone()).collect();
         tracing::info!(
             live_outcomes = records.len(),
+            retired_ids = retired.len(),
             erasures = erasures.len(),
             state_dir = %state_dir.display(),
             "state directory opened"
@@ -136,12 +156,14 @@ impl Engine {
         let engine = Arc::new(Self {
             registry,
             policy,
+            retention,
             serving: ArcSwapOption::empty(),
             gate: Arc::new(tokio::sync::RwLock::new(())),
             live: Mutex::new(Live {
                 records,
                 seen,
                 pending: HashMap::new(),
+                retired,
             }),
             journal,
             erasures: Mutex::new(erasures),
@@ -202,6 +224,8 @@ impl Engine {
             Ok(()) => {
                 *self.failure.lock() = ReloadFailure::default();
                 metrics::reload("ok");
+                // Still under the reload lock: the version cannot change while retiring.
+                self.retire_covered().await;
                 Ok(Reloaded::Switched(version))
             }
             Err(e) => {
@@ -271,6 +295,7 @@ impl Engine {
             state: RwLock::new(state),
             loaded_at: jiff::Timestamp::now().as_second(),
             live_applied: AtomicU64::new(replayed),
+            snapshot_cutoff: (cutoff != i64::MIN).then_some(cutoff),
         };
         let previous = self
             .serving

@@ -8,7 +8,7 @@ use contactscore_models::Contact;
 use tokio::sync::watch;
 
 use super::journal::LiveOutcome;
-use super::{Engine, Serving};
+use super::{Engine, Serving, retired};
 use crate::error::{Result, ServerError};
 use crate::metrics;
 
@@ -125,6 +125,11 @@ impl Engine {
             let id = &o.record.attempt_id;
             if let Some(pending) = live.pending.get(id) {
                 claim.waits.push((pending.clone(), o));
+            } else if !live.retired.is_empty()
+                && live.retired.contains_key(&retired::digest(id))
+            {
+                // Recorded long ago; its record has been retired into the snapshot.
+                claim.duplicates += 1;
             } else if live.seen.insert(id.clone()) {
                 live.pending.insert(id.clone(), durable.clone());
                 version.clone_into(&mut o.record.recorded_on);

@@ -1,0 +1,100 @@
+//! Attempt ids of live outcomes retired from the journal (`retired_ids.txt` in the state
+//! directory), so `RecordOutcome` stays idempotent for them after their records are gone.
+//!
+//! Only a 128-bit digest of each attempt id is kept (dialer ids can carry personal data), with
+//! the attempt instant that decides when the id itself is forgotten. The file is always
+//! rewritten whole (temporary file, fsync, rename) by the journal's writer thread, so it is
+//! never torn; any malformed line is an error naming the line.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Result, ServerError};
+
+/// File name inside the state directory.
+pub const FILE: &str = "retired_ids.txt";
+
+/// Digest of an attempt id: the first 16 bytes of its SHA-256. With 10⁹ ids remembered the
+/// chance that a new id collides with any of them is below 10⁻²⁰.
+pub type IdDigest = u128;
+
+/// Retired attempt ids: digest → attempt instant (unix seconds).
+pub type RetiredIds = HashMap<IdDigest, i64>;
+
+/// The digest kept for `attempt_id`.
+pub fn digest(attempt_id: &str) -> IdDigest {
+    let d = Sha256::digest(attempt_id.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&d[..16]);
+    u128::from_be_bytes(first)
+}
+
+/// Read the file in `dir` (absent = none retired yet).
+pub fn read(dir: &Path) -> Result<RetiredIds> {
+    let path = dir.join(FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RetiredIds::new()),
+        Err(e) => return Err(ServerError::io(&path, e)),
+    };
+    let mut out = RetiredIds::new();
+    for (i, line) in text.lines().enumerate() {
+        let parsed = line.split_once(' ').and_then(|(hex, at)| {
+            let d = (hex.len() == 32)
+                .then(|| u128::from_str_radix(hex, 16).ok())
+                .flatten()?;
+            Some((d, at.parse::<i64>().ok()?))
+        });
+        let (d, at) = parsed.ok_or_else(|| ServerError::CorruptState {
+            path: path.clone(),
+            line: i + 1,
+            reason: "expected a 32-digit hex digest, a space and unix seconds".into(),
+        })?;
+        out.insert(d, at);
+    }
+    Ok(out)
+}
+
+/// Replace the file in `dir` with `ids` atomically (the caller fsyncs the directory).
+pub(super) fn write(dir: &Path, ids: &RetiredIds) -> std::io::Result<()> {
+    let path = dir.join(FILE);
+    let tmp = path.with_extension("txt.tmp");
+    let mut sorted: Vec<(&IdDigest, &i64)> = ids.iter().collect();
+    sorted.sort_unstable();
+    let mut text = String::with_capacity(sorted.len() * 45);
+    for (d, at) in sorted {
+        use std::fmt::Write as _;
+        let _ = writeln!(text, "{d:032x} {at}");
+    }
+    let mut f = File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    fs::rename(&tmp, &path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_as_digests_and_bad_lines_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(read(dir.path()).expect("absent").is_empty());
+        let ids: RetiredIds = [(digest("A-123.456.789-09"), 1_767_625_200), (digest("b"), -5)]
+            .into_iter()
+            .collect();
+        write(dir.path(), &ids).expect("write");
+        let text = fs::read_to_string(dir.path().join(FILE)).expect("read");
+        assert!(!text.contains("123.456"), "ids are never written in clear: {text}");
+        assert_eq!(read(dir.path()).expect("read back"), ids);
+        assert_ne!(digest("a"), digest("b"));
+
+        fs::write(dir.path().join(FILE), format!("{text}00ff 12\n")).expect("write");
+        let err = read(dir.path()).expect_err("corrupt");
+        assert!(err.to_string().contains(":3:"), "{err}");
+    }
+}
