@@ -39,8 +39,8 @@ use crate::error::{Result, ServerError};
 use crate::metrics;
 use erasure::Erasures;
 use journal::{Journal, LiveOutcome};
-pub use retirement::Retention;
 use retired::RetiredIds;
+pub use retirement::Retention;
 
 /// One loaded model version and the feature state kept live on top of its snapshot.
 #[derive(Debug)]

@@ -125,9 +125,7 @@ impl Engine {
             let id = &o.record.attempt_id;
             if let Some(pending) = live.pending.get(id) {
                 claim.waits.push((pending.clone(), o));
-            } else if !live.retired.is_empty()
-                && live.retired.contains_key(&retired::digest(id))
-            {
+            } else if !live.retired.is_empty() && live.retired.contains_key(&retired::digest(id)) {
                 // Recorded long ago; its record has been retired into the snapshot.
                 claim.duplicates += 1;
             } else if live.seen.insert(id.clone()) {

@@ -84,12 +84,18 @@ mod tests {
     fn ids_round_trip_as_digests_and_bad_lines_are_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert!(read(dir.path()).expect("absent").is_empty());
-        let ids: RetiredIds = [(digest("A-123.456.789-09"), 1_767_625_200), (digest("b"), -5)]
-            .into_iter()
-            .collect();
+        let ids: RetiredIds = [
+            (digest("A-123.456.789-09"), 1_767_625_200),
+            (digest("b"), -5),
+        ]
+        .into_iter()
+        .collect();
         write(dir.path(), &ids).expect("write");
         let text = fs::read_to_string(dir.path().join(FILE)).expect("read");
-        assert!(!text.contains("123.456"), "ids are never written in clear: {text}");
+        assert!(
+            !text.contains("123.456"),
+            "ids are never written in clear: {text}"
+        );
         assert_eq!(read(dir.path()).expect("read back"), ids);
         assert_ne!(digest("a"), digest("b"));
 

@@ -130,7 +130,10 @@ mod tests {
         };
         assert!(!rule.retires(&rec(13, "v1")), "inside the 14-day window");
         assert!(rule.retires(&rec(15, "v1")));
-        assert!(!rule.retires(&rec(15, "v2")), "restart replays the served version's own");
+        assert!(
+            !rule.retires(&rec(15, "v2")),
+            "restart replays the served version's own"
+        );
         assert!(rule.keeps_id(cutoff - 89 * DAY));
         assert!(!rule.keeps_id(cutoff - 91 * DAY));
     }

@@ -1,0 +1,151 @@
+//! End to end: once a newer model version is live, live outcomes its snapshot covers leave the
+//! journal (bounded `outcomes.jsonl`), their ids still answer repeats as duplicates — also after
+//! a crash and restart — until the id window passes, and everything newer is kept and replayed.
+
+use anyhow::Result;
+use contactscore_e2e::server::{ServerProc, train_into};
+use contactscore_e2e::{simulated, split_by_time};
+use contactscore_proto::v1;
+
+mod common;
+use common::*;
+
+const DAY: i64 = 86_400;
+
+fn journal_ids(state: &std::path::Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(state.join("outcomes.jsonl"))?;
+    let mut ids = Vec::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        ids.push(v["attempt_id"].as_str().unwrap_or_default().to_owned());
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn covered_outcomes_retire_and_their_ids_stay_duplicates() -> Result<()> {
+    let sim = simulated(400, 30, 31)?;
+    let start = contactscore_trainer::simulate::SimulateParams::default()
+        .start
+        .as_second();
+    let dir = sim.dir.path();
+    let (early, rest) = (dir.join("early.csv"), dir.join("rest.csv"));
+    split_by_time(&sim.attempts, start + 10 * DAY, &early, &rest)?;
+    let (models, state) = (dir.join("models"), dir.join("state"));
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        "live_outcome_retention_days = 3\nattempt_id_retention_days = 10\n",
+    )?;
+    let args = ["--config", config.to_str().unwrap_or_default()];
+
+    let v1_id = train_into(&early, Some(&sim.contacts), &models)?;
+    let server = ServerProc::start(&models, &state, &args)?;
+    let mut c = server.client().await?;
+    // Recorded while v1 (cutoff ≈ day 10) is served. v2 will be trained on all 30 days, so
+    // with windows of 3 and 10 days: day 2 retires and its id is forgotten, day 25 retires
+    // and its id is kept, day 29 and day 40 stay in the journal.
+    for (id, day) in [("old", 2), ("mid", 25), ("new", 29), ("late", 40)] {
+        let r = c
+            .record_outcome(outcome(
+                id,
+                "lead-retention",
+                "+5511955554444",
+                "voice",
+                start + day * DAY,
+                "no_answer",
+            ))
+            .await?
+            .into_inner();
+        assert!(r.recorded, "{id}");
+    }
+    let info = c
+        .get_model_info(v1::GetModelInfoRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(
+        (info.version.as_str(), info.live_outcomes),
+        (v1_id.as_str(), 4)
+    );
+    // Nothing retires on v1's own records: a restart on v1 replays them all.
+    assert_eq!(journal_ids(&state)?, ["late", "mid", "new", "old"]);
+
+    let v2_id = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    let info = c
+        .reload_model(v1::ReloadModelRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(
+        (info.version.as_str(), info.live_outcomes),
+        (v2_id.as_str(), 2)
+    );
+    assert_eq!(journal_ids(&state)?, ["late", "new"]);
+    let retired = std::fs::read_to_string(state.join("retired_ids.txt"))?;
+    assert_eq!(retired.lines().count(), 1, "{retired}");
+    assert!(!retired.contains("mid"), "ids are kept as digests only");
+
+    let again = |id: &'static str, day: i64| {
+        outcome(
+            id,
+            "lead-retention",
+            "+5511955554444",
+            "voice",
+            start + day * DAY,
+            "no_answer",
+        )
+    };
+    assert!(
+        !c.record_outcome(again("mid", 25))
+            .await?
+            .into_inner()
+            .recorded
+    );
+    assert!(
+        !c.record_outcome(again("new", 29))
+            .await?
+            .into_inner()
+            .recorded
+    );
+    // Past the id window a repeat is recorded anew (documented), now on v2.
+    assert!(
+        c.record_outcome(again("old", 2))
+            .await?
+            .into_inner()
+            .recorded
+    );
+    server.kill()?;
+
+    // After a crash the retired ids are still duplicates and nothing kept is lost.
+    let server = ServerProc::start(&models, &state, &args)?;
+    let mut c = server.client().await?;
+    let info = c
+        .get_model_info(v1::GetModelInfoRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(
+        (info.version.as_str(), info.live_outcomes),
+        (v2_id.as_str(), 3)
+    );
+    assert!(
+        !c.record_outcome(again("mid", 25))
+            .await?
+            .into_inner()
+            .recorded
+    );
+    assert!(
+        !c.record_outcome(again("old", 2))
+            .await?
+            .into_inner()
+            .recorded
+    );
+    assert!(
+        !c.record_outcome(again("late", 40))
+            .await?
+            .into_inner()
+            .recorded
+    );
+    assert_eq!(journal_ids(&state)?, ["late", "new", "old"]);
+    assert_eq!(server.terminate()?, Some(0));
+    Ok(())
+}
