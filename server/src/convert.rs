@@ -11,6 +11,7 @@ use contactscore_proto::v1;
 use prost_types::Timestamp;
 
 use crate::config::Limits;
+use crate::engine::consent::Consent;
 use crate::engine::journal::LiveOutcome;
 use crate::engine::{ReloadFailure, Serving, ValidOutcome, ValidRank};
 use crate::error::{Result, ServerError};
@@ -211,6 +212,43 @@ pub fn outcome(
             recorded_on: String::new(),
         },
         contact,
+    })
+}
+
+/// Validate a re-consent.
+pub fn consent(
+    req: v1::RecordConsentRequest,
+    normalizer: &ContactNormalizer,
+    now: i64,
+) -> Result<Consent> {
+    let person_id = id("person_id", &req.person_id)?;
+    let contact = normalizer
+        .normalize(&req.contact)
+        .map_err(|e| ServerError::invalid("contact", e.to_string()))?;
+    let ch = channel("channel", &req.channel)?;
+    if !contactscore_models::rank::supports(contact.kind, ch) {
+        return Err(ServerError::invalid(
+            "channel",
+            format!("{} cannot carry this kind of contact", ch.as_str()),
+        ));
+    }
+    let at = req
+        .consented_at
+        .as_ref()
+        .map(|t| seconds("consented_at", t))
+        .transpose()?
+        .unwrap_or(now);
+    if at > now + MAX_FUTURE_SECONDS {
+        return Err(ServerError::invalid(
+            "consented_at",
+            "more than an hour in the future (check the caller's clock)",
+        ));
+    }
+    Ok(Consent {
+        person_id,
+        contact: contact.key,
+        channel: ch,
+        at,
     })
 }
 

@@ -206,6 +206,25 @@ impl ContactScoring for Service {
         finish(timer, result)
     }
 
+    async fn record_consent(
+        &self,
+        request: Request<v1::RecordConsentRequest>,
+    ) -> Result<Response<v1::RecordConsentResponse>, Status> {
+        let timer = RpcTimer::start("RecordConsent");
+        let result = async {
+            let serving = self.engine.current()?;
+            let now = jiff::Timestamp::now().as_second();
+            let c = convert::consent(request.into_inner(), &serving.normalizer, now)?;
+            drop(serving);
+            let (person, channel) = (crate::redact::person(&c.person_id), c.channel);
+            let lifted = self.engine.consent(c).await?;
+            tracing::info!(%person, channel = channel.as_str(), lifted, "re-consent recorded");
+            Ok(v1::RecordConsentResponse { lifted })
+        }
+        .await;
+        finish(timer, result)
+    }
+
     async fn reload_model(
         &self,
         _request: Request<v1::ReloadModelRequest>,

@@ -346,6 +346,28 @@ impl FeatureState {
         Ok(())
     }
 
+    /// Re-consent of the person in `slot` to `contact` on `channel` at `t`: lifts an opt-out
+    /// recorded at or before `t` (one recorded later stands). Returns whether one was lifted.
+    /// Consent is not an attempt: nothing else changes.
+    pub fn lift_opt_out(&mut self, slot: u32, contact: &str, channel: Channel, t: i64) -> bool {
+        let p = &mut self.persons[slot as usize];
+        let Some(ci) = p.contact_index(contact) else {
+            return false;
+        };
+        let Some(s) = p.contacts[ci]
+            .channels
+            .iter_mut()
+            .find(|s| s.channel == channel)
+        else {
+            return false;
+        };
+        if s.opted_out_at.is_some_and(|o| o <= t) {
+            s.opted_out_at = None;
+            return true;
+        }
+        false
+    }
+
     fn contact_or_insert(
         &mut self,
         slot: u32,

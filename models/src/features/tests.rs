@@ -97,6 +97,42 @@ fn wrong_party_is_cleared_by_a_later_engagement() {
 }
 
 #[test]
+fn re_consent_lifts_only_an_earlier_opt_out() {
+    let (mut s, schema, c, slot) = setup();
+    let opted = |s: &FeatureState, ch| {
+        get(
+            &schema,
+            &feats(s, &schema, slot, &c.key, ch, T0 + 9 * DAY),
+            "pcc_opted_out",
+        )
+    };
+    assert!(
+        !s.lift_opt_out(slot, &c.key, Channel::Sms, T0),
+        "unknown contact: nothing to lift"
+    );
+    s.apply(slot, &c, Channel::Sms, T0, Outcome::OptOut)
+        .expect("apply");
+    s.apply(slot, &c, Channel::Voice, T0, Outcome::OptOut)
+        .expect("apply");
+    assert!(
+        !s.lift_opt_out(slot, &c.key, Channel::Sms, T0 - 1),
+        "consent before the opt-out"
+    );
+    assert!(s.lift_opt_out(slot, &c.key, Channel::Sms, T0 + DAY));
+    assert!(
+        !s.lift_opt_out(slot, &c.key, Channel::Sms, T0 + DAY),
+        "already lifted"
+    );
+    assert_eq!(opted(&s, Channel::Sms), 0.0);
+    assert_eq!(opted(&s, Channel::Voice), 1.0, "only the consented channel");
+    // Opting out again after the consent stands against that consent.
+    s.apply(slot, &c, Channel::Sms, T0 + 2 * DAY, Outcome::OptOut)
+        .expect("apply");
+    assert!(!s.lift_opt_out(slot, &c.key, Channel::Sms, T0 + DAY));
+    assert_eq!(opted(&s, Channel::Sms), 1.0);
+}
+
+#[test]
 fn zone_resolution_prefers_contact_then_person_then_country_then_default() {
     let (mut s, schema, _, slot) = setup();
     let n = ContactNormalizer::new("BR").expect("region");

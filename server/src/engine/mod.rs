@@ -11,6 +11,7 @@
 //! are retired from the journal (their ids are kept as digests for idempotency), so the
 //! journal, its memory and the start-up replay stay bounded however long the server runs.
 
+pub mod consent;
 pub mod erasure;
 pub mod journal;
 mod record;
@@ -37,6 +38,7 @@ pub use record::ValidOutcome;
 
 use crate::error::{Result, ServerError};
 use crate::metrics;
+use consent::Consents;
 use erasure::Erasures;
 use journal::{Journal, LiveOutcome};
 use retired::RetiredIds;
@@ -128,6 +130,7 @@ pub struct Engine {
     live: Mutex<Live>,
     journal: Journal,
     erasures: Mutex<Erasures>,
+    consents: Mutex<Consents>,
     reload_lock: tokio::sync::Mutex<()>,
     failure: Mutex<ReloadFailure>,
     loaded: watch::Sender<Option<String>>,
@@ -145,11 +148,13 @@ impl Engine {
         let (journal, records) = Journal::open(state_dir)?;
         let retired = retired::read(state_dir)?;
         let erasures = Erasures::open(state_dir)?;
+        let consents = Consents::open(state_dir)?;
         let seen = records.iter().map(|r| r.attempt_id.clone()).collect();
         tracing::info!(
             live_outcomes = records.len(),
             retired_ids = retired.len(),
             erasures = erasures.len(),
+            consents = consents.len(),
             state_dir = %state_dir.display(),
             "state directory opened"
         );
@@ -167,6 +172,7 @@ impl Engine {
             }),
             journal,
             erasures: Mutex::new(erasures),
+            consents: Mutex::new(consents),
             reload_lock: tokio::sync::Mutex::new(()),
             failure: Mutex::new(ReloadFailure::default()),
             loaded: watch::channel(None).0,
@@ -286,6 +292,8 @@ impl Engine {
                 }
             }
         }
+        // Re-consents last: they lift opt-outs from the snapshot and the replay alike.
+        let consents_applied = self.consents.lock().apply_all(&mut state);
         let persons = state.len();
         let serving = Serving {
             version: version.to_owned(),
@@ -309,6 +317,7 @@ impl Engine {
             persons,
             erased,
             replayed_live_outcomes = replayed,
+            consents_applied,
             seconds = started.elapsed().as_secs_f64(),
             "model version live"
         );

@@ -1,12 +1,13 @@
-//! Recording outcomes (durable, idempotent on `attempt_id`, applied to the served state) and
-//! erasing persons.
+//! Recording outcomes (durable, idempotent on `attempt_id`, applied to the served state),
+//! re-consents, and erasing persons.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use contactscore_models::Contact;
+use contactscore_models::{Contact, Outcome};
 use tokio::sync::watch;
 
+use super::consent::Consent;
 use super::journal::LiveOutcome;
 use super::{Engine, Serving, retired};
 use crate::error::{Result, ServerError};
@@ -164,6 +165,15 @@ impl Engine {
                 let r = &o.record;
                 let slot = st.slot_or_insert(&r.person_id);
                 st.apply(slot, &o.contact, r.channel, r.at, r.outcome)?;
+                // An opt-out dated before a recorded re-consent stays lifted.
+                if r.outcome == Outcome::OptOut
+                    && let Some(at) =
+                        self.consents
+                            .lock()
+                            .latest(&r.person_id, &r.contact, r.channel)
+                {
+                    st.lift_opt_out(slot, &r.contact, r.channel, at);
+                }
             }
             metrics::state_persons(st.len());
         }
@@ -172,12 +182,28 @@ impl Engine {
         Ok(total)
     }
 
+    /// Record re-consent durably and lift the opt-out it covers in the served state (see
+    /// [`super::consent`]). Returns whether an opt-out was lifted now.
+    pub async fn consent(&self, c: Consent) -> Result<bool> {
+        // Shared gate: a reload applies every consent recorded before it swaps.
+        let _gate = self.gate.read().await;
+        let serving = self.current()?;
+        let (person_id, contact, channel, at) =
+            (c.person_id.clone(), c.contact.clone(), c.channel, c.at);
+        self.consents.lock().add(c)?;
+        let mut st = serving.state.write();
+        Ok(st
+            .slot(&person_id)
+            .is_some_and(|slot| st.lift_opt_out(slot, &contact, channel, at)))
+    }
+
     /// Erase everything held about `person_id`: the served state, the live outcomes in the
-    /// journal (rewritten atomically), and every snapshot loaded later (the erasure list).
-    /// Returns whether anything was held.
+    /// journal (rewritten atomically), their re-consents, and every snapshot loaded later (the
+    /// erasure list). Returns whether anything was held.
     pub async fn forget(&self, person_id: &str) -> Result<bool> {
         let _exclusive = self.gate.write().await;
         self.erasures.lock().add(person_id)?;
+        let consents = self.consents.lock().forget(person_id)?;
         let (kept, removed): (Vec<LiveOutcome>, Vec<LiveOutcome>) = {
             let live = self.live.lock();
             live.records
@@ -198,6 +224,6 @@ impl Engine {
             .load()
             .as_ref()
             .is_some_and(|s| s.state.write().forget(person_id));
-        Ok(in_state || !removed.is_empty())
+        Ok(in_state || consents || !removed.is_empty())
     }
 }

@@ -1,0 +1,236 @@
+//! Re-consent after an opt-out (`consents.jsonl` in the state directory), and re-applying it to
+//! every state the server serves.
+//!
+//! An `opt_out` suppresses its (contact, channel) until re-consent is recorded. The trainer's
+//! export has no consent events, so the next model's snapshot brings the opt-out back; and an
+//! opt-out dated before the consent may still arrive live. So consents are kept for good (one
+//! line per person, contact and channel, the latest instant) and applied again after every
+//! snapshot load and after every live `opt_out` on the pair: the invariant is that a served
+//! state holds no opt-out dated at or before a recorded consent. Consents are appended and
+//! fsynced before the call answers; `ForgetPerson` rewrites the file without the person.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use contactscore_models::Channel;
+use contactscore_models::features::FeatureState;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, ServerError};
+
+/// File name inside the state directory.
+pub const FILE: &str = "consents.jsonl";
+
+/// One consent, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    /// The person.
+    pub person_id: String,
+    /// Normalised contact key.
+    pub contact: String,
+    /// The channel consented to.
+    pub channel: Channel,
+    /// When consent was given (unix seconds).
+    pub at: i64,
+}
+
+type Key = (String, String, Channel);
+
+/// The consents held: the latest instant per (person, contact, channel).
+#[derive(Debug)]
+pub struct Consents {
+    path: PathBuf,
+    latest: HashMap<Key, i64>,
+}
+
+impl Consents {
+    /// Load (creating) the file in `dir`. A torn final line (a consent never acknowledged) is
+    /// cut off; any other malformed line is an error naming it.
+    pub fn open(dir: &Path) -> Result<Self> {
+        fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
+        let path = dir.join(FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(ServerError::io(&path, e)),
+        };
+        let mut consents = Self {
+            path,
+            latest: HashMap::new(),
+        };
+        let mut good_len = 0u64;
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            if !line.ends_with('\n') {
+                tracing::warn!(file = %consents.path.display(), line = i + 1, "dropping a torn final line (never acknowledged)");
+                let io = |e| ServerError::io(&consents.path, e);
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&consents.path)
+                    .map_err(io)?;
+                f.set_len(good_len)
+                    .and_then(|()| f.sync_all())
+                    .map_err(io)?;
+                break;
+            }
+            good_len += line.len() as u64;
+            let c: Consent =
+                serde_json::from_str(line.trim_end()).map_err(|e| ServerError::CorruptState {
+                    path: consents.path.clone(),
+                    line: i + 1,
+                    reason: e.to_string(),
+                })?;
+            consents.note(c);
+        }
+        Ok(consents)
+    }
+
+    fn note(&mut self, c: Consent) {
+        let at = self
+            .latest
+            .entry((c.person_id, c.contact, c.channel))
+            .or_insert(c.at);
+        *at = (*at).max(c.at);
+    }
+
+    /// Record `c` durably.
+    pub fn add(&mut self, c: Consent) -> Result<()> {
+        let mut line = serde_json::to_vec(&c)
+            .map_err(|e| ServerError::io(&self.path, std::io::Error::other(e)))?;
+        line.push(b'\n');
+        let io = |e| ServerError::io(&self.path, e);
+        let created = !self.path.exists();
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io)?;
+        f.write_all(&line)
+            .and_then(|()| f.sync_data())
+            .map_err(io)?;
+        if created {
+            sync_parent(&self.path)?;
+        }
+        self.note(c);
+        Ok(())
+    }
+
+    /// The latest consent to `contact` on `channel` by `person_id`.
+    pub fn latest(&self, person_id: &str, contact: &str, channel: Channel) -> Option<i64> {
+        if self.latest.is_empty() {
+            return None;
+        }
+        self.latest
+            .get(&(person_id.to_owned(), contact.to_owned(), channel))
+            .copied()
+    }
+
+    /// Apply every consent to `state` (after a snapshot load and the live replay); returns how
+    /// many opt-outs were lifted.
+    pub fn apply_all(&self, state: &mut FeatureState) -> usize {
+        let mut lifted = 0;
+        for ((person, contact, channel), at) in &self.latest {
+            if let Some(slot) = state.slot(person)
+                && state.lift_opt_out(slot, contact, *channel, *at)
+            {
+                lifted += 1;
+            }
+        }
+        lifted
+    }
+
+    /// Drop `person_id`'s consents (erasure), rewriting the file atomically. Returns whether any
+    /// were held.
+    pub fn forget(&mut self, person_id: &str) -> Result<bool> {
+        let before = self.latest.len();
+        self.latest.retain(|(p, _, _), _| p != person_id);
+        if self.latest.len() == before {
+            return Ok(false);
+        }
+        let mut bytes = Vec::new();
+        for ((person_id, contact, channel), at) in &self.latest {
+            let c = Consent {
+                person_id: person_id.clone(),
+                contact: contact.clone(),
+                channel: *channel,
+                at: *at,
+            };
+            serde_json::to_writer(&mut bytes, &c)
+                .map_err(|e| ServerError::io(&self.path, std::io::Error::other(e)))?;
+            bytes.push(b'\n');
+        }
+        let tmp = self.path.with_extension("jsonl.tmp");
+        let io = |e| ServerError::io(&self.path, e);
+        let mut f = File::create(&tmp).map_err(io)?;
+        f.write_all(&bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(io)?;
+        fs::rename(&tmp, &self.path).map_err(io)?;
+        sync_parent(&self.path)?;
+        Ok(true)
+    }
+
+    /// Number of (person, contact, channel) consents held.
+    pub fn len(&self) -> usize {
+        self.latest.len()
+    }
+
+    /// Whether none are held.
+    pub fn is_empty(&self) -> bool {
+        self.latest.is_empty()
+    }
+}
+
+fn sync_parent(path: &Path) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| ServerError::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consent(person: &str, channel: Channel, at: i64) -> Consent {
+        Consent {
+            person_id: person.into(),
+            contact: "+5511987654321".into(),
+            channel,
+            at,
+        }
+    }
+
+    #[test]
+    fn consents_persist_keep_the_latest_and_are_erased_with_the_person() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = Consents::open(dir.path()).expect("open");
+        c.add(consent("p1", Channel::Sms, 10)).expect("add");
+        c.add(consent("p1", Channel::Sms, 5)).expect("add older");
+        c.add(consent("p2", Channel::Voice, 7)).expect("add");
+        // A crash mid-write leaves a torn line; opening cuts it off, so the next add is clean.
+        let path = dir.path().join(FILE);
+        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(b"{\"person_id\":\"p3\",\"con").expect("tear");
+        let mut c = Consents::open(dir.path()).expect("reopen");
+        assert_eq!(c.latest("p1", "+5511987654321", Channel::Sms), Some(10));
+        assert_eq!(c.latest("p1", "+5511987654321", Channel::Voice), None);
+        assert_eq!(c.len(), 2);
+        c.add(consent("p3", Channel::Email, 3))
+            .expect("add after a torn line");
+        let mut c = Consents::open(dir.path()).expect("reopen");
+        assert_eq!(c.latest("p3", "+5511987654321", Channel::Email), Some(3));
+
+        assert!(c.forget("p1").expect("forget"));
+        assert!(!c.forget("p1").expect("forget twice"));
+        let text = fs::read_to_string(&path).expect("read");
+        assert!(!text.contains("\"p1\""), "{text}");
+        let c = Consents::open(dir.path()).expect("reopen");
+        assert_eq!(c.len(), 2);
+
+        fs::write(&path, "not json\n").expect("write");
+        let err = Consents::open(dir.path()).expect_err("corrupt");
+        assert!(err.to_string().contains(":1:"), "{err}");
+    }
+}
