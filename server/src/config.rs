@@ -39,7 +39,7 @@ pub struct Config {
     /// Live outcomes attempted more than this many days before the served snapshot's cutoff
     /// leave the journal (the rollback window).
     pub live_outcome_retention_days: u32,
-    /// Their attempt ids are remembered (as digests) this many days before the cutoff.
+    /// Their attempt ids are remembered (as digests) this many days after being recorded.
     pub attempt_id_retention_days: u32,
     /// The contact rules.
     pub policy: PolicyConfig,
@@ -188,10 +188,10 @@ impl Config {
         if self.max_contacts_per_request == 0 {
             return Err(bad("max_contacts_per_request", "must be positive".into()));
         }
-        if self.attempt_id_retention_days < self.live_outcome_retention_days {
+        if self.attempt_id_retention_days == 0 {
             return Err(bad(
                 "attempt_id_retention_days",
-                "must be at least live_outcome_retention_days".into(),
+                "must be at least 1 (0 would forget ids as soon as their records retire)".into(),
             ));
         }
         let retention = Retention {
@@ -285,9 +285,6 @@ mod tests {
             "CONTACTSCORE_SURELY_UNSET_VAR",
         );
         check("lissen = \"x\"", "lissen");
-        check(
-            "live_outcome_retention_days = 30\nattempt_id_retention_days = 7",
-            "attempt_id_retention_days",
-        );
+        check("attempt_id_retention_days = 0", "attempt_id_retention_days");
     }
 }

@@ -210,6 +210,7 @@ pub fn outcome(
             duration_seconds: (o.duration_seconds > 0).then_some(o.duration_seconds),
             campaign: o.campaign,
             recorded_on: String::new(),
+            recorded_at: now,
         },
         contact,
     })
@@ -244,6 +245,9 @@ pub fn consent(
             "more than an hour in the future (check the caller's clock)",
         ));
     }
+    // Never later than now: with a caller's clock running fast, a consent dated ahead would
+    // lift an opt-out the person makes in the next minutes.
+    let at = at.min(now);
     Ok(Consent {
         person_id,
         contact: contact.key,

@@ -86,7 +86,8 @@ impl Consents {
         Ok(consents)
     }
 
-    fn note(&mut self, c: Consent) {
+    /// Hold `c` in memory (after [`append`] made it durable).
+    pub fn note(&mut self, c: Consent) {
         let at = self
             .latest
             .entry((c.person_id, c.contact, c.channel))
@@ -94,24 +95,14 @@ impl Consents {
         *at = (*at).max(c.at);
     }
 
-    /// Record `c` durably.
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Record `c` durably and hold it.
     pub fn add(&mut self, c: Consent) -> Result<()> {
-        let mut line = serde_json::to_vec(&c)
-            .map_err(|e| ServerError::io(&self.path, std::io::Error::other(e)))?;
-        line.push(b'\n');
-        let io = |e| ServerError::io(&self.path, e);
-        let created = !self.path.exists();
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(io)?;
-        f.write_all(&line)
-            .and_then(|()| f.sync_data())
-            .map_err(io)?;
-        if created {
-            sync_parent(&self.path)?;
-        }
+        append(&self.path, &c)?;
         self.note(c);
         Ok(())
     }
@@ -143,10 +134,17 @@ impl Consents {
     /// Drop `person_id`'s consents (erasure), rewriting the file atomically. Returns whether any
     /// were held.
     pub fn forget(&mut self, person_id: &str) -> Result<bool> {
+        self.forget_where(|p| p == person_id).map(|n| n > 0)
+    }
+
+    /// Drop the consents of every person `doomed` names, rewriting the file atomically when any
+    /// go. Returns how many (person, contact, channel) consents went.
+    fn forget_where(&mut self, mut doomed: impl FnMut(&str) -> bool) -> Result<usize> {
         let before = self.latest.len();
-        self.latest.retain(|(p, _, _), _| p != person_id);
-        if self.latest.len() == before {
-            return Ok(false);
+        self.latest.retain(|(p, _, _), _| !doomed(p));
+        let gone = before - self.latest.len();
+        if gone == 0 {
+            return Ok(0);
         }
         let mut bytes = Vec::new();
         for ((person_id, contact, channel), at) in &self.latest {
@@ -168,7 +166,7 @@ impl Consents {
             .map_err(io)?;
         fs::rename(&tmp, &self.path).map_err(io)?;
         sync_parent(&self.path)?;
-        Ok(true)
+        Ok(gone)
     }
 
     /// Number of (person, contact, channel) consents held.
@@ -180,6 +178,27 @@ impl Consents {
     pub fn is_empty(&self) -> bool {
         self.latest.is_empty()
     }
+}
+
+/// Append `c` to the consents file at `path`, fsynced (and its directory, when new).
+pub fn append(path: &Path, c: &Consent) -> Result<()> {
+    let mut line =
+        serde_json::to_vec(c).map_err(|e| ServerError::io(path, std::io::Error::other(e)))?;
+    line.push(b'\n');
+    let io = |e| ServerError::io(path, e);
+    let created = !path.exists();
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(&line)
+        .and_then(|()| f.sync_data())
+        .map_err(io)?;
+    if created {
+        sync_parent(path)?;
+    }
+    Ok(())
 }
 
 fn sync_parent(path: &Path) -> Result<()> {

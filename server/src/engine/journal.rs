@@ -48,6 +48,17 @@ pub struct LiveOutcome {
     pub campaign: String,
     /// Model version being served when it was recorded (decides replay onto a snapshot).
     pub recorded_on: String,
+    /// When the server recorded it (unix seconds; 0 in journals written before this field).
+    #[serde(default)]
+    pub recorded_at: i64,
+}
+
+impl LiveOutcome {
+    /// The instant its id's memory counts from: when it was recorded (a backfill of old
+    /// attempts is remembered as long as a fresh one), else the attempt instant.
+    pub fn id_time(&self) -> i64 {
+        self.recorded_at.max(self.at)
+    }
 }
 
 /// Which live outcomes leave the journal once a version is live, and which retired ids are
@@ -59,8 +70,12 @@ pub struct RetireRule {
     pub before: i64,
     /// …unless recorded while this version was served: a restart replays those onto it.
     pub keep_version: String,
-    /// Retired ids of attempts before this instant are forgotten (a repeat is then recorded anew).
+    /// Retired ids whose [`LiveOutcome::id_time`] is before this instant are forgotten (a
+    /// repeat is then recorded anew).
     pub ids_before: i64,
+    /// Rewrite the retired-id file without the forgotten ids (else new ids are appended and
+    /// forgotten ones stay in the file, ignored, until a later compaction).
+    pub compact_ids: bool,
 }
 
 impl RetireRule {
@@ -69,9 +84,9 @@ impl RetireRule {
         r.at < self.before && r.recorded_on != self.keep_version
     }
 
-    /// Whether the id of an attempt at `at` is still remembered once retired.
-    pub fn keeps_id(&self, at: i64) -> bool {
-        at >= self.ids_before
+    /// Whether an id with id time `t` is still remembered once retired.
+    pub fn keeps_id(&self, t: i64) -> bool {
+        t >= self.ids_before
     }
 }
 
@@ -80,11 +95,15 @@ impl RetireRule {
 pub struct RetireCounts {
     /// Records that left the journal.
     pub outcomes: u64,
-    /// Retired ids forgotten.
+    /// Ids added to the retired-id file.
+    pub ids_added: u64,
+    /// Ids dropped from the retired-id file (only when compacting it).
     pub ids_forgotten: u64,
-    /// Retired ids remembered afterwards.
-    pub ids_kept: u64,
 }
+
+/// The writer's append handle. `Err` once a rewrite failed after its rename: the old handle
+/// then names a file that is gone, so appends must fail rather than be acknowledged into it.
+type Handle = std::result::Result<File, String>;
 
 enum Job {
     Append(Vec<u8>, oneshot::Sender<std::io::Result<()>>),
@@ -210,7 +229,8 @@ fn read(path: &Path) -> Result<Vec<LiveOutcome>> {
     Ok(out)
 }
 
-fn writer(path: PathBuf, mut file: File, rx: mpsc::Receiver<Job>) {
+fn writer(path: PathBuf, file: File, rx: mpsc::Receiver<Job>) {
+    let mut file: Handle = Ok(file);
     while let Ok(first) = rx.recv() {
         let mut appends = Vec::new();
         let mut next = Some(first);
@@ -220,18 +240,11 @@ fn writer(path: PathBuf, mut file: File, rx: mpsc::Receiver<Job>) {
                 Job::Replace(bytes, done) => {
                     // Flush what came before in order, then swap the file.
                     commit(&mut file, &mut appends);
-                    let result = replace(&path, &bytes).map(|f| file = f);
-                    let _ = done.send(result);
+                    let _ = done.send(replace(&path, &bytes, &mut file));
                 }
                 Job::Retire(rule, done) => {
                     commit(&mut file, &mut appends);
-                    let result = retire(&path, &rule).map(|(f, counts)| {
-                        if let Some(f) = f {
-                            file = f;
-                        }
-                        counts
-                    });
-                    let _ = done.send(result);
+                    let _ = done.send(retire(&path, &rule, &mut file));
                 }
             }
             next = rx.try_recv().ok();
@@ -241,10 +254,19 @@ fn writer(path: PathBuf, mut file: File, rx: mpsc::Receiver<Job>) {
 }
 
 /// Write the waiting appends, fsync once, answer each.
-fn commit(file: &mut File, appends: &mut Vec<(Vec<u8>, oneshot::Sender<std::io::Result<()>>)>) {
+fn commit(file: &mut Handle, appends: &mut Vec<(Vec<u8>, oneshot::Sender<std::io::Result<()>>)>) {
     if appends.is_empty() {
         return;
     }
+    let file = match file {
+        Ok(f) => f,
+        Err(why) => {
+            for (_, done) in appends.drain(..) {
+                let _ = done.send(Err(std::io::Error::other(why.clone())));
+            }
+            return;
+        }
+    };
     let mut result = Ok(());
     for (bytes, _) in appends.iter() {
         if let Err(e) = file.write_all(bytes) {
@@ -263,8 +285,9 @@ fn commit(file: &mut File, appends: &mut Vec<(Vec<u8>, oneshot::Sender<std::io::
 }
 
 /// Write `bytes` to a temporary file, fsync, rename over the journal, fsync the directory, and
-/// return an append handle on the new file.
-fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<File> {
+/// point `handle` at the new file. A failure before the rename leaves the journal and `handle`
+/// as they were; one after it breaks `handle` (later appends fail until a restart).
+fn replace(path: &Path, bytes: &[u8], handle: &mut Handle) -> std::io::Result<()> {
     let tmp = path.with_extension("jsonl.tmp");
     {
         let mut f = File::create(&tmp)?;
@@ -272,26 +295,34 @@ fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<File> {
         f.sync_all()?;
     }
     fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let reopened = File::open(dir)
+        .and_then(|d| d.sync_all())
+        .and_then(|()| OpenOptions::new().append(true).open(path));
+    match reopened {
+        Ok(f) => {
+            *handle = Ok(f);
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(file = %path.display(), error = %e, "journal rewrite failed after its rename; refusing further appends until restart");
+            *handle = Err(format!(
+                "{}: rewrite failed after rename ({e}); restart the server",
+                path.display()
+            ));
+            Err(e)
+        }
     }
-    OpenOptions::new().append(true).open(path)
 }
 
-/// Rewrite the journal without the records `rule` retires, after adding their ids to the
-/// retired-id file (and dropping the ids it forgets). Returns the new append handle when the
-/// journal was rewritten.
-fn retire(path: &Path, rule: &RetireRule) -> std::io::Result<(Option<File>, RetireCounts)> {
+/// Rewrite the journal without the records `rule` retires, after their ids are durably in the
+/// retired-id file (appended, or the file compacted when `rule.compact_ids`).
+fn retire(path: &Path, rule: &RetireRule, handle: &mut Handle) -> std::io::Result<RetireCounts> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let text = fs::read(path)?;
-    let mut ids = retired::read(dir).map_err(std::io::Error::other)?;
-    let before = ids.len();
-    ids.retain(|_, at| rule.keeps_id(*at));
-    let mut counts = RetireCounts {
-        ids_forgotten: (before - ids.len()) as u64,
-        ..RetireCounts::default()
-    };
+    let mut counts = RetireCounts::default();
     let mut kept = Vec::with_capacity(text.len());
+    let mut new_ids: Vec<(IdDigest, i64)> = Vec::new();
     for (n, line) in text.split_inclusive(|&b| b == b'\n').enumerate() {
         let r: LiveOutcome = serde_json::from_slice(line).map_err(|e| {
             std::io::Error::new(
@@ -301,22 +332,28 @@ fn retire(path: &Path, rule: &RetireRule) -> std::io::Result<(Option<File>, Reti
         })?;
         if rule.retires(&r) {
             counts.outcomes += 1;
-            if rule.keeps_id(r.at) {
-                let d: IdDigest = retired::digest(&r.attempt_id);
-                ids.insert(d, r.at);
+            if rule.keeps_id(r.id_time()) {
+                new_ids.push((retired::digest(&r.attempt_id), r.id_time()));
             }
         } else {
             kept.extend_from_slice(line);
         }
     }
-    counts.ids_kept = ids.len() as u64;
-    if counts.outcomes == 0 && counts.ids_forgotten == 0 {
-        return Ok((None, counts));
+    counts.ids_added = new_ids.len() as u64;
+    if rule.compact_ids {
+        let mut ids = retired::read(dir).map_err(std::io::Error::other)?;
+        let before = ids.len();
+        ids.retain(|_, t| rule.keeps_id(*t));
+        counts.ids_forgotten = (before - ids.len()) as u64;
+        ids.extend(new_ids);
+        retired::write(dir, &ids)?;
+    } else if !new_ids.is_empty() {
+        retired::append(dir, &new_ids)?;
     }
-    retired::write(dir, &ids)?;
-    // The ids' rename must be durable before the records leave the journal.
-    File::open(dir)?.sync_all()?;
-    Ok((Some(replace(path, &kept)?), counts))
+    if counts.outcomes > 0 {
+        replace(path, &kept, handle)?;
+    }
+    Ok(counts)
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -340,6 +377,7 @@ mod tests {
             duration_seconds: None,
             campaign: String::new(),
             recorded_on: "v1".into(),
+            recorded_at: 0,
         }
     }
 
@@ -372,18 +410,21 @@ mod tests {
         let (j, _) = Journal::open(dir.path()).expect("open");
         let mut recs: Vec<_> = (0..6).map(record).collect();
         recs[1].recorded_on = "v2".into();
+        // A backfill recorded long after the attempt: its id is remembered from then.
+        recs[3].recorded_at = base + 100;
         j.append(&recs).await.expect("append");
         let rule = RetireRule {
             before: base + 4,
             keep_version: "v2".into(),
-            ids_before: base + 2,
+            ids_before: base + 3,
+            compact_ids: false,
         };
-        // a0, a2, a3 retire (a1 was recorded on the version kept); a0's id is too old to keep.
+        // a0, a2, a3 retire (a1 was recorded on the version kept); only a3's id is recent enough.
         let c = j.retire(rule.clone()).await.expect("retire");
         let want = RetireCounts {
             outcomes: 3,
+            ids_added: 1,
             ids_forgotten: 0,
-            ids_kept: 2,
         };
         assert_eq!(c, want);
         j.append(&[record(9)]).await.expect("append after retiring");
@@ -397,25 +438,23 @@ mod tests {
             .collect();
         assert_eq!(back, kept);
         let ids = retired::read(dir.path()).expect("ids");
-        let want: retired::RetiredIds = [(2, base + 2), (3, base + 3)]
-            .map(|(i, at)| (retired::digest(&format!("a{i}")), at))
-            .into_iter()
-            .collect();
+        let want: retired::RetiredIds = [(retired::digest("a3"), base + 100)].into_iter().collect();
         assert_eq!(ids, want);
 
-        // Nothing more to retire; a later rule forgets the older id.
+        // Nothing more to retire; compacting with a later rule forgets the id.
         let later = RetireRule {
-            ids_before: base + 3,
+            ids_before: base + 101,
+            compact_ids: true,
             ..rule
         };
         let c = j.retire(later).await.expect("retire again");
         let want = RetireCounts {
             outcomes: 0,
+            ids_added: 0,
             ids_forgotten: 1,
-            ids_kept: 1,
         };
         assert_eq!(c, want);
-        assert_eq!(retired::read(dir.path()).expect("ids").len(), 1);
+        assert!(retired::read(dir.path()).expect("ids").is_empty());
     }
 
     #[test]

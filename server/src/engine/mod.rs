@@ -131,6 +131,8 @@ pub struct Engine {
     journal: Journal,
     erasures: Mutex<Erasures>,
     consents: Mutex<Consents>,
+    /// Serialises appends to the consents file.
+    consent_file: tokio::sync::Mutex<()>,
     reload_lock: tokio::sync::Mutex<()>,
     failure: Mutex<ReloadFailure>,
     loaded: watch::Sender<Option<String>>,
@@ -173,6 +175,7 @@ impl Engine {
             journal,
             erasures: Mutex::new(erasures),
             consents: Mutex::new(consents),
+            consent_file: tokio::sync::Mutex::new(()),
             reload_lock: tokio::sync::Mutex::new(()),
             failure: Mutex::new(ReloadFailure::default()),
             loaded: watch::channel(None).0,

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use contactscore_models::{Contact, Outcome};
 use tokio::sync::watch;
 
-use super::consent::Consent;
+use super::consent::{self, Consent};
 use super::journal::LiveOutcome;
 use super::{Engine, Serving, retired};
 use crate::error::{Result, ServerError};
@@ -183,14 +183,33 @@ impl Engine {
     }
 
     /// Record re-consent durably and lift the opt-out it covers in the served state (see
-    /// [`super::consent`]). Returns whether an opt-out was lifted now.
-    pub async fn consent(&self, c: Consent) -> Result<bool> {
-        // Shared gate: a reload applies every consent recorded before it swaps.
+    /// [`super::consent`]). Returns whether an opt-out was lifted now. Runs in its own task, so
+    /// a caller that goes away cannot leave a durable consent unapplied.
+    pub async fn consent(self: &Arc<Self>, c: Consent) -> Result<bool> {
+        let engine = Arc::clone(self);
+        tokio::spawn(async move { engine.consent_now(c).await })
+            .await
+            .map_err(|e| ServerError::io("consent task", std::io::Error::other(e)))?
+    }
+
+    async fn consent_now(&self, c: Consent) -> Result<bool> {
+        // Shared gate: a reload applies every consent recorded before it swaps, and an erasure
+        // (which rewrites the file) waits.
         let _gate = self.gate.read().await;
         let serving = self.current()?;
+        {
+            // The fsync runs off the async workers and outside the consents map's lock, which
+            // recording takes under the state's write lock.
+            let _one_writer = self.consent_file.lock().await;
+            let path = self.consents.lock().path().to_owned();
+            let line = c.clone();
+            tokio::task::spawn_blocking(move || consent::append(&path, &line))
+                .await
+                .map_err(|e| ServerError::io("consent write", std::io::Error::other(e)))??;
+        }
         let (person_id, contact, channel, at) =
             (c.person_id.clone(), c.contact.clone(), c.channel, c.at);
-        self.consents.lock().add(c)?;
+        self.consents.lock().note(c);
         let mut st = serving.state.write();
         Ok(st
             .slot(&person_id)

@@ -2,12 +2,14 @@
 //! directory), so `RecordOutcome` stays idempotent for them after their records are gone.
 //!
 //! Only a 128-bit digest of each attempt id is kept (dialer ids can carry personal data), with
-//! the attempt instant that decides when the id itself is forgotten. The file is always
-//! rewritten whole (temporary file, fsync, rename) by the journal's writer thread, so it is
-//! never torn; any malformed line is an error naming the line.
+//! the instant its memory counts from ([`LiveOutcome::id_time`](super::journal::LiveOutcome)).
+//! The journal's writer thread appends to it (fsynced before the records leave the journal) and
+//! now and then rewrites it without forgotten ids (temporary file, fsync, rename). A torn final
+//! line (a crash mid-append, before the journal was touched) is cut off on reading; any other
+//! malformed line is an error naming the line.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
@@ -22,7 +24,7 @@ pub const FILE: &str = "retired_ids.txt";
 /// chance that a new id collides with any of them is below 10⁻²⁰.
 pub type IdDigest = u128;
 
-/// Retired attempt ids: digest → attempt instant (unix seconds).
+/// Retired attempt ids: digest → id time (unix seconds).
 pub type RetiredIds = HashMap<IdDigest, i64>;
 
 /// The digest kept for `attempt_id`.
@@ -42,8 +44,19 @@ pub fn read(dir: &Path) -> Result<RetiredIds> {
         Err(e) => return Err(ServerError::io(&path, e)),
     };
     let mut out = RetiredIds::new();
-    for (i, line) in text.lines().enumerate() {
-        let parsed = line.split_once(' ').and_then(|(hex, at)| {
+    let mut good_len = 0u64;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if !line.ends_with('\n') {
+            tracing::warn!(file = %path.display(), line = i + 1, "dropping a torn final line");
+            let io = |e| ServerError::io(&path, e);
+            let f = OpenOptions::new().write(true).open(&path).map_err(io)?;
+            f.set_len(good_len)
+                .and_then(|()| f.sync_all())
+                .map_err(io)?;
+            break;
+        }
+        good_len += line.len() as u64;
+        let parsed = line.trim_end().split_once(' ').and_then(|(hex, at)| {
             let d = (hex.len() == 32)
                 .then(|| u128::from_str_radix(hex, 16).ok())
                 .flatten()?;
@@ -59,21 +72,39 @@ pub fn read(dir: &Path) -> Result<RetiredIds> {
     Ok(out)
 }
 
-/// Replace the file in `dir` with `ids` atomically (the caller fsyncs the directory).
+fn lines<'a>(ids: impl Iterator<Item = (&'a IdDigest, &'a i64)>) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for (d, t) in ids {
+        let _ = writeln!(text, "{d:032x} {t}");
+    }
+    text
+}
+
+/// Replace the file in `dir` with `ids` atomically, directory fsynced.
 pub(super) fn write(dir: &Path, ids: &RetiredIds) -> std::io::Result<()> {
     let path = dir.join(FILE);
     let tmp = path.with_extension("txt.tmp");
     let mut sorted: Vec<(&IdDigest, &i64)> = ids.iter().collect();
     sorted.sort_unstable();
-    let mut text = String::with_capacity(sorted.len() * 45);
-    for (d, at) in sorted {
-        use std::fmt::Write as _;
-        let _ = writeln!(text, "{d:032x} {at}");
-    }
     let mut f = File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
+    f.write_all(lines(sorted.into_iter()).as_bytes())?;
     f.sync_all()?;
-    fs::rename(&tmp, &path)
+    fs::rename(&tmp, &path)?;
+    File::open(dir)?.sync_all()
+}
+
+/// Append `ids` to the file in `dir`, fsynced (and the directory, when the file is new).
+pub(super) fn append(dir: &Path, ids: &[(IdDigest, i64)]) -> std::io::Result<()> {
+    let path = dir.join(FILE);
+    let created = !path.exists();
+    let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
+    f.write_all(lines(ids.iter().map(|(d, t)| (d, t))).as_bytes())?;
+    f.sync_data()?;
+    if created {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -99,7 +130,18 @@ mod tests {
         assert_eq!(read(dir.path()).expect("read back"), ids);
         assert_ne!(digest("a"), digest("b"));
 
-        fs::write(dir.path().join(FILE), format!("{text}00ff 12\n")).expect("write");
+        // Appends add lines; a torn final line is cut off.
+        append(dir.path(), &[(digest("c"), 9)]).expect("append");
+        let path = dir.path().join(FILE);
+        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(b"00ab").expect("tear");
+        let back = read(dir.path()).expect("read torn");
+        assert_eq!(back.len(), 3);
+        assert_eq!(back.get(&digest("c")), Some(&9));
+        append(dir.path(), &[(digest("d"), 10)]).expect("append after a torn line");
+        assert_eq!(read(dir.path()).expect("read").len(), 4);
+
+        fs::write(&path, format!("{text}00ff 12\n")).expect("write");
         let err = read(dir.path()).expect_err("corrupt");
         assert!(err.to_string().contains(":3:"), "{err}");
     }

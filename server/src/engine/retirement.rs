@@ -5,8 +5,9 @@
 //! ever reported, and every start and reload replays them all. An outcome attempted before the
 //! served snapshot's training cutoff is already in that snapshot (the nightly export contains
 //! every attempt up to its cutoff), so its record is only needed to roll `CURRENT` back to an
-//! older version, and its id only to answer a late repeat as a duplicate. The two windows bound
-//! both: records are kept `outcome_days` before the cutoff, ids `attempt_id_days`.
+//! older version, and its id only to answer a repeat as a duplicate. Two windows bound both:
+//! records are kept `outcome_days` before the cutoff; ids `attempt_id_days` after they were
+//! recorded (wall clock, so a late backfill of old attempts is protected like a fresh one).
 
 use std::sync::atomic::Ordering;
 
@@ -22,8 +23,8 @@ pub struct Retention {
     /// Full records are kept while attempted less than this many days before the served
     /// snapshot's cutoff: `CURRENT` can be rolled back that far without losing live outcomes.
     pub outcome_days: u32,
-    /// Attempt ids (as digests) are remembered this many days before the cutoff: a repeat of an
-    /// older attempt is recorded anew. At least `outcome_days`.
+    /// Ids of retired outcomes (as digests) are remembered this many days after they were
+    /// recorded; a repeat after that is recorded anew. At least 1.
     pub attempt_id_days: u32,
 }
 
@@ -31,18 +32,19 @@ impl Default for Retention {
     fn default() -> Self {
         Self {
             outcome_days: 14,
-            attempt_id_days: 90,
+            attempt_id_days: 30,
         }
     }
 }
 
 impl Retention {
-    /// The rule for a served version with snapshot cutoff `cutoff`.
-    pub fn rule(&self, version: &str, cutoff: i64) -> RetireRule {
+    /// The rule for a served version with snapshot cutoff `cutoff`, at wall-clock `now`.
+    pub fn rule(&self, version: &str, cutoff: i64, now: i64) -> RetireRule {
         RetireRule {
             before: cutoff.saturating_sub(i64::from(self.outcome_days) * DAY),
             keep_version: version.to_owned(),
-            ids_before: cutoff.saturating_sub(i64::from(self.attempt_id_days) * DAY),
+            ids_before: now.saturating_sub(i64::from(self.attempt_id_days) * DAY),
+            compact_ids: false,
         }
     }
 }
@@ -50,7 +52,7 @@ impl Retention {
 impl Engine {
     /// Retire what the served snapshot covers, from the journal first and then from memory.
     /// Called under the reload lock right after a version goes live; a failure is logged and
-    /// leaves everything as it was (the next reload tries again).
+    /// every record stays (the next reload tries again).
     pub(super) async fn retire_covered(&self) {
         let Some(serving) = self.serving.load_full() else {
             return;
@@ -58,15 +60,26 @@ impl Engine {
         let Some(cutoff) = serving.snapshot_cutoff else {
             return;
         };
-        let rule = self.retention.rule(&serving.version, cutoff);
-        let due = {
+        // Shared gate: recording goes on (its records carry the served version, which the rule
+        // keeps), but an erasure, which rewrites the journal from memory, waits.
+        let _gate = self.gate.read().await;
+        let now = jiff::Timestamp::now().as_second();
+        let mut rule = self.retention.rule(&serving.version, cutoff, now);
+        let (retiring, aged, remembered) = {
             let live = self.live.lock();
-            live.records.iter().any(|r| rule.retires(r))
-                || live.retired.values().any(|at| !rule.keeps_id(*at))
+            let aged = live
+                .retired
+                .values()
+                .filter(|t| !rule.keeps_id(**t))
+                .count();
+            let retiring = live.records.iter().filter(|r| rule.retires(r)).count();
+            (retiring, aged, live.retired.len())
         };
-        if !due {
+        if retiring == 0 && aged == 0 {
             return;
         }
+        // Rewrite the id file only once half of it is forgotten; else append to it.
+        rule.compact_ids = aged > 0 && aged * 2 >= remembered;
         let counts = match self.journal.retire(rule.clone()).await {
             Ok(c) => c,
             Err(e) => {
@@ -74,20 +87,18 @@ impl Engine {
                 return;
             }
         };
-        // Records recorded from now on carry the served version, which the rule keeps, so the
-        // journal and memory agree whatever was appended meanwhile.
         let (records, ids) = {
             let mut live = self.live.lock();
             let live = &mut *live;
-            live.retired.retain(|_, at| rule.keeps_id(*at));
+            live.retired.retain(|_, t| rule.keeps_id(*t));
             let (seen, retired) = (&mut live.seen, &mut live.retired);
             live.records.retain(|r| {
                 if !rule.retires(r) {
                     return true;
                 }
                 seen.remove(&r.attempt_id);
-                if rule.keeps_id(r.at) {
-                    retired.insert(retired::digest(&r.attempt_id), r.at);
+                if rule.keeps_id(r.id_time()) {
+                    retired.insert(retired::digest(&r.attempt_id), r.id_time());
                 }
                 false
             });
@@ -98,7 +109,8 @@ impl Engine {
         tracing::info!(
             version = %serving.version,
             retired_outcomes = counts.outcomes,
-            forgotten_ids = counts.ids_forgotten,
+            ids_added = counts.ids_added,
+            ids_dropped_from_file = counts.ids_forgotten,
             live_outcomes = records,
             retired_ids = ids,
             replayed_on_load = serving.live_applied.load(Ordering::Relaxed),
@@ -116,7 +128,8 @@ mod tests {
     #[test]
     fn the_rule_keeps_the_windows_and_the_served_versions_records() {
         let cutoff = 1_767_625_200;
-        let rule = Retention::default().rule("v2", cutoff);
+        let now = cutoff + 40 * DAY;
+        let rule = Retention::default().rule("v2", cutoff, now);
         let rec = |days_before: i64, on: &str| LiveOutcome {
             attempt_id: "a".into(),
             person_id: "p".into(),
@@ -127,6 +140,7 @@ mod tests {
             duration_seconds: None,
             campaign: String::new(),
             recorded_on: on.into(),
+            recorded_at: 0,
         };
         assert!(!rule.retires(&rec(13, "v1")), "inside the 14-day window");
         assert!(rule.retires(&rec(15, "v1")));
@@ -134,7 +148,11 @@ mod tests {
             !rule.retires(&rec(15, "v2")),
             "restart replays the served version's own"
         );
-        assert!(rule.keeps_id(cutoff - 89 * DAY));
-        assert!(!rule.keeps_id(cutoff - 91 * DAY));
+        // Ids count from when they were recorded, against the wall clock.
+        assert!(rule.keeps_id(now - 29 * DAY));
+        assert!(!rule.keeps_id(now - 31 * DAY));
+        let mut backfill = rec(200, "v1");
+        backfill.recorded_at = now - DAY;
+        assert!(rule.retires(&backfill) && rule.keeps_id(backfill.id_time()));
     }
 }
