@@ -191,6 +191,61 @@ fn matches_forust_exactly_with_separate_missing_branches() {
 }
 
 #[test]
+fn runs_of_similar_rows_share_leaves_and_score_exactly() {
+    let train = realish(6_000, 21);
+    let booster = fit(&train, false);
+    let forest = FlatForest::new(&booster).unwrap_or_else(|e| panic!("{e}"));
+    let Some(complete) = forest.complete.as_ref() else {
+        panic!("these trees fit the complete layout");
+    };
+    let w = train.n_features;
+    let hour = FeatureSchema::new(Vec::new())
+        .index("local_hour")
+        .unwrap_or_else(|| panic!("local_hour"));
+    // Like the hourly slots of one contact and channel: the hour moves, and now and then one
+    // other feature is nudged or goes missing.
+    let mut rng = Rng(22);
+    let mut rows = Vec::new();
+    for base in realish(40, 23).x.chunks_exact(w) {
+        for k in 0..11 {
+            let mut r = base.to_vec();
+            r[hour] = (9 + k) as f32;
+            if rng.next() < 0.3 {
+                let f = rng.below(w);
+                r[f] = if rng.next() < 0.5 {
+                    f32::NAN
+                } else {
+                    r[f] + 0.01
+                };
+            }
+            rows.extend(r);
+        }
+    }
+    let mut batch = Vec::new();
+    forest.scores(&rows, w, &mut batch);
+    for (i, row) in rows.chunks_exact(w).enumerate() {
+        assert_eq!(batch[i].to_bits(), forest.score(row).to_bits(), "row {i}");
+    }
+    // A shared leaf is every row's own leaf, and it is found often enough to matter.
+    let (mut shared, mut total) = (0, 0);
+    for block in rows.chunks(LANES * w) {
+        let mut spans = Vec::new();
+        complete::block_spans(&lanes(block, w, block.len() / w, 0), w, &mut spans);
+        for t in 0..forest.trees() {
+            total += 1;
+            if let Some(leaf) = complete.shared_leaf(t, &spans) {
+                shared += 1;
+                for row in block.chunks_exact(w) {
+                    assert_eq!(complete.leaf(t, row).to_bits(), leaf.to_bits());
+                }
+            }
+        }
+    }
+    println!("shared leaves: {shared} of {total} (tree, block) pairs");
+    assert!(shared * 5 > total, "{shared} of {total}");
+}
+
+#[test]
 fn batches_of_any_length_equal_single_rows() {
     let train = realish(3_000, 15);
     let w = train.n_features;
