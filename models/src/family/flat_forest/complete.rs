@@ -117,16 +117,20 @@ impl Complete {
             let leaf = |i: usize| f64::from(leaves[i.wrapping_sub(first_leaf) & (SLOTS - 1)]);
             for (b, acc) in out.chunks_mut(LANES).enumerate() {
                 let span = spans.get(b * width..(b + 1) * width).unwrap_or_default();
-                if let Some(i) = common_leaf(splits, d, span) {
-                    let w = leaf(i);
-                    for a in acc.iter_mut() {
-                        *a += w;
+                // Where the rows part (they all got this far together), or their shared leaf.
+                let (start, level) = match common_leaf(splits, d, span) {
+                    Ok(i) => {
+                        let w = leaf(i);
+                        for a in acc.iter_mut() {
+                            *a += w;
+                        }
+                        continue;
                     }
-                    continue;
-                }
+                    Err(parted) => parted,
+                };
                 let lane = lanes(rows, width, n, b);
-                let mut idx = [0usize; LANES];
-                for _ in 0..d {
+                let mut idx = [start; LANES];
+                for _ in level..d {
                     for j in 0..LANES {
                         idx[j] = step(splits, idx[j], lane[j]);
                     }
@@ -148,7 +152,7 @@ impl Complete {
             self.leaves.get(t)?,
             self.depths.get(t)?,
         );
-        let i = common_leaf(splits, d, spans)?;
+        let i = common_leaf(splits, d, spans).ok()?;
         Some(leaves[i.wrapping_sub((1 << d) - 1) & (SLOTS - 1)])
     }
 }
@@ -191,12 +195,13 @@ pub(super) fn block_spans(lane: &[&[f32]; LANES], width: usize, out: &mut Vec<Sp
 
 /// The leaf slot every row of a block reaches in a tree of depth `d`, when it is the same for
 /// all of them: at each split, some row goes left iff a non-NaN value is below the threshold or
-/// a NaN goes left, and likewise right; the walk goes on only while that is one side. `None`
-/// when the rows part somewhere (they are then walked one by one).
+/// a NaN goes left, and likewise right; the walk goes on only while that is one side.
+/// `Err((slot, level))` when the rows part at `slot` on `level` (every row reached it; they
+/// are walked one by one from there).
 #[inline(always)]
-fn common_leaf(splits: &[Split; SLOTS], d: u32, spans: &[Span]) -> Option<usize> {
+fn common_leaf(splits: &[Split; SLOTS], d: u32, spans: &[Span]) -> Result<usize, (usize, u32)> {
     let mut i = 0usize;
-    for _ in 0..d {
+    for level in 0..d {
         let s = splits[i & (SLOTS - 1)];
         if s.feature == PAD_FEATURE {
             i = 2 * i + 2;
@@ -211,10 +216,10 @@ fn common_leaf(splits: &[Split; SLOTS], d: u32, spans: &[Span]) -> Option<usize>
         i = match (some_left, some_right) {
             (true, false) => 2 * i + 1,
             (false, true) => 2 * i + 2,
-            (true, true) | (false, false) => return None,
+            (true, true) | (false, false) => return Err((i, level)),
         };
     }
-    Some(i)
+    Ok(i)
 }
 
 /// Lay forust node `node` out at slot `pos` of level `level` in a tree of depth `d`.
