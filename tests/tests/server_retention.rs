@@ -25,6 +25,11 @@ fn journal_ids(state: &std::path::Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// The served version and the live outcomes held, from a `ModelInfo`.
+fn served(info: &v1::ModelInfo) -> (String, u64) {
+    (info.version.clone(), info.live_outcomes)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn covered_outcomes_retire_and_their_ids_stay_duplicates() -> Result<()> {
     let sim = simulated(400, 30, 31)?;
@@ -48,46 +53,7 @@ async fn covered_outcomes_retire_and_their_ids_stay_duplicates() -> Result<()> {
     // Recorded while v1 (cutoff ≈ day 10) is served. v2 will be trained on all 30 days, so
     // with a 3-day window days 2 and 25 retire, days 29 and 40 stay in the journal. The ids
     // are remembered for a day after being recorded (now), however old the attempts.
-    for (id, day) in [("old", 2), ("mid", 25), ("new", 29), ("late", 40)] {
-        let r = c
-            .record_outcome(outcome(
-                id,
-                "lead-retention",
-                "+5511955554444",
-                "voice",
-                start + day * DAY,
-                "no_answer",
-            ))
-            .await?
-            .into_inner();
-        assert!(r.recorded, "{id}");
-    }
-    let info = c
-        .get_model_info(v1::GetModelInfoRequest {})
-        .await?
-        .into_inner();
-    assert_eq!(
-        (info.version.as_str(), info.live_outcomes),
-        (v1_id.as_str(), 4)
-    );
-    // Nothing retires on v1's own records: a restart on v1 replays them all.
-    assert_eq!(journal_ids(&state)?, ["late", "mid", "new", "old"]);
-
-    let v2_id = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
-    let info = c
-        .reload_model(v1::ReloadModelRequest {})
-        .await?
-        .into_inner();
-    assert_eq!(
-        (info.version.as_str(), info.live_outcomes),
-        (v2_id.as_str(), 2)
-    );
-    assert_eq!(journal_ids(&state)?, ["late", "new"]);
-    let retired = std::fs::read_to_string(state.join("retired_ids.txt"))?;
-    assert_eq!(retired.lines().count(), 2, "{retired}");
-    assert!(!retired.contains("mid"), "ids are kept as digests only");
-
-    let again = |id: &'static str, day: i64| {
+    let record = |id: &'static str, day: i64| {
         outcome(
             id,
             "lead-retention",
@@ -97,8 +63,31 @@ async fn covered_outcomes_retire_and_their_ids_stay_duplicates() -> Result<()> {
             "no_answer",
         )
     };
+    for (id, day) in [("old", 2), ("mid", 25), ("new", 29), ("late", 40)] {
+        let r = c.record_outcome(record(id, day)).await?.into_inner();
+        assert!(r.recorded, "{id}");
+    }
+    let info = c
+        .get_model_info(v1::GetModelInfoRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(served(&info), (v1_id.clone(), 4));
+    // Nothing retires on v1's own records: a restart on v1 replays them all.
+    assert_eq!(journal_ids(&state)?, ["late", "mid", "new", "old"]);
+
+    let v2_id = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    let info = c
+        .reload_model(v1::ReloadModelRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(served(&info), (v2_id.clone(), 2));
+    assert_eq!(journal_ids(&state)?, ["late", "new"]);
+    let retired = std::fs::read_to_string(state.join("retired_ids.txt"))?;
+    assert_eq!(retired.lines().count(), 2, "{retired}");
+    assert!(!retired.contains("mid"), "ids are kept as digests only");
+
     for (id, day) in [("old", 2), ("mid", 25), ("new", 29)] {
-        let r = c.record_outcome(again(id, day)).await?.into_inner();
+        let r = c.record_outcome(record(id, day)).await?.into_inner();
         assert!(!r.recorded, "{id} is a duplicate");
     }
     server.kill()?;
@@ -110,12 +99,9 @@ async fn covered_outcomes_retire_and_their_ids_stay_duplicates() -> Result<()> {
         .get_model_info(v1::GetModelInfoRequest {})
         .await?
         .into_inner();
-    assert_eq!(
-        (info.version.as_str(), info.live_outcomes),
-        (v2_id.as_str(), 2)
-    );
+    assert_eq!(served(&info), (v2_id.clone(), 2));
     for (id, day) in [("old", 2), ("mid", 25), ("late", 40)] {
-        let r = c.record_outcome(again(id, day)).await?.into_inner();
+        let r = c.record_outcome(record(id, day)).await?.into_inner();
         assert!(!r.recorded, "{id} is a duplicate after a restart");
     }
     assert_eq!(journal_ids(&state)?, ["late", "new"]);

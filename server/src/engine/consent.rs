@@ -18,6 +18,7 @@ use contactscore_models::Channel;
 use contactscore_models::features::FeatureState;
 use serde::{Deserialize, Serialize};
 
+use super::lines::complete_lines;
 use crate::error::{Result, ServerError};
 
 /// File name inside the state directory.
@@ -51,34 +52,15 @@ impl Consents {
     pub fn open(dir: &Path) -> Result<Self> {
         fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
         let path = dir.join(FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(ServerError::io(&path, e)),
-        };
         let mut consents = Self {
-            path,
             latest: HashMap::new(),
+            path,
         };
-        let mut good_len = 0u64;
-        for (i, line) in text.split_inclusive('\n').enumerate() {
-            if !line.ends_with('\n') {
-                tracing::warn!(file = %consents.path.display(), line = i + 1, "dropping a torn final line (never acknowledged)");
-                let io = |e| ServerError::io(&consents.path, e);
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&consents.path)
-                    .map_err(io)?;
-                f.set_len(good_len)
-                    .and_then(|()| f.sync_all())
-                    .map_err(io)?;
-                break;
-            }
-            good_len += line.len() as u64;
+        for (n, line) in complete_lines(&consents.path)? {
             let c: Consent =
-                serde_json::from_str(line.trim_end()).map_err(|e| ServerError::CorruptState {
+                serde_json::from_str(&line).map_err(|e| ServerError::CorruptState {
                     path: consents.path.clone(),
-                    line: i + 1,
+                    line: n,
                     reason: e.to_string(),
                 })?;
             consents.note(c);

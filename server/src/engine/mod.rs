@@ -14,6 +14,7 @@
 pub mod consent;
 pub mod erasure;
 pub mod journal;
+mod lines;
 mod record;
 pub mod retired;
 mod retirement;

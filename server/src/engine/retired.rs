@@ -15,6 +15,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::lines::complete_lines;
 use crate::error::{Result, ServerError};
 
 /// File name inside the state directory.
@@ -38,25 +39,9 @@ pub fn digest(attempt_id: &str) -> IdDigest {
 /// Read the file in `dir` (absent = none retired yet).
 pub fn read(dir: &Path) -> Result<RetiredIds> {
     let path = dir.join(FILE);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RetiredIds::new()),
-        Err(e) => return Err(ServerError::io(&path, e)),
-    };
     let mut out = RetiredIds::new();
-    let mut good_len = 0u64;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        if !line.ends_with('\n') {
-            tracing::warn!(file = %path.display(), line = i + 1, "dropping a torn final line");
-            let io = |e| ServerError::io(&path, e);
-            let f = OpenOptions::new().write(true).open(&path).map_err(io)?;
-            f.set_len(good_len)
-                .and_then(|()| f.sync_all())
-                .map_err(io)?;
-            break;
-        }
-        good_len += line.len() as u64;
-        let parsed = line.trim_end().split_once(' ').and_then(|(hex, at)| {
+    for (n, line) in complete_lines(&path)? {
+        let parsed = line.split_once(' ').and_then(|(hex, at)| {
             let d = (hex.len() == 32)
                 .then(|| u128::from_str_radix(hex, 16).ok())
                 .flatten()?;
@@ -64,7 +49,7 @@ pub fn read(dir: &Path) -> Result<RetiredIds> {
         });
         let (d, at) = parsed.ok_or_else(|| ServerError::CorruptState {
             path: path.clone(),
-            line: i + 1,
+            line: n,
             reason: "expected a 32-digit hex digest, a space and unix seconds".into(),
         })?;
         out.insert(d, at);
