@@ -253,12 +253,14 @@ fn writer(path: PathBuf, file: File, rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Write the waiting appends, fsync once, answer each.
-fn commit(file: &mut Handle, appends: &mut Vec<(Vec<u8>, oneshot::Sender<std::io::Result<()>>)>) {
+/// Write the waiting appends, fsync once, answer each. When that fails, none of them is
+/// acknowledged and the file is cut back to where the batch began, so no later append follows
+/// a torn line; if even that fails, the writer refuses appends until a restart.
+fn commit(handle: &mut Handle, appends: &mut Vec<(Vec<u8>, oneshot::Sender<std::io::Result<()>>)>) {
     if appends.is_empty() {
         return;
     }
-    let file = match file {
+    let file = match handle {
         Ok(f) => f,
         Err(why) => {
             for (_, done) in appends.drain(..) {
@@ -267,14 +269,27 @@ fn commit(file: &mut Handle, appends: &mut Vec<(Vec<u8>, oneshot::Sender<std::io
             return;
         }
     };
-    let mut result = Ok(());
+    let began = file.metadata().map(|m| m.len());
+    let mut result = began
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| std::io::Error::new(e.kind(), e.to_string()));
     for (bytes, _) in appends.iter() {
-        if let Err(e) = file.write_all(bytes) {
-            result = Err(e);
+        if result.is_err() {
             break;
         }
+        result = file.write_all(bytes);
     }
     let result = result.and_then(|()| file.sync_data());
+    if let Err(e) = &result {
+        let cut = began.and_then(|len| file.set_len(len).and_then(|()| file.sync_data()));
+        if let Err(cut) = cut {
+            tracing::error!(error = %e, cut_error = %cut, "journal append failed and could not be undone; refusing further appends until restart");
+            *handle = Err(format!(
+                "journal append failed ({e}) and could not be undone ({cut}); restart the server"
+            ));
+        }
+    }
     for (_, done) in appends.drain(..) {
         let r = match &result {
             Ok(()) => Ok(()),
@@ -363,112 +378,5 @@ fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(i: u32) -> LiveOutcome {
-        LiveOutcome {
-            attempt_id: format!("a{i}"),
-            person_id: format!("p{}", i % 3),
-            contact: "+5511987654321".into(),
-            channel: Channel::Voice,
-            at: 1_767_625_200 + i64::from(i),
-            outcome: Outcome::NoAnswer,
-            duration_seconds: None,
-            campaign: String::new(),
-            recorded_on: "v1".into(),
-            recorded_at: 0,
-        }
-    }
-
-    #[tokio::test]
-    async fn appends_survive_reopening_and_replace_is_atomic() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (j, old) = Journal::open(dir.path()).expect("open");
-        assert!(old.is_empty());
-        let batch: Vec<_> = (0..5).map(record).collect();
-        // Concurrent appends are grouped but every one is answered.
-        let (a, b) = tokio::join!(j.append(&batch[..2]), j.append(&batch[2..]));
-        a.expect("append");
-        b.expect("append");
-        drop(j);
-        let (j, back) = Journal::open(dir.path()).expect("reopen");
-        let mut ids: Vec<_> = back.iter().map(|r| r.attempt_id.clone()).collect();
-        ids.sort();
-        assert_eq!(ids, ["a0", "a1", "a2", "a3", "a4"]);
-        j.replace(&batch[..1]).await.expect("replace");
-        j.append(&[record(9)]).await.expect("append after replace");
-        drop(j);
-        let (_, back) = Journal::open(dir.path()).expect("reopen");
-        assert_eq!(back, vec![record(0), record(9)]);
-    }
-
-    #[tokio::test]
-    async fn retiring_moves_old_outcomes_to_digests_and_keeps_the_rest() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let base = record(0).at;
-        let (j, _) = Journal::open(dir.path()).expect("open");
-        let mut recs: Vec<_> = (0..6).map(record).collect();
-        recs[1].recorded_on = "v2".into();
-        // A backfill recorded long after the attempt: its id is remembered from then.
-        recs[3].recorded_at = base + 100;
-        j.append(&recs).await.expect("append");
-        let rule = RetireRule {
-            before: base + 4,
-            keep_version: "v2".into(),
-            ids_before: base + 3,
-            compact_ids: false,
-        };
-        // a0, a2, a3 retire (a1 was recorded on the version kept); only a3's id is recent enough.
-        let c = j.retire(rule.clone()).await.expect("retire");
-        let want = RetireCounts {
-            outcomes: 3,
-            ids_added: 1,
-            ids_forgotten: 0,
-        };
-        assert_eq!(c, want);
-        j.append(&[record(9)]).await.expect("append after retiring");
-        drop(j);
-        let (j, back) = Journal::open(dir.path()).expect("reopen");
-        let kept: Vec<_> = recs
-            .iter()
-            .filter(|r| !rule.retires(r))
-            .cloned()
-            .chain([record(9)])
-            .collect();
-        assert_eq!(back, kept);
-        let ids = retired::read(dir.path()).expect("ids");
-        let want: retired::RetiredIds = [(retired::digest("a3"), base + 100)].into_iter().collect();
-        assert_eq!(ids, want);
-
-        // Nothing more to retire; compacting with a later rule forgets the id.
-        let later = RetireRule {
-            ids_before: base + 101,
-            compact_ids: true,
-            ..rule
-        };
-        let c = j.retire(later).await.expect("retire again");
-        let want = RetireCounts {
-            outcomes: 0,
-            ids_added: 0,
-            ids_forgotten: 1,
-        };
-        assert_eq!(c, want);
-        assert!(retired::read(dir.path()).expect("ids").is_empty());
-    }
-
-    #[test]
-    fn a_torn_last_line_is_dropped_and_a_corrupt_line_is_an_error() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join(FILE);
-        let good = String::from_utf8(encode(&[record(1)]).expect("encode")).expect("utf8");
-        fs::write(&path, format!("{good}{{\"attempt_id\":\"a2\",\"pers")).expect("write");
-        let (_, back) = Journal::open(dir.path()).expect("open");
-        assert_eq!(back, vec![record(1)]);
-        assert_eq!(fs::read_to_string(&path).expect("read"), good);
-
-        fs::write(&path, format!("not json\n{good}")).expect("write");
-        let err = Journal::open(dir.path()).expect_err("corrupt");
-        assert!(err.to_string().contains(":1:"), "{err}");
-    }
-}
+#[path = "journal_tests.rs"]
+mod tests;
