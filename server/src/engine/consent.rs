@@ -10,7 +10,7 @@
 //! fsynced before the call answers; `ForgetPerson` rewrites the file without the person.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +18,7 @@ use contactscore_models::Channel;
 use contactscore_models::features::FeatureState;
 use serde::{Deserialize, Serialize};
 
-use super::lines::complete_lines;
+use super::lines::{self, read_lines};
 use crate::error::{Result, ServerError};
 
 /// File name inside the state directory.
@@ -56,7 +56,8 @@ impl Consents {
             latest: HashMap::new(),
             path,
         };
-        for (n, line) in complete_lines(&consents.path)? {
+        let complete = |l: &str| serde_json::from_str::<Consent>(l).is_ok();
+        for (n, line) in read_lines(&consents.path, complete)? {
             let c: Consent =
                 serde_json::from_str(&line).map_err(|e| ServerError::CorruptState {
                     path: consents.path.clone(),
@@ -167,20 +168,7 @@ pub fn append(path: &Path, c: &Consent) -> Result<()> {
     let mut line =
         serde_json::to_vec(c).map_err(|e| ServerError::io(path, std::io::Error::other(e)))?;
     line.push(b'\n');
-    let io = |e| ServerError::io(path, e);
-    let created = !path.exists();
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    f.write_all(&line)
-        .and_then(|()| f.sync_data())
-        .map_err(io)?;
-    if created {
-        sync_parent(path)?;
-    }
-    Ok(())
+    lines::append(path, &line).map_err(|e| ServerError::io(path, e))
 }
 
 fn sync_parent(path: &Path) -> Result<()> {
@@ -193,6 +181,7 @@ fn sync_parent(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn consent(person: &str, channel: Channel, at: i64) -> Consent {
         Consent {

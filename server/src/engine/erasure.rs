@@ -4,13 +4,12 @@
 //! (model reloads and restarts) without the list itself holding the identifier.
 
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::lines::complete_lines;
+use super::lines::{self, read_lines};
 use crate::error::{Result, ServerError};
 
 /// File name inside the state directory.
@@ -40,7 +39,7 @@ impl Erasures {
         fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
         let path = dir.join(FILE);
         let mut set = HashSet::new();
-        for (n, line) in complete_lines(&path)? {
+        for (n, line) in read_lines(&path, |l| parse_hex(l.trim()).is_some())? {
             let line = line.trim();
             if line.is_empty() {
                 continue;
@@ -80,20 +79,9 @@ impl Erasures {
         if self.set.contains(&d) {
             return Ok(());
         }
-        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| ServerError::io(&self.path, e))?;
-        writeln!(f, "{hex}")
-            .and_then(|()| f.sync_all())
-            .map_err(|e| ServerError::io(&self.path, e))?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| ServerError::io(dir, e))?;
-        }
+        let mut line: String = d.iter().map(|b| format!("{b:02x}")).collect();
+        line.push('\n');
+        lines::append(&self.path, line.as_bytes()).map_err(|e| ServerError::io(&self.path, e))?;
         self.set.insert(d);
         self.recent
             .push((self.generation() + 1, person_id.to_owned()));
@@ -128,6 +116,8 @@ fn parse_hex(s: &str) -> Option<PersonDigest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
+    use std::io::Write;
 
     #[test]
     fn erasures_persist_without_the_id_in_clear() {

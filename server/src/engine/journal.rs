@@ -240,11 +240,14 @@ fn writer(path: PathBuf, file: File, rx: mpsc::Receiver<Job>) {
                 Job::Replace(bytes, done) => {
                     // Flush what came before in order, then swap the file.
                     commit(&mut file, &mut appends);
-                    let _ = done.send(replace(&path, &bytes, &mut file));
+                    let _ =
+                        done.send(usable(&file).and_then(|()| replace(&path, &bytes, &mut file)));
                 }
                 Job::Retire(rule, done) => {
+                    // Not on a stopped writer: its file may hold a failed batch that a rewrite
+                    // would keep.
                     commit(&mut file, &mut appends);
-                    let _ = done.send(retire(&path, &rule, &mut file));
+                    let _ = done.send(usable(&file).and_then(|()| retire(&path, &rule, &mut file)));
                 }
             }
             next = rx.try_recv().ok();
@@ -269,26 +272,25 @@ fn commit(handle: &mut Handle, appends: &mut Vec<(Vec<u8>, oneshot::Sender<std::
             return;
         }
     };
-    let began = file.metadata().map(|m| m.len());
-    let mut result = began
-        .as_ref()
-        .map(|_| ())
-        .map_err(|e| std::io::Error::new(e.kind(), e.to_string()));
-    for (bytes, _) in appends.iter() {
-        if result.is_err() {
-            break;
-        }
-        result = file.write_all(bytes);
-    }
-    let result = result.and_then(|()| file.sync_data());
-    if let Err(e) = &result {
-        let cut = began.and_then(|len| file.set_len(len).and_then(|()| file.sync_data()));
-        if let Err(cut) = cut {
+    // Nothing is written when the length cannot be read, so nothing needs undoing.
+    let mut stop = None;
+    let result = file.metadata().map(|m| m.len()).and_then(|began| {
+        let written = appends
+            .iter()
+            .try_for_each(|(bytes, _)| file.write_all(bytes))
+            .and_then(|()| file.sync_data());
+        if let Err(e) = &written
+            && let Err(cut) = file.set_len(began).and_then(|()| file.sync_all())
+        {
             tracing::error!(error = %e, cut_error = %cut, "journal append failed and could not be undone; refusing further appends until restart");
-            *handle = Err(format!(
+            stop = Some(format!(
                 "journal append failed ({e}) and could not be undone ({cut}); restart the server"
             ));
         }
+        written
+    });
+    if let Some(why) = stop {
+        *handle = Err(why);
     }
     for (_, done) in appends.drain(..) {
         let r = match &result {
@@ -297,6 +299,14 @@ fn commit(handle: &mut Handle, appends: &mut Vec<(Vec<u8>, oneshot::Sender<std::
         };
         let _ = done.send(r);
     }
+}
+
+/// `Ok` unless the writer has stopped (see [`Handle`]).
+fn usable(handle: &Handle) -> std::io::Result<()> {
+    handle
+        .as_ref()
+        .map(|_| ())
+        .map_err(|why| std::io::Error::other(why.clone()))
 }
 
 /// Write `bytes` to a temporary file, fsync, rename over the journal, fsync the directory, and

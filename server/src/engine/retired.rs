@@ -9,13 +9,13 @@
 //! malformed line is an error naming the line.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::lines::complete_lines;
+use super::lines::read_lines;
 use crate::error::{Result, ServerError};
 
 /// File name inside the state directory.
@@ -36,18 +36,20 @@ pub fn digest(attempt_id: &str) -> IdDigest {
     u128::from_be_bytes(first)
 }
 
+fn parse_line(line: &str) -> Option<(IdDigest, i64)> {
+    let (hex, at) = line.trim_end().split_once(' ')?;
+    let d = (hex.len() == 32)
+        .then(|| u128::from_str_radix(hex, 16).ok())
+        .flatten()?;
+    Some((d, at.parse::<i64>().ok()?))
+}
+
 /// Read the file in `dir` (absent = none retired yet).
 pub fn read(dir: &Path) -> Result<RetiredIds> {
     let path = dir.join(FILE);
     let mut out = RetiredIds::new();
-    for (n, line) in complete_lines(&path)? {
-        let parsed = line.split_once(' ').and_then(|(hex, at)| {
-            let d = (hex.len() == 32)
-                .then(|| u128::from_str_radix(hex, 16).ok())
-                .flatten()?;
-            Some((d, at.parse::<i64>().ok()?))
-        });
-        let (d, at) = parsed.ok_or_else(|| ServerError::CorruptState {
+    for (n, line) in read_lines(&path, |l| parse_line(l).is_some())? {
+        let (d, at) = parse_line(&line).ok_or_else(|| ServerError::CorruptState {
             path: path.clone(),
             line: n,
             reason: "expected a 32-digit hex digest, a space and unix seconds".into(),
@@ -81,20 +83,14 @@ pub(super) fn write(dir: &Path, ids: &RetiredIds) -> std::io::Result<()> {
 
 /// Append `ids` to the file in `dir`, fsynced (and the directory, when the file is new).
 pub(super) fn append(dir: &Path, ids: &[(IdDigest, i64)]) -> std::io::Result<()> {
-    let path = dir.join(FILE);
-    let created = !path.exists();
-    let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
-    f.write_all(lines(ids.iter().map(|(d, t)| (d, t))).as_bytes())?;
-    f.sync_data()?;
-    if created {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    let text = lines(ids.iter().map(|(d, t)| (d, t)));
+    super::lines::append(&dir.join(FILE), text.as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     #[test]
     fn ids_round_trip_as_digests_and_bad_lines_are_named() {

@@ -248,8 +248,11 @@ fn fill(
         if n.missing_node != n.left_child && n.missing_node != n.right_child {
             return None;
         }
+        // A NaN threshold (only a corrupt artifact holds one) would break the block walk's
+        // range test; such trees take the linked layout.
+        let threshold = Some(f32_threshold(n.split_value)).filter(|t| !t.is_nan())?;
         *splits.get_mut(pos)? = Split {
-            threshold: f32_threshold(n.split_value),
+            threshold,
             feature: u16::try_from(n.split_feature)
                 .ok()
                 .filter(|&f| f != PAD_FEATURE)?,
