@@ -8,6 +8,7 @@ use contactscore_models::family::{HyperParams, ValidHyperParams};
 use contactscore_models::{ContactNormalizer, Target};
 use serde::Deserialize;
 
+use crate::champion::Gate;
 use crate::ingest::DispositionMap;
 use crate::{Result, TrainerError};
 
@@ -30,6 +31,12 @@ pub struct Config {
     pub max_train_rows: usize,
     /// At most this many rows in each of the calibration and test slices.
     pub max_eval_rows: usize,
+    /// The promotion gate compares the new version with `CURRENT` only on at least this many
+    /// test attempts after `CURRENT`'s training cutoff (fewer: no comparison, no promotion
+    /// under `--promote-if-better`).
+    pub champion_min_rows: usize,
+    /// ... and promotes a version whose log loss there is at most this much above `CURRENT`'s.
+    pub champion_tolerance: f64,
     /// Hyperparameters of the families.
     pub hyperparameters: HyperParams,
     /// Dialer codes → canonical outcomes.
@@ -46,6 +53,8 @@ impl Default for Config {
             validation_fraction: 0.2,
             max_train_rows: 2_000_000,
             max_eval_rows: 1_000_000,
+            champion_min_rows: 1_000,
+            champion_tolerance: 0.0005,
             hyperparameters: HyperParams {
                 seed: 42,
                 ..HyperParams::default()
@@ -74,6 +83,8 @@ pub struct Settings {
     pub max_train_rows: usize,
     /// See [`Config::max_eval_rows`].
     pub max_eval_rows: usize,
+    /// The promotion gate (`champion_min_rows`, `champion_tolerance`).
+    pub champion: Gate,
     /// Validated hyperparameters.
     pub hyperparameters: ValidHyperParams,
     /// Disposition map.
@@ -119,6 +130,15 @@ impl Config {
                 "must be at least 1000".into(),
             ));
         }
+        if self.champion_min_rows == 0 {
+            return Err(bad("champion_min_rows", "must be at least 1".into()));
+        }
+        if !(self.champion_tolerance >= 0.0 && self.champion_tolerance.is_finite()) {
+            return Err(bad(
+                "champion_tolerance",
+                "must be a finite number >= 0".into(),
+            ));
+        }
         Ok(Settings {
             normalizer,
             default_region: normalizer.default_region().to_owned(),
@@ -128,6 +148,10 @@ impl Config {
             validation_fraction: self.validation_fraction,
             max_train_rows: self.max_train_rows,
             max_eval_rows: self.max_eval_rows,
+            champion: Gate {
+                min_rows: self.champion_min_rows,
+                tolerance: self.champion_tolerance,
+            },
             hyperparameters: self.hyperparameters.validate()?,
             dispositions: DispositionMap::from_toml_table(&self.dispositions)?,
         })
@@ -147,6 +171,10 @@ mod tests {
         assert_eq!(
             (c.max_train_rows, c.max_eval_rows),
             (d.max_train_rows, d.max_eval_rows)
+        );
+        assert_eq!(
+            (c.champion_min_rows, c.champion_tolerance),
+            (d.champion_min_rows, d.champion_tolerance)
         );
         assert!(c.validate().is_ok());
     }
@@ -168,6 +196,8 @@ mod tests {
         check("default_timezone = \"Mars/Base\"", "default_timezone");
         check("default_region = \"XX\"", "XX");
         check("validation_fraction = 1.5", "validation_fraction");
+        check("champion_min_rows = 0", "champion_min_rows");
+        check("champion_tolerance = -1.0", "champion_tolerance");
         check("[hyperparameters.gbdt]\nmax_depth = 0", "gbdt.max_depth");
         check("colour = 1", "colour");
         check("[dispositions]\nNA = \"maybe\"", "NA");

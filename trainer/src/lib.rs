@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod backtest;
+pub mod champion;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod evaluate;
 pub mod ingest;
 pub mod inspect;
 pub mod progress;
+pub mod promote;
 pub mod replay;
 pub mod score;
 pub mod simulate;

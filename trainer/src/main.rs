@@ -11,8 +11,8 @@ use contactscore_trainer::config::Config;
 use contactscore_trainer::ingest::{DispositionMap, InputPaths};
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
-use contactscore_trainer::train::{FamilyChoice, TrainRequest, train};
-use contactscore_trainer::{backtest, demo, evaluate, inspect, score};
+use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
+use contactscore_trainer::{backtest, champion, demo, evaluate, inspect, promote, score};
 
 #[derive(Parser)]
 #[command(
@@ -112,8 +112,12 @@ enum Command {
         #[arg(long, default_value = "auto")]
         family: String,
         /// Publish without pointing CURRENT at the new version.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "promote_if_better")]
         no_promote: bool,
+        /// Point CURRENT at the new version only if its log loss is at most CURRENT's on the
+        /// test attempts after CURRENT's training cutoff (or if nothing is promoted yet).
+        #[arg(long)]
+        promote_if_better: bool,
         /// Skip and count up to N bad rows instead of failing on the first.
         #[arg(long, default_value_t = 0)]
         max_bad_rows: u64,
@@ -133,6 +137,15 @@ enum Command {
         /// Also write the report as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
+    },
+    /// Point CURRENT at a published version, after verifying that it loads.
+    Promote {
+        /// Models directory.
+        #[arg(long)]
+        models_dir: PathBuf,
+        /// The version to promote (`latest` = the newest published).
+        #[arg(long)]
+        version: String,
     },
     /// List versions, or show one manifest.
     Inspect {
@@ -262,6 +275,7 @@ fn run(cli: Cli) -> Result<()> {
             config,
             family,
             no_promote,
+            promote_if_better,
             max_bad_rows,
         } => {
             let settings = Config::load(config.as_deref())?.validate()?;
@@ -280,7 +294,13 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 models_dir,
                 family,
-                promote: !no_promote,
+                promotion: if no_promote {
+                    Promotion::Never
+                } else if promote_if_better {
+                    Promotion::IfBetter
+                } else {
+                    Promotion::Always
+                },
                 max_bad_rows,
             };
             let out = train(&req, &settings, &progress)?;
@@ -299,6 +319,9 @@ fn run(cli: Cli) -> Result<()> {
                     x.lift_top_decile
                         .map_or_else(|| "n/a".into(), |l| format!("{l:.2}")),
                 );
+            }
+            if let Some(c) = &m.champion {
+                println!("{}", champion::describe(c, out.promoted));
             }
         }
         Command::Score { common, out } => {
@@ -325,6 +348,17 @@ fn run(cli: Cli) -> Result<()> {
                 std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
+        }
+        Command::Promote {
+            models_dir,
+            version,
+        } => {
+            let p = promote::promote(&models_dir, &version)?;
+            println!(
+                "promoted {} (was {})",
+                p.version,
+                p.previous.as_deref().unwrap_or("none")
+            );
         }
         Command::Inspect {
             models_dir,

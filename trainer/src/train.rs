@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use contactscore_models::artifact::{
-    Manifest, Registry, RowCounts, ServingSettings, TrainingWindow,
+    ChampionComparison, Manifest, Registry, RowCounts, ServingSettings, TrainingWindow,
 };
 use contactscore_models::calibration::Calibrator;
 use contactscore_models::family::{Dataset, Family};
@@ -18,6 +18,7 @@ use contactscore_models::metrics::{BinaryMetrics, binary_metrics};
 use contactscore_models::model::{CalibratedModel, ResponseModel};
 use sha2::{Digest, Sha256};
 
+use crate::champion::{self, Challenger};
 use crate::config::Settings;
 use crate::ingest::{IngestOptions, InputPaths, ingest};
 use crate::progress::{Progress, process_cpu_seconds};
@@ -40,6 +41,29 @@ pub enum FamilyChoice {
     Only(Family),
 }
 
+/// Whether the new version becomes `CURRENT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Promotion {
+    /// Always (the default of `train`).
+    Always,
+    /// Only if it is at least as good as the current version on the attempts after the current
+    /// version's cutoff (see [`crate::champion`]); also when nothing is promoted yet.
+    IfBetter,
+    /// Never: publish only (promote later with `contactscore-trainer promote`).
+    Never,
+}
+
+impl Promotion {
+    /// The decision, given the comparison with the champion (`None`: there is no champion).
+    pub fn decide(self, comparison: Option<&ChampionComparison>) -> bool {
+        match self {
+            Promotion::Always => true,
+            Promotion::Never => false,
+            Promotion::IfBetter => comparison.is_none_or(|c| c.challenger_wins().unwrap_or(false)),
+        }
+    }
+}
+
 /// What to train.
 #[derive(Debug, Clone)]
 pub struct TrainRequest {
@@ -49,8 +73,8 @@ pub struct TrainRequest {
     pub models_dir: PathBuf,
     /// Families.
     pub family: FamilyChoice,
-    /// Point `CURRENT` at the new version.
-    pub promote: bool,
+    /// Whether to point `CURRENT` at the new version.
+    pub promotion: Promotion,
     /// Bad rows allowed (0 = fail fast).
     pub max_bad_rows: u64,
 }
@@ -68,7 +92,7 @@ impl TrainRequest {
             },
             models_dir,
             family: FamilyChoice::Auto,
-            promote: true,
+            promotion: Promotion::Always,
             max_bad_rows: 0,
         }
     }
@@ -158,6 +182,8 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         test: Dataset::with_rows(width, selection.len() - test_from),
     };
     let target = settings.target;
+    // Each test row's attempt instant, for the comparison with the champion.
+    let mut test_times = vec![0_i64; slices.test.len()];
     let replay_started = progress.timer();
     let cpu_replay_started = process_cpu_seconds();
     replay(
@@ -174,6 +200,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
                 slices.calibration.set(k - calib_from, features, label);
             } else {
                 slices.test.set(k - test_from, features, label);
+                test_times[k - test_from] = row.t;
             }
         },
         progress,
@@ -268,6 +295,19 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         baseline,
     };
 
+    let registry = Registry::open(&req.models_dir)?;
+    let comparison = champion::compare(
+        &registry,
+        &Challenger {
+            model: &model,
+            target,
+            test: &slices.test,
+            test_times: &test_times,
+        },
+        &settings.champion,
+    )?;
+    let promote = req.promotion.decide(comparison.as_ref());
+
     let inputs = serde_json::to_value(&report)
         .map_err(|e| TrainerError::Config(format!("internal: ingest report: {e}")))?;
     let mut skipped = BTreeMap::new();
@@ -308,21 +348,17 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
             default_timezone: settings.default_timezone.clone(),
         },
         files: BTreeMap::new(),
+        champion: comparison,
     };
     let publish_started = progress.timer();
-    let registry = Registry::open(&req.models_dir)?;
     registry.publish(&mut manifest, &model, &state)?;
-    if req.promote {
+    if promote {
         registry.promote(&manifest.version)?;
     }
     progress.say(format_args!(
         "published {} ({chosen}){} in {:.1}s total",
         manifest.version,
-        if req.promote {
-            ", promoted to CURRENT"
-        } else {
-            ""
-        },
+        if promote { ", promoted to CURRENT" } else { "" },
         started.elapsed().as_secs_f64()
     ));
     timings.push((
@@ -332,7 +368,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
     timings.push(("total".to_owned(), started.elapsed().as_secs_f64()));
     Ok(TrainOutcome {
         manifest,
-        promoted: req.promote,
+        promoted: promote,
         timings,
         cpu_timings,
     })
@@ -395,4 +431,28 @@ fn version_id(
         .map(|b| format!("{b:02x}"))
         .collect();
     format!("{}-{hash}", now.strftime("%Y%m%dT%H%M%SZ"))
+}
+
+#[cfg(test)]
+mod tests {
+    use contactscore_models::artifact::ComparisonResult;
+
+    use super::*;
+
+    #[test]
+    fn only_the_gate_looks_at_the_comparison() {
+        let not_compared = ChampionComparison {
+            champion: "v1".into(),
+            after: "2026-01-01T00:00:00Z".into(),
+            tolerance: 0.0,
+            result: ComparisonResult::NotCompared {
+                reason: "too few".into(),
+            },
+        };
+        assert!(Promotion::Always.decide(Some(&not_compared)));
+        assert!(!Promotion::Never.decide(None));
+        // Nothing promoted yet: promote; nothing measured against a champion: do not.
+        assert!(Promotion::IfBetter.decide(None));
+        assert!(!Promotion::IfBetter.decide(Some(&not_compared)));
+    }
 }

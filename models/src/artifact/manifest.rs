@@ -85,4 +85,106 @@ pub struct Manifest {
     pub serving: ServingSettings,
     /// SHA-256 of every other file in the version directory.
     pub files: BTreeMap<String, String>,
+    /// How this version compared with the version that was `CURRENT` when it was trained
+    /// (absent when there was none, and in manifests written before the comparison existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub champion: Option<ChampionComparison>,
+}
+
+/// A new version (the challenger) against the version that was `CURRENT` when it was trained
+/// (the champion), on the challenger's test attempts after the champion's training cutoff: rows
+/// neither model was fitted, calibrated or selected on, scored with the same point-in-time
+/// features. This is what the nightly job's promotion gate decides on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChampionComparison {
+    /// The champion's version id.
+    pub champion: String,
+    /// The champion's training cutoff (RFC 3339): only test attempts after it are compared.
+    pub after: String,
+    /// How much higher the challenger's log loss may be and still count as a win (fresher
+    /// state, and differences this small are noise).
+    pub tolerance: f64,
+    /// The figures, or why there are none.
+    pub result: ComparisonResult,
+}
+
+/// The result of a [`ChampionComparison`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ComparisonResult {
+    /// Both models scored the same rows.
+    Compared {
+        /// The new version's metrics on those rows.
+        challenger: BinaryMetrics,
+        /// The champion's metrics on the same rows.
+        champion: BinaryMetrics,
+    },
+    /// No comparison was possible (too few fresh rows, another target, ...).
+    NotCompared {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+impl ChampionComparison {
+    /// Whether the challenger is at least as good as the champion: its out-of-time log loss
+    /// (the criterion families are selected by) at most `tolerance` above the champion's;
+    /// `None` when nothing was compared.
+    pub fn challenger_wins(&self) -> Option<bool> {
+        match &self.result {
+            ComparisonResult::Compared {
+                challenger,
+                champion,
+            } => Some(challenger.log_loss <= champion.log_loss + self.tolerance),
+            ComparisonResult::NotCompared { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::binary_metrics;
+
+    fn compared(challenger_loss: f64, champion_loss: f64, tolerance: f64) -> ChampionComparison {
+        let metrics = |loss: f64| BinaryMetrics {
+            log_loss: loss,
+            ..binary_metrics(&[0.2, 0.8], &[false, true], 2)
+        };
+        ChampionComparison {
+            champion: "v1".into(),
+            after: "2026-01-01T00:00:00Z".into(),
+            tolerance,
+            result: ComparisonResult::Compared {
+                challenger: metrics(challenger_loss),
+                champion: metrics(champion_loss),
+            },
+        }
+    }
+
+    #[test]
+    fn the_challenger_wins_within_the_tolerance_only() {
+        assert_eq!(compared(0.30, 0.31, 0.0).challenger_wins(), Some(true));
+        assert_eq!(compared(0.31, 0.31, 0.0).challenger_wins(), Some(true));
+        assert_eq!(compared(0.3004, 0.30, 0.0005).challenger_wins(), Some(true));
+        assert_eq!(
+            compared(0.3006, 0.30, 0.0005).challenger_wins(),
+            Some(false)
+        );
+        assert_eq!(compared(0.31, 0.30, 0.0).challenger_wins(), Some(false));
+        let not = ChampionComparison {
+            result: ComparisonResult::NotCompared {
+                reason: "too few".into(),
+            },
+            ..compared(0.3, 0.3, 0.0)
+        };
+        assert_eq!(not.challenger_wins(), None);
+        // Round trip through JSON, as the manifest stores it.
+        let json = serde_json::to_string(&not).expect("json");
+        assert!(json.contains("\"kind\":\"not_compared\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<ChampionComparison>(&json).expect("parse"),
+            not
+        );
+    }
 }

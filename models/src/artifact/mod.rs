@@ -3,5 +3,8 @@
 pub mod manifest;
 pub mod registry;
 
-pub use manifest::{FORMAT_VERSION, Manifest, RowCounts, ServingSettings, TrainingWindow};
+pub use manifest::{
+    ChampionComparison, ComparisonResult, FORMAT_VERSION, Manifest, RowCounts, ServingSettings,
+    TrainingWindow,
+};
 pub use registry::{LoadedVersion, Registry};

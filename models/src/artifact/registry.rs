@@ -179,20 +179,32 @@ impl Registry {
 
     /// Load and verify a version (`None` = current): checksums, format, feature schema.
     pub fn load(&self, version: Option<&str>) -> Result<LoadedVersion> {
+        let (manifest, model) = self.load_model(version)?;
+        let dir = self.dir.join(&manifest.version);
+        let want = checksum(&manifest, &dir, STATE)?;
+        let mut state = read_state(&dir.join(STATE), want).map_err(|e| match e {
+            StateError::Io(e) => Error::io(dir.join(STATE), e),
+            StateError::Checksum => corrupt(&dir, STATE),
+            StateError::Format(reason) => Error::artifact(dir.join(STATE), reason),
+        })?;
+        state.rebuild_index();
+        Ok(LoadedVersion {
+            manifest,
+            model,
+            state,
+        })
+    }
+
+    /// Load and verify a version's manifest and model without its state snapshot (`None` =
+    /// current): what comparing models needs, at a fraction of the memory.
+    pub fn load_model(&self, version: Option<&str>) -> Result<(Manifest, ResponseModel)> {
         let version = self.resolve(version)?;
         let dir = self.dir.join(&version);
         let manifest = self.manifest(&version)?;
-        let checksum = |name: &str| -> Result<&String> {
-            manifest.files.get(name).ok_or_else(|| {
-                Error::artifact(dir.join(MANIFEST), format!("no checksum for {name}"))
-            })
-        };
-        let mismatch =
-            |name: &str| Error::artifact(dir.join(name), "checksum mismatch: the file is corrupt");
         let model_path = dir.join(MODEL);
         let model_bytes = fs::read(&model_path).map_err(|e| Error::io(&model_path, e))?;
-        if &sha256_hex(&model_bytes) != checksum(MODEL)? {
-            return Err(mismatch(MODEL));
+        if &sha256_hex(&model_bytes) != checksum(&manifest, &dir, MODEL)? {
+            return Err(corrupt(&dir, MODEL));
         }
         let model: ResponseModel = serde_json::from_slice(&model_bytes)
             .map_err(|e| Error::artifact(dir.join(MODEL), e.to_string()))?;
@@ -206,18 +218,21 @@ impl Registry {
                 "model and manifest disagree on the feature schema",
             ));
         }
-        let mut state = read_state(&dir.join(STATE), checksum(STATE)?).map_err(|e| match e {
-            StateError::Io(e) => Error::io(dir.join(STATE), e),
-            StateError::Checksum => mismatch(STATE),
-            StateError::Format(reason) => Error::artifact(dir.join(STATE), reason),
-        })?;
-        state.rebuild_index();
-        Ok(LoadedVersion {
-            manifest,
-            model,
-            state,
-        })
+        Ok((manifest, model))
     }
+}
+
+/// The checksum the manifest records for file `name` of the version in `dir`.
+fn checksum<'a>(manifest: &'a Manifest, dir: &Path, name: &str) -> Result<&'a String> {
+    manifest
+        .files
+        .get(name)
+        .ok_or_else(|| Error::artifact(dir.join(MANIFEST), format!("no checksum for {name}")))
+}
+
+/// The error for a file whose bytes do not match their checksum.
+fn corrupt(dir: &Path, name: &str) -> Error {
+    Error::artifact(dir.join(name), "checksum mismatch: the file is corrupt")
 }
 
 /// Why a state snapshot could not be read.

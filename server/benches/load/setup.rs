@@ -14,7 +14,7 @@ use contactscore_proto::v1;
 use contactscore_trainer::ingest::InputPaths;
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
-use contactscore_trainer::train::{FamilyChoice, TrainRequest, train};
+use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
 
 use crate::drive::SplitMix;
 use crate::isolation::rank_in_isolation;
@@ -105,7 +105,7 @@ pub(crate) fn build_version(
         },
         models_dir: models.to_owned(),
         family: FamilyChoice::Auto,
-        promote: true,
+        promotion: Promotion::Always,
         max_bad_rows: 0,
     };
     let settings = contactscore_trainer::config::Config::default().validate()?;

@@ -6,7 +6,7 @@ use contactscore_trainer::config::Config;
 use contactscore_trainer::ingest::InputPaths;
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
-use contactscore_trainer::train::{FamilyChoice, TrainRequest, train};
+use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
 
 #[test]
 fn same_input_and_seed_give_identical_models() {
@@ -28,7 +28,7 @@ fn same_input_and_seed_give_identical_models() {
             },
             models_dir: dir.path().join(models),
             family: FamilyChoice::Auto,
-            promote: true,
+            promotion: Promotion::Always,
             max_bad_rows: 0,
         };
         let out = train(&req, &settings, &Progress::silent()).expect("train");

@@ -4,6 +4,7 @@ mod backtest;
 mod cli;
 mod determinism;
 mod leakage;
+mod promotion;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,284 @@
+//! The promotion gate: a newly trained version (the challenger) against the version that is
+//! `CURRENT` (the champion), on the challenger's test attempts after the champion's training
+//! cutoff.
+//!
+//! Those rows are out of time for both models: the challenger never fitted, calibrated or
+//! selected on its test slice, and the champion's history ended before them. Both score the
+//! rows built by this run's replay, which are exactly the features the server would have given
+//! the champion with every outcome reported live, so the figures compare the models and nothing
+//! else. Rows are mapped into the champion's feature schema by name (a person attribute it lacks
+//! is missing, a categorical level it never saw is missing), so a new attribute column or a new
+//! category does not make the versions incomparable.
+
+use contactscore_models::Target;
+use contactscore_models::artifact::{ChampionComparison, ComparisonResult, Registry};
+use contactscore_models::family::Dataset;
+use contactscore_models::features::{AttrKind, BASE_FEATURES, FeatureSchema};
+use contactscore_models::metrics::binary_metrics;
+use contactscore_models::model::ResponseModel;
+
+use crate::Result;
+use crate::timefmt::rfc3339;
+use crate::train::ECE_BINS;
+
+/// The gate's settings (config `champion_min_rows`, `champion_tolerance`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gate {
+    /// Fewest fresh rows worth comparing on.
+    pub min_rows: usize,
+    /// Log-loss increase still accepted as "at least as good".
+    pub tolerance: f64,
+}
+
+/// What the challenger is judged on.
+pub struct Challenger<'a> {
+    /// The new model.
+    pub model: &'a ResponseModel,
+    /// Its target (the champion must predict the same thing).
+    pub target: Target,
+    /// Its test slice.
+    pub test: &'a Dataset,
+    /// The attempt instant of each test row (unix seconds), row for row.
+    pub test_times: &'a [i64],
+}
+
+/// Compare `challenger` with the registry's `CURRENT` version; `None` when nothing is promoted
+/// yet. A champion that cannot be loaded is an error: the gate must not promote blindly over a
+/// version it failed to read.
+pub fn compare(
+    registry: &Registry,
+    challenger: &Challenger<'_>,
+    gate: &Gate,
+) -> Result<Option<ChampionComparison>> {
+    let Some(version) = registry.current()? else {
+        return Ok(None);
+    };
+    let (manifest, champion) = registry.load_model(Some(&version))?;
+    let cutoff = manifest
+        .window
+        .end
+        .parse::<jiff::Timestamp>()
+        .map(jiff::Timestamp::as_second);
+    let after = manifest.window.end.clone();
+    let not = |reason: String| {
+        Ok(Some(ChampionComparison {
+            champion: version.clone(),
+            after: after.clone(),
+            tolerance: gate.tolerance,
+            result: ComparisonResult::NotCompared { reason },
+        }))
+    };
+    let Ok(cutoff) = cutoff else {
+        return not(format!(
+            "the champion's training cutoff {after:?} is not an RFC 3339 instant"
+        ));
+    };
+    if manifest.target != challenger.target {
+        return not(format!(
+            "the champion predicts {}, the new version {}",
+            manifest.target.as_str(),
+            challenger.target.as_str()
+        ));
+    }
+    let map = match ColumnMap::new(&challenger.model.schema, &champion.schema) {
+        Ok(map) => map,
+        Err(reason) => return not(reason),
+    };
+    let test = challenger.test;
+    let fresh: Vec<usize> = (0..test.len())
+        .filter(|&i| challenger.test_times.get(i).is_some_and(|&t| t > cutoff))
+        .collect();
+    let positives = fresh.iter().filter(|&&i| test.y[i]).count();
+    if fresh.len() < gate.min_rows || positives == 0 || positives == fresh.len() {
+        return not(format!(
+            "{} test attempts after the champion's cutoff ({positives} positive); at least \
+             {} with both outcomes are needed (config champion_min_rows)",
+            fresh.len(),
+            gate.min_rows
+        ));
+    }
+    let labels: Vec<bool> = fresh.iter().map(|&i| test.y[i]).collect();
+    let ours: Vec<f64> = fresh
+        .iter()
+        .map(|&i| challenger.model.predict(test.row(i)))
+        .collect();
+    let mut row = Vec::with_capacity(champion.schema.len());
+    let theirs: Vec<f64> = fresh
+        .iter()
+        .map(|&i| {
+            map.apply(test.row(i), &mut row);
+            champion.predict(&row)
+        })
+        .collect();
+    Ok(Some(ChampionComparison {
+        champion: version,
+        after: rfc3339(cutoff),
+        tolerance: gate.tolerance,
+        result: ComparisonResult::Compared {
+            challenger: binary_metrics(&ours, &labels, ECE_BINS),
+            champion: binary_metrics(&theirs, &labels, ECE_BINS),
+        },
+    }))
+}
+
+/// One line for the command line: the comparison's figures and the decision.
+pub fn describe(c: &ChampionComparison, promoted: bool) -> String {
+    let decision = if promoted { "promoted" } else { "not promoted" };
+    match &c.result {
+        ComparisonResult::Compared {
+            challenger,
+            champion,
+        } => format!(
+            "champion {}: test log loss {:.4}, new version {:.4}, on {} attempts after {}; {decision}",
+            c.champion, champion.log_loss, challenger.log_loss, challenger.n, c.after
+        ),
+        ComparisonResult::NotCompared { reason } => {
+            format!(
+                "champion {}: not compared ({reason}); {decision}",
+                c.champion
+            )
+        }
+    }
+}
+
+/// Where each feature of the champion's schema comes from in a challenger row.
+#[derive(Debug)]
+struct ColumnMap(Vec<Source>);
+
+#[derive(Debug)]
+enum Source {
+    /// The challenger's column `i`, as is.
+    Copy(usize),
+    /// The challenger's categorical column `i`: its level index `k` is the champion's
+    /// `levels[k]` (NaN when the champion never saw that level).
+    Levels(usize, Vec<f32>),
+    /// A column the challenger lacks.
+    Missing,
+}
+
+impl ColumnMap {
+    /// Map `from` rows into `to`'s layout; the error says why they cannot be (built-in features
+    /// of another feature version).
+    fn new(from: &FeatureSchema, to: &FeatureSchema) -> std::result::Result<Self, String> {
+        if from.version != to.version {
+            return Err(format!(
+                "feature version {} against the new version's {}",
+                to.version, from.version
+            ));
+        }
+        let base = BASE_FEATURES.len();
+        let mut sources: Vec<Source> = (0..base).map(Source::Copy).collect();
+        for spec in &to.attributes {
+            let found = from
+                .attributes
+                .iter()
+                .position(|a| a.name == spec.name)
+                .map(|i| (base + i, &from.attributes[i].kind));
+            sources.push(match (found, &spec.kind) {
+                (None, _) => Source::Missing,
+                (Some((i, AttrKind::Numeric)), AttrKind::Numeric) => Source::Copy(i),
+                (
+                    Some((i, AttrKind::Categorical { levels: ours })),
+                    AttrKind::Categorical { levels },
+                ) => {
+                    let remap = ours
+                        .iter()
+                        .map(|l| levels.binary_search(l).map_or(f32::NAN, |k| k as f32))
+                        .collect();
+                    Source::Levels(i, remap)
+                }
+                // The column changed kind: its values mean something else now.
+                (Some(_), AttrKind::Numeric | AttrKind::Categorical { .. }) => Source::Missing,
+            });
+        }
+        Ok(Self(sources))
+    }
+
+    /// Write `row` (challenger layout) into `out` in the champion's layout.
+    fn apply(&self, row: &[f32], out: &mut Vec<f32>) {
+        out.clear();
+        out.extend(self.0.iter().map(|s| {
+            match s {
+                Source::Copy(i) => row.get(*i).copied().unwrap_or(f32::NAN),
+                Source::Levels(i, remap) => row
+                    .get(*i)
+                    .filter(|v| v.is_finite() && **v >= 0.0)
+                    .and_then(|&v| remap.get(v as usize))
+                    .copied()
+                    .unwrap_or(f32::NAN),
+                Source::Missing => f32::NAN,
+            }
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use contactscore_models::features::AttrSpec;
+
+    use super::*;
+
+    fn schema(attrs: Vec<AttrSpec>) -> FeatureSchema {
+        FeatureSchema::new(attrs)
+    }
+
+    fn cat(name: &str, levels: &[&str]) -> AttrSpec {
+        AttrSpec {
+            name: name.into(),
+            kind: AttrKind::Categorical {
+                levels: levels.iter().map(|l| (*l).to_owned()).collect(),
+            },
+        }
+    }
+
+    fn num(name: &str) -> AttrSpec {
+        AttrSpec {
+            name: name.into(),
+            kind: AttrKind::Numeric,
+        }
+    }
+
+    #[test]
+    fn attributes_are_mapped_by_name_and_level() {
+        let base = BASE_FEATURES.len();
+        // The challenger has a new column and a new level; the champion has a column it lacks.
+        let from = schema(vec![
+            num("age"),
+            cat("segment", &["gold", "new", "silver"]),
+            num("score"),
+        ]);
+        let to = schema(vec![
+            cat("segment", &["gold", "silver"]),
+            num("age"),
+            num("gone"),
+        ]);
+        let map = ColumnMap::new(&from, &to).expect("comparable");
+        let mut row: Vec<f32> = (0..base).map(|i| i as f32).collect();
+        row.extend([41.0, 2.0, 7.5]); // age 41, segment "silver", score 7.5
+        let mut out = Vec::new();
+        map.apply(&row, &mut out);
+        assert_eq!(out.len(), to.len());
+        assert_eq!(&out[..base], &row[..base]);
+        assert_eq!(out[base], 1.0, "silver is level 1 for the champion");
+        assert_eq!(out[base + 1], 41.0);
+        assert!(
+            out[base + 2].is_nan(),
+            "a column the challenger lacks is missing"
+        );
+        row[base + 1] = 1.0; // "new": unknown to the champion
+        map.apply(&row, &mut out);
+        assert!(out[base].is_nan());
+        row[base + 1] = f32::NAN;
+        map.apply(&row, &mut out);
+        assert!(out[base].is_nan());
+    }
+
+    #[test]
+    fn another_feature_version_is_not_comparable() {
+        let from = schema(vec![]);
+        let mut to = schema(vec![]);
+        to.version += 1;
+        let err = ColumnMap::new(&from, &to).expect_err("not comparable");
+        assert!(err.contains("feature version"), "{err}");
+    }
+}
