@@ -9,6 +9,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod evaluate;
+pub mod export;
+pub mod export_sink;
 pub mod ingest;
 pub mod inspect;
 pub mod progress;

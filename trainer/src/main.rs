@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use contactscore_models::family::Family;
 use contactscore_trainer::config::Config;
+use contactscore_trainer::export::{ExportRequest, export};
 use contactscore_trainer::ingest::{DispositionMap, InputPaths};
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
@@ -137,6 +138,34 @@ enum Command {
         /// Also write the report as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
+    },
+    /// Write the point-in-time feature rows of an attempt log to CSV or Parquet (replayed from
+    /// an empty state as `train` does, or from a version's snapshot with --models-dir).
+    Features {
+        /// Attempt log(s): .csv, .csv.gz or .parquet (repeat for several files).
+        #[arg(long, required = true)]
+        attempts: Vec<PathBuf>,
+        /// Known contact points (without --models-dir).
+        #[arg(long)]
+        contacts: Option<PathBuf>,
+        /// Person time zones and attributes (without --models-dir).
+        #[arg(long)]
+        persons: Option<PathBuf>,
+        /// Replay from this models directory's version (its schema; adds its probability).
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+        /// Version (default: CURRENT); needs --models-dir.
+        #[arg(long)]
+        version: Option<String>,
+        /// Output file, .csv or .parquet.
+        #[arg(long)]
+        out: PathBuf,
+        /// Configuration file (TOML): target, disposition map, default region and zone.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Skip and count up to N bad rows instead of failing on the first.
+        #[arg(long, default_value_t = 0)]
+        max_bad_rows: u64,
     },
     /// Point CURRENT at a published version, after verifying that it loads.
     Promote {
@@ -348,6 +377,38 @@ fn run(cli: Cli) -> Result<()> {
                 std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
+        }
+        Command::Features {
+            attempts,
+            contacts,
+            persons,
+            models_dir,
+            version,
+            out,
+            config,
+            max_bad_rows,
+        } => {
+            let settings = Config::load(config.as_deref())?.validate()?;
+            let req = ExportRequest {
+                inputs: InputPaths {
+                    attempts,
+                    contacts,
+                    persons,
+                },
+                models_dir,
+                version,
+                out: out.clone(),
+                max_bad_rows,
+            };
+            let s = export(&req, &settings, &progress)?;
+            println!(
+                "wrote {} rows ({} features{}) to {}",
+                s.rows,
+                s.features,
+                s.version
+                    .map_or_else(String::new, |v| format!(", probability of {v}")),
+                out.display()
+            );
         }
         Command::Promote {
             models_dir,
