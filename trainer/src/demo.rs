@@ -90,13 +90,14 @@ pub fn demo(
         m.target.as_str(),
         &run.scored,
     );
+    crate::plots::write_plots(&report, &run.scored, &req.out.join("plots"))?;
     Ok((trained, report))
 }
 
 /// Where the demo's outputs are, for the summary.
 pub fn describe(out: &Path) -> String {
     format!(
-        "data: {0}/data  models: {0}/models  holdout scores: {0}/holdout_scores.csv",
+        "data: {0}/data  models: {0}/models  holdout scores: {0}/holdout_scores.csv  plots: {0}/plots",
         out.display()
     )
 }

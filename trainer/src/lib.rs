@@ -13,12 +13,14 @@ pub mod export;
 pub mod export_sink;
 pub mod ingest;
 pub mod inspect;
+pub mod plots;
 pub mod progress;
 pub mod promote;
 pub mod replay;
 pub mod score;
 pub mod simulate;
 pub mod split;
+pub mod svg_chart;
 pub mod timefmt;
 pub mod train;
 

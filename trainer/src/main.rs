@@ -138,6 +138,9 @@ enum Command {
         /// Also write the report as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Also write reliability, cumulative-gains and by-hour charts (SVG) into this directory.
+        #[arg(long)]
+        plots: Option<PathBuf>,
     },
     /// Write the point-in-time feature rows of an attempt log to CSV or Parquet (replayed from
     /// an empty state as `train` does, or from a version's snapshot with --models-dir).
@@ -362,7 +365,11 @@ fn run(cli: Cli) -> Result<()> {
                 out.display()
             ));
         }
-        Command::Evaluate { common, json } => {
+        Command::Evaluate {
+            common,
+            json,
+            plots,
+        } => {
             let run = score::score(&common.request()?, &progress)?;
             let m = &run.manifest;
             let report = evaluate::evaluate(
@@ -376,6 +383,11 @@ fn run(cli: Cli) -> Result<()> {
                 let text = serde_json::to_string_pretty(&report)?;
                 std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
+            }
+            if let Some(dir) = plots {
+                for path in contactscore_trainer::plots::write_plots(&report, &run.scored, &dir)? {
+                    progress.say(format_args!("wrote {}", path.display()));
+                }
             }
         }
         Command::Features {

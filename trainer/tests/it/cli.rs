@@ -157,6 +157,7 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
     }));
 
     let json = dir.path().join("eval.json");
+    let plots = dir.path().join("plots");
     let (code, report, err) = run(&[
         "evaluate",
         "--models-dir",
@@ -165,6 +166,8 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
         &d("attempts.csv"),
         "--json",
         json.to_str().expect("utf-8"),
+        "--plots",
+        plots.to_str().expect("utf-8"),
         "--max-bad-rows",
         "1",
         "--quiet",
@@ -179,6 +182,18 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
             .expect("json")
             .contains("\"by_channel\"")
     );
+    for chart in ["reliability.svg", "gains.svg", "by_hour.svg"] {
+        let svg = std::fs::read_to_string(plots.join(chart)).expect(chart);
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{chart}"
+        );
+        assert!(
+            svg.contains(&version) && svg.contains("baseline"),
+            "{chart}"
+        );
+        assert!(svg.matches("<polyline").count() >= 2, "{chart}");
+    }
 
     // Promote nothing, unknown version, corrupt file: clear errors.
     let (code, _, err) = run(&["inspect", "--models-dir", &m, "--version", "nope"]);
