@@ -43,8 +43,8 @@ pub struct Challenger<'a> {
 }
 
 /// Compare `challenger` with the registry's `CURRENT` version; `None` when nothing is promoted
-/// yet. A champion that cannot be loaded is an error: the gate must not promote blindly over a
-/// version it failed to read.
+/// yet. A champion that cannot be loaded is "not compared" with the reason (so the new version
+/// is still published, and the gate does not promote blindly over a version it failed to read).
 pub fn compare(
     registry: &Registry,
     challenger: &Challenger<'_>,
@@ -53,7 +53,19 @@ pub fn compare(
     let Some(version) = registry.current()? else {
         return Ok(None);
     };
-    let (manifest, champion) = registry.load_model(Some(&version))?;
+    let (manifest, champion) = match registry.load_model(Some(&version)) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            return Ok(Some(ChampionComparison {
+                champion: version,
+                after: String::new(),
+                tolerance: gate.tolerance,
+                result: ComparisonResult::NotCompared {
+                    reason: format!("the champion cannot be loaded: {e}"),
+                },
+            }));
+        }
+    };
     let cutoff = manifest
         .window
         .end

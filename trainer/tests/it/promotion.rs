@@ -202,6 +202,24 @@ fn the_gate_promotes_only_a_better_version_and_promote_verifies() {
         "{out}"
     );
 
+    // A champion that cannot be read: the new version is published, not promoted, and says why.
+    let champion_model = models.join(&v2).join("model.json");
+    let good = std::fs::read(&champion_model).expect("model");
+    std::fs::write(&champion_model, b"{}").expect("corrupt");
+    let (v5, out) = train(
+        &data,
+        &full,
+        &models,
+        &["--family", "baseline", "--promote-if-better"],
+    );
+    assert!(
+        out.contains("cannot be loaded") && out.contains("not promoted"),
+        "{out}"
+    );
+    assert!(manifest(&models, &v5).champion.is_some());
+    assert_eq!(current(&models).as_deref(), Some(v2.as_str()));
+    std::fs::write(&champion_model, good).expect("restore");
+
     // `promote` by hand: the published v3, then `latest`; a corrupt version is refused.
     let (code, out, err) = run(&["promote", "--models-dir", &m, "--version", &v3]);
     assert_eq!(code, 0, "{err}");
