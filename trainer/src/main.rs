@@ -94,15 +94,8 @@ enum Command {
     },
     /// Fit, calibrate, select and publish a model version.
     Train {
-        /// Attempt log(s): .csv, .csv.gz or .parquet (repeat for several files).
-        #[arg(long, required = true)]
-        attempts: Vec<PathBuf>,
-        /// Known contact points.
-        #[arg(long)]
-        contacts: Option<PathBuf>,
-        /// Person time zones and attributes.
-        #[arg(long)]
-        persons: Option<PathBuf>,
+        #[command(flatten)]
+        inputs: Inputs,
         /// Models directory (the registry).
         #[arg(long)]
         models_dir: PathBuf,
@@ -115,8 +108,9 @@ enum Command {
         /// Publish without pointing CURRENT at the new version.
         #[arg(long, conflicts_with = "promote_if_better")]
         no_promote: bool,
-        /// Point CURRENT at the new version only if its log loss is at most CURRENT's on the
-        /// test attempts after CURRENT's training cutoff (or if nothing is promoted yet).
+        /// Point CURRENT at the new version unless its log loss is more than champion_tolerance
+        /// above CURRENT's on the test attempts after CURRENT's training cutoff (no comparison
+        /// possible: not promoted; nothing promoted yet: promoted).
         #[arg(long)]
         promote_if_better: bool,
         /// Skip and count up to N bad rows instead of failing on the first.
@@ -145,16 +139,10 @@ enum Command {
     /// Write the point-in-time feature rows of an attempt log to CSV or Parquet (replayed from
     /// an empty state as `train` does, or from a version's snapshot with --models-dir).
     Features {
-        /// Attempt log(s): .csv, .csv.gz or .parquet (repeat for several files).
-        #[arg(long, required = true)]
-        attempts: Vec<PathBuf>,
-        /// Known contact points (without --models-dir).
-        #[arg(long)]
-        contacts: Option<PathBuf>,
-        /// Person time zones and attributes (without --models-dir).
-        #[arg(long)]
-        persons: Option<PathBuf>,
-        /// Replay from this models directory's version (its schema; adds its probability).
+        #[command(flatten)]
+        inputs: Inputs,
+        /// Replay from this models directory's version (its schema; adds its probability;
+        /// --contacts and --persons are then part of its snapshot and not taken).
         #[arg(long)]
         models_dir: Option<PathBuf>,
         /// Version (default: CURRENT); needs --models-dir.
@@ -188,6 +176,30 @@ enum Command {
         #[arg(long)]
         version: Option<String>,
     },
+}
+
+/// The input files of a replay.
+#[derive(clap::Args)]
+struct Inputs {
+    /// Attempt log(s): .csv, .csv.gz or .parquet (repeat for several files).
+    #[arg(long, required = true)]
+    attempts: Vec<PathBuf>,
+    /// Known contact points.
+    #[arg(long)]
+    contacts: Option<PathBuf>,
+    /// Person time zones and attributes.
+    #[arg(long)]
+    persons: Option<PathBuf>,
+}
+
+impl From<Inputs> for InputPaths {
+    fn from(i: Inputs) -> Self {
+        Self {
+            attempts: i.attempts,
+            contacts: i.contacts,
+            persons: i.persons,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -300,9 +312,7 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Train {
-            attempts,
-            contacts,
-            persons,
+            inputs,
             models_dir,
             config,
             family,
@@ -319,11 +329,7 @@ fn run(cli: Cli) -> Result<()> {
                 ),
             };
             let req = TrainRequest {
-                inputs: InputPaths {
-                    attempts,
-                    contacts,
-                    persons,
-                },
+                inputs: inputs.into(),
                 models_dir,
                 family,
                 promotion: if no_promote {
@@ -391,9 +397,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Features {
-            attempts,
-            contacts,
-            persons,
+            inputs,
             models_dir,
             version,
             out,
@@ -402,11 +406,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let settings = Config::load(config.as_deref())?.validate()?;
             let req = ExportRequest {
-                inputs: InputPaths {
-                    attempts,
-                    contacts,
-                    persons,
-                },
+                inputs: inputs.into(),
                 models_dir,
                 version,
                 out: out.clone(),
