@@ -13,7 +13,7 @@ use contactscore_proto::v1::contact_scoring_client::ContactScoringClient;
 use contactscore_trainer::config::Config;
 use contactscore_trainer::ingest::InputPaths;
 use contactscore_trainer::progress::Progress;
-use contactscore_trainer::train::{FamilyChoice, TrainRequest, train};
+use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
 use tonic::transport::Channel;
 
 /// How long the server may take to print its start-up line (loading a model included).
@@ -30,7 +30,7 @@ pub fn train_into(attempts: &Path, contacts: Option<&Path>, models: &Path) -> Re
         },
         models_dir: models.to_owned(),
         family: FamilyChoice::Auto,
-        promote: true,
+        promotion: Promotion::Always,
         max_bad_rows: 0,
     };
     Ok(train(&req, &settings, &Progress::silent())?

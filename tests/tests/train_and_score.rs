@@ -12,7 +12,7 @@ use contactscore_trainer::config::Config;
 use contactscore_trainer::ingest::{DispositionMap, InputPaths};
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::score::{ScoreRequest, score};
-use contactscore_trainer::train::{FamilyChoice, TrainRequest, train};
+use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
 
 const DAY: i64 = 86_400;
 
@@ -43,7 +43,7 @@ fn learners_beat_the_baseline_out_of_time_and_are_calibrated() -> Result<()> {
         },
         models_dir: models.clone(),
         family: FamilyChoice::Auto,
-        promote: true,
+        promotion: Promotion::Always,
         max_bad_rows: 0,
     };
     let trained = train(&req, &settings, &Progress::silent())?;

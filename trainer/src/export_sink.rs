@@ -94,7 +94,7 @@ impl Kind {
             Kind::Csv => {
                 let mut w = csv::Writer::from_writer(BufWriter::new(file));
                 w.write_record(&names).map_err(|e| csv_err(path, e))?;
-                Inner::Csv(w, Vec::with_capacity(names.len()))
+                Inner::Csv(Box::new(w), Vec::with_capacity(names.len()))
             }
             Kind::Parquet => {
                 let fields: Vec<Field> = names
@@ -137,7 +137,7 @@ pub struct Sink {
 }
 
 enum Inner {
-    Csv(csv::Writer<BufWriter<File>>, Vec<String>),
+    Csv(Box<csv::Writer<BufWriter<File>>>, Vec<String>),
     Parquet(Box<Columns>),
 }
 
