@@ -2,8 +2,11 @@
 //! `CURRENT` (the champion), on the challenger's test attempts after the champion's training
 //! cutoff.
 //!
-//! Those rows are out of time for both models: the challenger never fitted, calibrated or
-//! selected on its test slice, and the champion's history ended before them. Both score the
+//! Those rows are out of time for both models: the challenger was neither fitted nor calibrated
+//! on its test slice, and the champion's history ended before them. (With `--family auto` the
+//! challenger's family was *selected* on the whole test slice, these rows included: a minimum
+//! over three families of very different quality, which favours the challenger slightly; pin
+//! `--family` for a comparison without it.) Both score the
 //! rows built by this run's replay, which are exactly the features the server would have given
 //! the champion with every outcome reported live, so the figures compare the models and nothing
 //! else. Rows are mapped into the champion's feature schema by name (a person attribute it lacks
@@ -11,7 +14,10 @@
 //! category does not make the versions incomparable.
 
 use contactscore_models::Target;
-use contactscore_models::artifact::{ChampionComparison, ComparisonResult, Registry};
+use contactscore_models::artifact::registry::CURRENT;
+use contactscore_models::artifact::{
+    ChampionComparison, ComparisonResult, Registry, ServingSettings,
+};
 use contactscore_models::family::Dataset;
 use contactscore_models::features::{AttrKind, BASE_FEATURES, FeatureSchema};
 use contactscore_models::metrics::binary_metrics;
@@ -40,74 +46,82 @@ pub struct Challenger<'a> {
     pub test: &'a Dataset,
     /// The attempt instant of each test row (unix seconds), row for row.
     pub test_times: &'a [i64],
+    /// The normalisation and zone settings its rows were built with.
+    pub serving: &'a ServingSettings,
 }
 
 /// Compare `challenger` with the registry's `CURRENT` version; `None` when nothing is promoted
-/// yet. A champion that cannot be loaded is "not compared" with the reason (so the new version
-/// is still published, and the gate does not promote blindly over a version it failed to read).
+/// yet. Whatever prevents a fair comparison — a champion that cannot be read, another target,
+/// other normalisation or zone settings, too few fresh rows — is "not compared" with the reason:
+/// the new version is still published, and the gate does not promote over what it could not
+/// measure.
 pub fn compare(
     registry: &Registry,
     challenger: &Challenger<'_>,
     gate: &Gate,
 ) -> Result<Option<ChampionComparison>> {
-    let Some(version) = registry.current()? else {
-        return Ok(None);
-    };
-    let (manifest, champion) = match registry.load_model(Some(&version)) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            return Ok(Some(ChampionComparison {
-                champion: version,
-                after: String::new(),
-                tolerance: gate.tolerance,
-                result: ComparisonResult::NotCompared {
-                    reason: format!("the champion cannot be loaded: {e}"),
-                },
-            }));
-        }
-    };
-    let cutoff = manifest
-        .window
-        .end
-        .parse::<jiff::Timestamp>()
-        .map(jiff::Timestamp::as_second);
-    let after = manifest.window.end.clone();
-    let not = |reason: String| {
+    let not = |champion: String, after: Option<String>, reason: String| {
         Ok(Some(ChampionComparison {
-            champion: version.clone(),
-            after: after.clone(),
+            champion,
+            after,
             tolerance: gate.tolerance,
             result: ComparisonResult::NotCompared { reason },
         }))
     };
-    let Ok(cutoff) = cutoff else {
-        return not(format!(
-            "the champion's training cutoff {after:?} is not an RFC 3339 instant"
-        ));
+    let version = match registry.current() {
+        Ok(None) => return Ok(None),
+        Ok(Some(v)) => v,
+        Err(e) => return not(CURRENT.into(), None, format!("CURRENT cannot be read: {e}")),
     };
+    let (manifest, champion) = match registry.load_model(Some(&version)) {
+        Ok(loaded) => loaded,
+        Err(e) => return not(version, None, format!("the champion cannot be loaded: {e}")),
+    };
+    let after = Some(manifest.window.end.clone());
+    let Ok(cutoff) = manifest.window.end.parse::<jiff::Timestamp>() else {
+        let reason = format!(
+            "the champion's training cutoff {:?} is not an RFC 3339 instant",
+            manifest.window.end
+        );
+        return not(version, after, reason);
+    };
+    let cutoff = cutoff.as_second();
     if manifest.target != challenger.target {
-        return not(format!(
+        let reason = format!(
             "the champion predicts {}, the new version {}",
             manifest.target.as_str(),
             challenger.target.as_str()
-        ));
+        );
+        return not(version, after, reason);
+    }
+    // The rows were built with this run's settings; the champion serves with its own.
+    if manifest.serving != *challenger.serving {
+        let (a, b) = (&manifest.serving, challenger.serving);
+        let reason = format!(
+            "the champion reads numbers and zones with default_region {} / default_timezone {}, \
+             the new version with {} / {}",
+            a.default_region, a.default_timezone, b.default_region, b.default_timezone
+        );
+        return not(version, after, reason);
     }
     let map = match ColumnMap::new(&challenger.model.schema, &champion.schema) {
         Ok(map) => map,
-        Err(reason) => return not(reason),
+        Err(reason) => return not(version, after, reason),
     };
     let test = challenger.test;
+    debug_assert_eq!(challenger.test_times.len(), test.len());
     let fresh: Vec<usize> = (0..test.len())
         .filter(|&i| challenger.test_times.get(i).is_some_and(|&t| t > cutoff))
         .collect();
     let positives = fresh.iter().filter(|&&i| test.y[i]).count();
     if fresh.len() < gate.min_rows || positives == 0 || positives == fresh.len() {
-        return not(format!(
-            "{} test attempts after the champion's cutoff ({positives} positive); at least \
-             {} with both outcomes are needed (config champion_min_rows)",
+        let reason = format!(
+            "{} test attempts after the champion's cutoff ({positives} positive); at least {} \
+             with both outcomes are needed (config champion_min_rows)",
             fresh.len(),
             gate.min_rows
-        ));
+        );
+        return not(version, after, reason);
     }
     let labels: Vec<bool> = fresh.iter().map(|&i| test.y[i]).collect();
     let ours: Vec<f64> = fresh
@@ -124,7 +138,7 @@ pub fn compare(
         .collect();
     Ok(Some(ChampionComparison {
         champion: version,
-        after: rfc3339(cutoff),
+        after: Some(rfc3339(cutoff)),
         tolerance: gate.tolerance,
         result: ComparisonResult::Compared {
             challenger: binary_metrics(&ours, &labels, ECE_BINS),
@@ -142,7 +156,11 @@ pub fn describe(c: &ChampionComparison, promoted: bool) -> String {
             champion,
         } => format!(
             "champion {}: test log loss {:.4}, new version {:.4}, on {} attempts after {}; {decision}",
-            c.champion, champion.log_loss, challenger.log_loss, challenger.n, c.after
+            c.champion,
+            champion.log_loss,
+            challenger.log_loss,
+            challenger.n,
+            c.after.as_deref().unwrap_or("its cutoff")
         ),
         ComparisonResult::NotCompared { reason } => {
             format!(

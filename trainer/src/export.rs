@@ -66,8 +66,24 @@ pub fn export(
     settings: &Settings,
     progress: &Progress,
 ) -> Result<ExportSummary> {
-    // Check the output name before any work.
+    // Check the output before any work: a known format, and not one of the inputs.
     let sink_kind = crate::export_sink::Kind::of(&req.out)?;
+    let same = |p: &PathBuf| match (p.canonicalize(), req.out.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(_), _) | (_, Err(_)) => false,
+    };
+    let inputs = req
+        .inputs
+        .attempts
+        .iter()
+        .chain(&req.inputs.contacts)
+        .chain(&req.inputs.persons);
+    if let Some(p) = inputs.clone().find(|p| same(p)) {
+        return Err(TrainerError::BadFile {
+            file: p.clone(),
+            reason: "--out names an input file; it would be overwritten".into(),
+        });
+    }
     let mut start = match &req.models_dir {
         None => {
             if req.version.is_some() {
@@ -116,13 +132,7 @@ pub fn export(
         start.schema = FeatureSchema::new(data.person_attrs.clone());
     }
     let slots = seed_state(&mut start.state, &data)?;
-    let with_probability = start.model.is_some();
-    let tmp = req.out.with_extension(format!(
-        "{}.tmp-{}",
-        sink_kind.extension(),
-        std::process::id()
-    ));
-    let mut sink = sink_kind.open(&tmp, &start.schema, with_probability)?;
+    let mut sink = sink_kind.create(&req.out, &start.schema, start.model.is_some())?;
     let mut failed: Option<TrainerError> = None;
     let mut rows = 0u64;
     let mut stale = 0u64;
@@ -156,15 +166,11 @@ pub fn export(
         },
         progress,
     )?;
-    let finished = match failed {
-        Some(e) => Err(e),
-        None => sink.finish(),
-    };
-    if let Err(e) = finished {
-        let _ = std::fs::remove_file(&tmp);
+    // On any error the sink is dropped unfinished, which removes its temporary file.
+    if let Some(e) = failed {
         return Err(e);
     }
-    std::fs::rename(&tmp, &req.out).map_err(|e| TrainerError::io(&req.out, e))?;
+    sink.finish()?;
     if stale > 0 {
         progress.say(format_args!(
             "warning: {stale} of {rows} attempts are not after the version's training cutoff; \

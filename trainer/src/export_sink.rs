@@ -1,6 +1,9 @@
 //! The files `features` writes: one row per attempt, the id and outcome columns, then one
 //! column per feature of the schema, as CSV (a missing feature is an empty field) or Parquet
-//! (`Float32` feature columns with NaN for missing, written in batches with zstd).
+//! (`Float32` feature columns with NaN for missing, written in row groups of 64k rows with
+//! zstd). A file is written under a temporary name beside the target, fsynced and renamed into
+//! place by [`Sink::finish`]; a sink dropped unfinished (any error) removes its temporary file,
+//! so a failed export leaves nothing behind.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -82,9 +85,15 @@ impl Kind {
         }
     }
 
-    /// Create `path` for rows of `schema` (with a `probability` column if `scored`).
-    pub fn open(self, path: &Path, schema: &FeatureSchema, scored: bool) -> Result<Sink> {
-        let file = File::create(path).map_err(|e| TrainerError::io(path, e))?;
+    /// Start writing `out` (under a temporary name until [`Sink::finish`]) for rows of `schema`,
+    /// with a `probability` column if `scored`.
+    pub fn create(self, out: &Path, schema: &FeatureSchema, scored: bool) -> Result<Sink> {
+        let tmp = Temporary {
+            path: out.with_extension(format!("{}.tmp-{}", self.extension(), std::process::id())),
+            kept: false,
+        };
+        let path = out;
+        let file = File::create(&tmp.path).map_err(|e| TrainerError::io(path, e))?;
         let mut names: Vec<String> = LEADING.iter().map(|&n| n.to_owned()).collect();
         if scored {
             names.push("probability".into());
@@ -97,24 +106,29 @@ impl Kind {
                 Inner::Csv(Box::new(w), Vec::with_capacity(names.len()))
             }
             Kind::Parquet => {
+                // Types by position: the leading columns, then `probability`, then features.
+                let leading = [
+                    DataType::Utf8,
+                    DataType::Utf8,
+                    DataType::Utf8,
+                    DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
+                    DataType::Utf8,
+                    DataType::Boolean,
+                ];
+                let scored_type = scored.then_some(DataType::Float64);
+                let types = leading
+                    .into_iter()
+                    .chain(scored_type)
+                    .chain(std::iter::repeat(DataType::Float32));
                 let fields: Vec<Field> = names
                     .iter()
-                    .map(|n| {
-                        let t = match n.as_str() {
-                            "attempted_at" => {
-                                DataType::Timestamp(TimeUnit::Second, Some("UTC".into()))
-                            }
-                            "label" => DataType::Boolean,
-                            "probability" => DataType::Float64,
-                            s if LEADING.contains(&s) => DataType::Utf8,
-                            _ => DataType::Float32,
-                        };
-                        Field::new(n, t, false)
-                    })
+                    .zip(types)
+                    .map(|(n, t)| Field::new(n, t, false))
                     .collect();
                 let arrow = Arc::new(Schema::new(fields));
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                    .set_max_row_group_row_count(Some(BATCH))
                     .build();
                 let w = ArrowWriter::try_new(file, arrow.clone(), Some(props))
                     .map_err(|e| parquet_err(path, e))?;
@@ -123,6 +137,7 @@ impl Kind {
         };
         Ok(Sink {
             path: path.to_owned(),
+            tmp,
             width: schema.len(),
             inner,
         })
@@ -131,9 +146,35 @@ impl Kind {
 
 /// An open export file.
 pub struct Sink {
+    /// The target (named in errors).
     path: PathBuf,
+    /// Where the rows go until `finish`.
+    tmp: Temporary,
     width: usize,
     inner: Inner,
+}
+
+/// A temporary file, removed when dropped unless [`Temporary::keep`] renamed it into place.
+struct Temporary {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl Temporary {
+    /// Rename the file to `to`; from then on it is not removed.
+    fn keep(mut self, to: &Path) -> std::io::Result<()> {
+        std::fs::rename(&self.path, to)?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 enum Inner {
@@ -185,7 +226,7 @@ impl Sink {
         }
     }
 
-    /// Flush, close and fsync the file.
+    /// Flush, close and fsync the file, then rename it into place.
     pub fn finish(self) -> Result<()> {
         let io = |e: std::io::Error| TrainerError::io(&self.path, e);
         let file = match self.inner {
@@ -201,7 +242,9 @@ impl Sink {
                     .map_err(|e| parquet_err(&self.path, e))?
             }
         };
-        file.sync_all().map_err(io)
+        file.sync_all().map_err(io)?;
+        drop(file);
+        self.tmp.keep(&self.path).map_err(io)
     }
 }
 

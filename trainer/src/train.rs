@@ -295,6 +295,10 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         baseline,
     };
 
+    let serving = ServingSettings {
+        default_region: settings.default_region.clone(),
+        default_timezone: settings.default_timezone.clone(),
+    };
     let registry = Registry::open(&req.models_dir)?;
     let comparison = champion::compare(
         &registry,
@@ -303,6 +307,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
             target,
             test: &slices.test,
             test_times: &test_times,
+            serving: &serving,
         },
         &settings.champion,
     )?;
@@ -343,10 +348,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         hyperparameters: settings.hyperparameters.get().clone(),
         calibration,
         metrics,
-        serving: ServingSettings {
-            default_region: settings.default_region.clone(),
-            default_timezone: settings.default_timezone.clone(),
-        },
+        serving,
         files: BTreeMap::new(),
         champion: comparison,
     };
@@ -443,7 +445,7 @@ mod tests {
     fn only_the_gate_looks_at_the_comparison() {
         let not_compared = ChampionComparison {
             champion: "v1".into(),
-            after: "2026-01-01T00:00:00Z".into(),
+            after: Some("2026-01-01T00:00:00Z".into()),
             tolerance: 0.0,
             result: ComparisonResult::NotCompared {
                 reason: "too few".into(),

@@ -93,14 +93,16 @@ pub struct Manifest {
 
 /// A new version (the challenger) against the version that was `CURRENT` when it was trained
 /// (the champion), on the challenger's test attempts after the champion's training cutoff: rows
-/// neither model was fitted, calibrated or selected on, scored with the same point-in-time
-/// features. This is what the nightly job's promotion gate decides on.
+/// neither model was fitted or calibrated on, scored with the same point-in-time features. This
+/// is what the nightly job's promotion gate decides on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChampionComparison {
     /// The champion's version id.
     pub champion: String,
-    /// The champion's training cutoff (RFC 3339): only test attempts after it are compared.
-    pub after: String,
+    /// The champion's training cutoff (RFC 3339): only test attempts after it are compared
+    /// (absent when the champion could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
     /// How much higher the challenger's log loss may be and still count as a win (fresher
     /// state, and differences this small are noise).
     pub tolerance: f64,
@@ -153,7 +155,7 @@ mod tests {
         };
         ChampionComparison {
             champion: "v1".into(),
-            after: "2026-01-01T00:00:00Z".into(),
+            after: Some("2026-01-01T00:00:00Z".into()),
             tolerance,
             result: ComparisonResult::Compared {
                 challenger: metrics(challenger_loss),

@@ -275,10 +275,24 @@ fn rows_from_a_version_carry_its_scores() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("--persons"), "{err}");
+    // An input as the output would be overwritten: refused before any work.
+    let (code, _, err) = run(&["features", "--attempts", &s(&late), "--out", &s(&late)]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("late.csv") && err.contains("overwritten"),
+        "{err}"
+    );
+    assert!(std::fs::metadata(&late).expect("input").len() > 0);
+    // A failure after the rows were written (the target is a directory): nothing is left.
+    let target = dir.path().join("x.csv");
+    std::fs::create_dir(&target).expect("dir");
+    let (code, _, err) = run(&["features", "--attempts", &s(&late), "--out", &s(&target)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("x.csv"), "{err}");
     let left: Vec<String> = std::fs::read_dir(dir.path())
         .expect("dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with('x'))
         .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(left, ["x.csv"], "only the directory itself");
 }

@@ -53,22 +53,27 @@ fn seconds(rfc3339: &str) -> i64 {
         .as_second()
 }
 
-/// Unique attempts in `file` with `from <= t` and `t > after`, counted from the CSV itself.
-fn fresh_attempts(file: &Path, from: i64, after: i64) -> u64 {
+/// Unique attempts in `file` with `from <= t` and `t > after`, and how many of them engaged,
+/// counted from the CSV itself.
+fn fresh_attempts(file: &Path, from: i64, after: i64) -> (u64, u64) {
     let mut r = csv::Reader::from_path(file).expect("csv");
     let h = r.headers().expect("header").clone();
     let col = |name: &str| h.iter().position(|c| c == name).expect(name);
-    let (id, at) = (col("attempt_id"), col("attempted_at"));
+    let (id, at, outcome) = (col("attempt_id"), col("attempted_at"), col("outcome"));
     let mut seen = HashSet::new();
-    let mut n = 0;
+    let (mut n, mut engaged) = (0, 0);
     for rec in r.records() {
         let rec = rec.expect("record");
         let t = seconds(&rec[at]);
         if seen.insert(rec[id].to_owned()) && t >= from && t > after {
             n += 1;
+            engaged += u64::from(matches!(
+                &rec[outcome],
+                "right_party" | "replied" | "converted"
+            ));
         }
     }
-    n
+    (n, engaged)
 }
 
 #[test]
@@ -130,7 +135,7 @@ fn the_gate_promotes_only_a_better_version_and_promote_verifies() {
     let c = m2.champion.as_ref().expect("a comparison");
     assert_eq!(c.champion, v1);
     let cutoff = seconds(&manifest(&models, &v1).window.end);
-    assert_eq!(seconds(&c.after), cutoff);
+    assert_eq!(c.after.as_deref().map(seconds), Some(cutoff));
     let ComparisonResult::Compared {
         challenger,
         champion,
@@ -138,10 +143,13 @@ fn the_gate_promotes_only_a_better_version_and_promote_verifies() {
     else {
         panic!("not compared: {c:?}");
     };
-    let want = fresh_attempts(&mid, seconds(&m2.window.test_start), cutoff);
+    let (want, engaged) = fresh_attempts(&mid, seconds(&m2.window.test_start), cutoff);
     assert!(want >= 1000, "the scenario needs fresh rows: {want}");
     assert_eq!((challenger.n, champion.n), (want, want));
-    assert_eq!(challenger.positives, champion.positives);
+    assert_eq!(
+        (challenger.positives, champion.positives),
+        (engaged, engaged)
+    );
     assert!(
         challenger.log_loss < champion.log_loss,
         "gbdt {} vs baseline {}",
@@ -199,6 +207,24 @@ fn the_gate_promotes_only_a_better_version_and_promote_verifies() {
     );
     assert!(
         out.contains("predicts engaged") && out.contains("not promoted"),
+        "{out}"
+    );
+    // Other zone settings: the rows are not what the champion would see.
+    let cfg = super::write(dir.path(), "tz.toml", "default_timezone = \"Asia/Tokyo\"\n");
+    let (_, out) = train(
+        &data,
+        &full,
+        &models,
+        &[
+            "--family",
+            "baseline",
+            "--promote-if-better",
+            "--config",
+            &cfg,
+        ],
+    );
+    assert!(
+        out.contains("Asia/Tokyo") && out.contains("not promoted"),
         "{out}"
     );
 
