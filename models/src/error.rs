@@ -1,5 +1,6 @@
 //! The library's one error type: every failure in `contactscore-models`, with the context a user
-//! needs to fix it (file, value, expected form).
+//! needs to fix it (file, value, expected form); and [`explain`], how the binaries print an error
+//! with its causes.
 
 use std::path::PathBuf;
 
@@ -92,3 +93,40 @@ impl Error {
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// An error and its causes joined by `: `, each said once. The errors of this workspace already
+/// end with their cause (`attempts.csv: No such file or directory`), which walking the source
+/// chain would print a second time; a cause the text so far ends with is skipped.
+pub fn explain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the registry")]
+    struct Context(#[source] Error);
+
+    #[test]
+    fn causes_are_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = Error::io("models/CURRENT", io);
+        assert_eq!(explain(&e), "models/CURRENT: No such file");
+        let wrapped = Context(e);
+        assert_eq!(
+            explain(&wrapped),
+            "reading the registry: models/CURRENT: No such file"
+        );
+    }
+}

@@ -22,5 +22,5 @@ pub mod rank;
 pub mod schema;
 
 pub use contact::{Contact, ContactKind, ContactNormalizer, Masked};
-pub use error::{Error, Result};
+pub use error::{Error, Result, explain};
 pub use schema::{Channel, Outcome, Target};

@@ -39,7 +39,7 @@ fn main() -> std::process::ExitCode {
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", contactscore_models::explain(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }

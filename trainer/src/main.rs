@@ -451,7 +451,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", contactscore_models::explain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

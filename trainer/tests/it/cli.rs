@@ -58,6 +58,22 @@ fn unknown_channel_and_missing_column_are_clear() {
 }
 
 #[test]
+fn a_missing_file_is_named_and_its_cause_said_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nope.csv");
+    let (code, _, err) = run(&[
+        "train",
+        "--attempts",
+        missing.to_str().expect("utf-8"),
+        "--models-dir",
+        "unused",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nope.csv"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+#[test]
 fn too_little_data_is_an_error_not_a_model() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = write(
