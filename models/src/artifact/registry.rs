@@ -87,7 +87,13 @@ impl Registry {
                 version: CURRENT.into(),
             })?,
         };
-        if !self.dir.join(&v).join(MANIFEST).is_file() {
+        // A version is a directory *of this registry*: one plain path component, so neither a
+        // `CURRENT` file nor a `--version` can point outside it (`../other/v`).
+        let plain = !v.is_empty()
+            && !v.starts_with('.')
+            && !v.contains(['/', '\\'])
+            && Path::new(&v).components().count() == 1;
+        if !plain || !self.dir.join(&v).join(MANIFEST).is_file() {
             return Err(Error::VersionNotFound {
                 dir: self.dir.clone(),
                 version: v,

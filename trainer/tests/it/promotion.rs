@@ -251,11 +251,8 @@ fn the_gate_promotes_only_a_better_version_and_promote_verifies() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), format!("promoted {v3} (was {v2})"));
     assert_eq!(current(&models).as_deref(), Some(v3.as_str()));
-    let newest = Registry::open(&models)
-        .and_then(|r| r.versions())
-        .expect("versions")
-        .pop()
-        .expect("a version");
+    // v5 was trained last (ids alone sort only to the second).
+    let newest = v5.clone();
     let (code, out, err) = run(&["promote", "--models-dir", &m, "--version", "latest"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with(&format!("promoted {newest} ")), "{out}");
@@ -266,5 +263,10 @@ fn the_gate_promotes_only_a_better_version_and_promote_verifies() {
     let (code, _, err) = run(&["promote", "--models-dir", &m, "--version", "nope"]);
     assert_eq!(code, 1);
     assert!(err.contains("nope"), "{err}");
+    // A path, even one that leads back into the registry, is not a version id.
+    let sneaky = format!("../models/{v3}");
+    let (code, _, err) = run(&["promote", "--models-dir", &m, "--version", &sneaky]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&sneaky), "{err}");
     assert_eq!(current(&models).as_deref(), Some(newest.as_str()));
 }
