@@ -185,8 +185,11 @@ impl Registry {
 
     /// Load and verify a version (`None` = current): checksums, format, feature schema.
     pub fn load(&self, version: Option<&str>) -> Result<LoadedVersion> {
-        let (manifest, model) = self.load_model(version)?;
-        let dir = self.dir.join(&manifest.version);
+        // The directory asked for, not the id its manifest records: a copied or renamed version
+        // directory must be verified on its own files.
+        let version = self.resolve(version)?;
+        let (manifest, model) = self.load_model(Some(&version))?;
+        let dir = self.dir.join(&version);
         let want = checksum(&manifest, &dir, STATE)?;
         let mut state = read_state(&dir.join(STATE), want).map_err(|e| match e {
             StateError::Io(e) => Error::io(dir.join(STATE), e),
