@@ -19,22 +19,39 @@ const OBSERVED: &str = "#2ca02c";
 const RANDOM: &str = "#999999";
 
 /// Points of the cumulative gains curve of `probs` against `labels` at 1 % steps of the
-/// attempts, highest probability first: (share of attempts, share of positives).
+/// attempts, highest probability first: (share of attempts, share of positives). Attempts with
+/// equal probabilities have no order among them, so a step inside such a group counts the
+/// group's positives pro rata (the expected curve over every order of the ties). NaN counts as
+/// 0, as in the metrics.
 pub fn gains(probs: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
+    let clean = |p: f64| if p.is_nan() { 0.0 } else { p };
     let mut order: Vec<usize> = (0..probs.len().min(labels.len())).collect();
-    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
-    let total = order.iter().filter(|&&i| labels[i]).count().max(1) as f64;
+    order.sort_by(|&a, &b| clean(probs[b]).total_cmp(&clean(probs[a])));
     let n = order.len();
+    let total = order.iter().filter(|&&i| labels[i]).count().max(1) as f64;
     let mut out = vec![(0.0, 0.0)];
-    let mut hits = 0usize;
+    let (mut done, mut hits) = (0usize, 0usize);
     let mut next = 1usize;
-    for (k, &i) in order.iter().enumerate() {
-        hits += usize::from(labels[i]);
-        // Emit at each percentile boundary (and at the end).
-        while next <= 100 && (k + 1) * 100 >= next * n {
-            out.push((next as f64 / 100.0, hits as f64 / total));
+    while done < n {
+        // The group of equal probabilities starting at `done`.
+        let p = clean(probs[order[done]]);
+        let len = order[done..]
+            .iter()
+            .take_while(|&&i| clean(probs[i]) == p)
+            .count();
+        let pos = order[done..done + len]
+            .iter()
+            .filter(|&&i| labels[i])
+            .count();
+        // Steps that fall inside or at the end of this group.
+        while next <= 100 && next * n <= (done + len) * 100 {
+            let inside = (next * n) as f64 / 100.0 - done as f64;
+            let got = hits as f64 + pos as f64 * inside / len as f64;
+            out.push((next as f64 / 100.0, got / total));
             next += 1;
         }
+        done += len;
+        hits += pos;
     }
     out
 }
@@ -100,6 +117,7 @@ pub fn write_plots(report: &Report, scored: &[Scored], dir: &Path) -> Result<Vec
         x_step: None,
         y_max: rel_max,
         diagonal: true,
+        legend_bottom_right: true,
         series: vec![
             series(&model_name, MODEL, rel_m, true),
             series("baseline", BASELINE, rel_b, true),
@@ -121,6 +139,7 @@ pub fn write_plots(report: &Report, scored: &[Scored], dir: &Path) -> Result<Vec
         x_step: None,
         y_max: 1.0,
         diagonal: false,
+        legend_bottom_right: true,
         series: vec![
             series(&model_name, MODEL, gains(&probs, &labels), false),
             series("baseline", BASELINE, gains(&base, &labels), false),
@@ -147,6 +166,7 @@ pub fn write_plots(report: &Report, scored: &[Scored], dir: &Path) -> Result<Vec
         x_step: Some(3.0),
         y_max: hour_max,
         diagonal: false,
+        legend_bottom_right: false,
         series: vec![
             series("observed", OBSERVED, pick(|h| h.1), true),
             series(
@@ -193,5 +213,11 @@ mod tests {
         assert_eq!(g[80], (0.8, 0.0));
         assert_eq!(g[100], (1.0, 1.0));
         assert!(g.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+        // One probability for all (or NaN): no order, the expected curve is the diagonal,
+        // whatever order the rows came in.
+        for flat in [vec![0.3; 10], vec![f64::NAN; 10]] {
+            let g = gains(&flat, &labels);
+            assert!(g.iter().all(|&(x, y)| (x - y).abs() < 1e-12), "{g:?}");
+        }
     }
 }

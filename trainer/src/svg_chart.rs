@@ -1,7 +1,7 @@
 //! Small self-contained SVG line and scatter charts for evaluation plots: axes with round tick
 //! values, one polyline (and optional markers) per series, a legend, an optional `y = x`
-//! reference line. No plotting dependency: the charts are a few hundred bytes of SVG each and
-//! open in any browser or notebook.
+//! reference line. No plotting dependency: the charts are a few kilobytes of SVG each and open
+//! in any browser or notebook.
 
 use std::fmt::Write as _;
 
@@ -45,6 +45,8 @@ pub struct Chart {
     pub y_max: f64,
     /// Draw the `y = x` line.
     pub diagonal: bool,
+    /// Put the legend in the bottom-right corner (default: top left), where the data is not.
+    pub legend_bottom_right: bool,
     /// The series, drawn in order.
     pub series: Vec<Series>,
 }
@@ -204,14 +206,22 @@ impl Chart {
                     );
                 }
             }
-            let ly = TOP + 16.0 + 18.0 * k as f64;
+            let (lx, ly) = if self.legend_bottom_right {
+                let rows = self.series.len() as f64;
+                (
+                    LEFT + pw - 230.0,
+                    TOP + ph - 12.0 - 18.0 * (rows - 1.0 - k as f64),
+                )
+            } else {
+                (LEFT + 12.0, TOP + 16.0 + 18.0 * k as f64)
+            };
             let _ = writeln!(
                 s,
                 r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{}" stroke-width="2"{dash}/><text x="{:.1}" y="{:.1}">{}</text>"#,
-                LEFT + 12.0,
-                LEFT + 36.0,
+                lx,
+                lx + 24.0,
                 series.color,
-                LEFT + 42.0,
+                lx + 30.0,
                 ly + 4.0,
                 escape(&series.name)
             );
@@ -248,6 +258,7 @@ mod tests {
             x_step: None,
             y_max: 1.0,
             diagonal: true,
+            legend_bottom_right: false,
             series: vec![Series {
                 name: "s".into(),
                 color: "red",
