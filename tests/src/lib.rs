@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests in `tests/tests/`: simulated data on disk, splitting an
 //! attempt log by time, reading the simulator's ground truth, and running the real server.
 
+pub mod python;
 pub mod server;
 
 use std::collections::HashMap;

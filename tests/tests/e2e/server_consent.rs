@@ -9,8 +9,7 @@ use contactscore_proto::v1;
 use tonic::Code;
 use tonic::transport::Channel;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const DAY: i64 = 86_400;
 

@@ -9,8 +9,7 @@ use contactscore_e2e::server::{ServerProc, train_into};
 use contactscore_e2e::{simulated, split_by_time};
 use contactscore_proto::v1;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const DAY: i64 = 86_400;
 

@@ -2,13 +2,18 @@
 //! start `contactscore-server` on `127.0.0.1:0` → generate the stubs from the proto with
 //! grpcio-tools into a temporary directory → run `client.py` (health, GetModelInfo, Rank,
 //! RecordOutcome, Rank again, ForgetPerson) and `discover.py` (server reflection, no proto files)
-//! with `python3`, and check their exit codes and what they print. Needs the packages in
-//! `examples/python/requirements.txt` (CI installs them); without them the tests fail, saying so.
+//! with Python, and check their exit codes and what they print.
+//!
+//! The packages in `examples/python/requirements.txt` go into a virtual environment under the
+//! target directory (`target/<profile>/../tmp/python-venv`), created on first use and reused while
+//! the requirements file is unchanged, so the README's test command works on a machine whose
+//! Python has no packages. `$PYTHON` overrides it with an interpreter that already has them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
+use contactscore_e2e::python::client_python;
 use contactscore_e2e::server::{ServerProc, train_into};
 use contactscore_e2e::simulated;
 
@@ -24,7 +29,6 @@ impl Fixture {
     /// Train on a small simulation, start the server with `extra` arguments and `env`, and
     /// generate the stubs.
     fn start(seed: u64, extra: &[&str], env: &[(&str, &str)]) -> Result<Self> {
-        require_python_packages()?;
         let sim = simulated(600, 21, seed)?;
         let dir = sim.dir.path();
         let models = dir.join("models");
@@ -34,7 +38,7 @@ impl Fixture {
         let generated = Command::new("bash")
             .arg(examples().join("generate.sh"))
             .arg(&stubs)
-            .env("PYTHON", python())
+            .env("PYTHON", python()?)
             .output()
             .context("running examples/python/generate.sh")?;
         ensure!(
@@ -202,32 +206,20 @@ impl Run {
     }
 }
 
-/// The interpreter: `$PYTHON`, else `python3`.
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
+/// The interpreter with the example's packages (`$PYTHON`, else the shared virtual environment).
+fn python() -> Result<PathBuf> {
+    client_python(
+        &examples().join("requirements.txt"),
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+    )
 }
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python")
 }
 
-/// Fail (not skip) when the example's packages are missing.
-fn require_python_packages() -> Result<()> {
-    let out = Command::new(python())
-        .args(["-c", "import grpc_tools, grpc_health.v1, grpc_reflection"])
-        .output()
-        .with_context(|| format!("running {}", python()))?;
-    ensure!(
-        out.status.success(),
-        "the Python client example's packages are missing: \
-         pip install -r examples/python/requirements.txt (CI installs them)\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
-}
-
 fn run_python(script: &str, args: &[&str]) -> Result<Run> {
-    let out = Command::new(python())
+    let out = Command::new(python()?)
         .arg(examples().join(script))
         .args(args)
         // The scripts read a default token from it; each test says what it sends.

@@ -9,8 +9,7 @@ use contactscore_proto::v1;
 use prost_types::Timestamp;
 use tonic::Code;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rank_record_and_see_the_rules_applied() -> Result<()> {

@@ -15,8 +15,7 @@ use contactscore_models::artifact::Registry;
 use contactscore_proto::v1;
 use tonic::Code;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const DAY: i64 = 86_400;
 

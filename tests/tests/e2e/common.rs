@@ -1,5 +1,4 @@
 //! Small builders and probes shared by the server end-to-end tests.
-#![allow(dead_code)]
 
 use std::path::Path;
 

@@ -8,8 +8,7 @@ use contactscore_e2e::server::{ServerProc, train_into};
 use contactscore_e2e::simulated;
 use contactscore_proto::v1;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_of_one_attempt_id_record_once_and_cancelled_calls_lose_nothing() -> Result<()> {

@@ -1,0 +1,13 @@
+//! The end-to-end tests, as one test binary (one link of the whole workspace instead of one per
+//! file): simulate → train → score against the simulator's truth, and the real
+//! `contactscore-server` binary started on `127.0.0.1:0` and driven by tonic and Python clients.
+
+mod common;
+mod python_client;
+mod server;
+mod server_consent;
+mod server_idempotency;
+mod server_lifecycle;
+mod server_retention;
+mod server_tls;
+mod train_and_score;
