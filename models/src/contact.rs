@@ -65,6 +65,10 @@ impl fmt::Display for Masked<'_> {
     }
 }
 
+/// Longest contact point accepted (an email address has at most 64 + 1 + 255 bytes; phone
+/// numbers are far shorter), so no one value can make a request or a row arbitrarily expensive.
+pub const MAX_CONTACT_BYTES: usize = 320;
+
 /// Normalises raw contact strings; holds the default region for national-format numbers.
 #[derive(Debug, Clone, Copy)]
 pub struct ContactNormalizer {
@@ -77,8 +81,8 @@ impl ContactNormalizer {
     pub fn new(default_region: &str) -> Result<Self, Error> {
         let id = RegionId::from_str(&default_region.trim().to_ascii_uppercase()).map_err(|_| {
             Error::InvalidConfig(format!(
-                "default_region {default_region:?} is not an ISO 3166 alpha-2 region known to \
-                 libphonenumber"
+                "default_region {} is not an ISO 3166 alpha-2 region known to libphonenumber",
+                crate::quote(default_region)
             ))
         })?;
         Ok(Self { default_region: id })
@@ -93,6 +97,12 @@ impl ContactNormalizer {
     /// a valid phone number.
     pub fn normalize(&self, raw: &str) -> Result<Contact, Error> {
         let trimmed = raw.trim();
+        if trimmed.len() > MAX_CONTACT_BYTES {
+            return Err(Error::InvalidContact {
+                value: raw.to_owned(),
+                reason: format!("longer than {MAX_CONTACT_BYTES} bytes"),
+            });
+        }
         if trimmed.contains('@') {
             return normalize_email(trimmed);
         }
@@ -228,6 +238,22 @@ mod tests {
             assert!(err.contains("contact"), "{raw}: {err}");
         }
         assert!(ContactNormalizer::new("XX").is_err());
+    }
+
+    #[test]
+    fn huge_contacts_are_refused_and_quoted_short() {
+        // A syntactically valid but absurd address, and phone-like garbage.
+        for raw in [
+            format!("{}@example.com", "a".repeat(100_000)),
+            "9".repeat(1 << 20),
+        ] {
+            let err = br().normalize(&raw).expect_err("too long").to_string();
+            assert!(err.contains("longer than 320 bytes"), "{err}");
+            assert!(err.len() < 200, "{} bytes: {err:.100}", err.len());
+            assert!(err.contains(&format!("({} bytes)", raw.len())), "{err}");
+        }
+        let longest = format!("{}@example.com", "a".repeat(MAX_CONTACT_BYTES - 12));
+        assert!(br().normalize(&longest).is_ok());
     }
 
     #[test]

@@ -98,8 +98,10 @@ impl fmt::Display for UnknownValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown {} {:?} (expected one of: {})",
-            self.kind, self.value, self.expected
+            "unknown {} {} (expected one of: {})",
+            self.kind,
+            crate::quote(&self.value),
+            self.expected
         )
     }
 }

@@ -144,7 +144,8 @@ impl PolicyConfig {
 
 fn unknown_preset(name: &str) -> Error {
     Error::InvalidConfig(format!(
-        "preset: unknown preset {name:?} (expected one of {})",
+        "preset: unknown preset {} (expected one of {})",
+        crate::quote(name),
         PRESETS.join(", ")
     ))
 }
@@ -172,7 +173,10 @@ fn parse_week(channel: &str, week: &WeekWindows) -> Result<Week> {
     for (i, (day, ranges)) in week.days().into_iter().enumerate() {
         for (j, r) in ranges.iter().enumerate() {
             let parsed = parse_range(r).map_err(|why| {
-                Error::InvalidConfig(format!("windows.{channel}.{day}[{j}]: {why} (got {r:?})"))
+                Error::InvalidConfig(format!(
+                    "windows.{channel}.{day}[{j}]: {why} (got {})",
+                    crate::quote(r)
+                ))
             })?;
             days[i].push(parsed);
         }
