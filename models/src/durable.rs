@@ -100,10 +100,9 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// The temporary path this process writes `path` through: `.<name>.tmp-<pid>` beside it.
 pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map_or_else(
-        || "unnamed".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = path
+        .file_name()
+        .map_or_else(|| "unnamed".into(), |n| n.to_string_lossy().into_owned());
     parent(path).join(format!(".{name}{TMP_MARK}{}", std::process::id()))
 }
 
@@ -316,7 +315,8 @@ impl DirLock {
     /// process (or another open of the same file) holds it.
     pub fn try_acquire(dir: &Path) -> io::Result<Result<DirLock, LockHolder>> {
         let path = dir.join(LOCK_FILE);
-        let mut file = private(OpenOptions::new().read(true).write(true).create(true)).open(&path)?;
+        let mut file =
+            private(OpenOptions::new().read(true).write(true).create(true)).open(&path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {

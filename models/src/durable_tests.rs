@@ -34,10 +34,7 @@ fn torn_tails_are_cut_and_complete_ones_kept() {
 
     // A complete record without its newline is kept, and the newline written.
     fs::write(&path, "abc\nxyz").expect("write");
-    assert_eq!(
-        lines(&path, is_word),
-        (owned(&[(1, "abc"), (2, "xyz")]), 0)
-    );
+    assert_eq!(lines(&path, is_word), (owned(&[(1, "abc"), (2, "xyz")]), 0));
     assert_eq!(fs::read_to_string(&path).expect("read"), "abc\nxyz\n");
 
     // A multi-byte character cut in half is a torn tail, not an error.
@@ -187,9 +184,7 @@ fn appends_continue_in_the_rewritten_file() {
 #[test]
 fn a_directory_lock_is_exclusive_and_names_its_holder() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let held = DirLock::try_acquire(dir.path())
-        .expect("io")
-        .expect("free");
+    let held = DirLock::try_acquire(dir.path()).expect("io").expect("free");
     let pid = std::process::id();
     assert_eq!(
         fs::read_to_string(dir.path().join(LOCK_FILE)).expect("read"),

@@ -83,6 +83,29 @@ impl fmt::Display for Channel {
     }
 }
 
+/// Earliest plausible attempt instant: 1990-01-01T00:00:00Z. Contact-attempt logs do not go back
+/// further; an earlier value is a broken export (an epoch default, year 1), not history.
+pub const EARLIEST_PLAUSIBLE: i64 = 631_152_000;
+
+/// How far after the present an attempt may be dated (clock skew between dialers and the host).
+pub const MAX_AHEAD_SECONDS: i64 = 86_400;
+
+/// Why `t` (unix seconds) is not a plausible attempt instant when the present is `now`, if it is
+/// not: before [`EARLIEST_PLAUSIBLE`], or more than `max_ahead` seconds after `now`. Checked where
+/// instants enter (ingest, the server's requests), so no arithmetic on them can wrap and no row
+/// dated 2099 can empty a time slice.
+pub fn implausible_time(t: i64, now: i64, max_ahead: i64) -> Option<String> {
+    if t < EARLIEST_PLAUSIBLE {
+        return Some("implausible time: before 1990-01-01".to_owned());
+    }
+    let latest = now.saturating_add(max_ahead);
+    (t > latest).then(|| {
+        let limit = jiff::Timestamp::from_second(latest)
+            .map_or_else(|_| latest.to_string(), |ts| ts.to_string());
+        format!("implausible time: after {limit} (the present plus {max_ahead} s of clock skew)")
+    })
+}
+
 /// Error for a string that is not in a closed vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownValue {
@@ -206,6 +229,25 @@ impl Outcome {
     /// Whether the contact goal was achieved.
     pub fn is_converted(self) -> bool {
         matches!(self, Outcome::Converted)
+    }
+
+    /// Whether the outcome is evidence for a contact rule: `opt_out` (the pair is suppressed
+    /// until re-consent), `wrong_party` (the number, until a later engaged outcome) and `invalid`
+    /// (the pair, for the suppression window). Such outcomes reported live are kept until a
+    /// version's export provably contains them (see `artifact::evidence`).
+    pub fn is_rule_evidence(self) -> bool {
+        match self {
+            Outcome::OptOut | Outcome::WrongParty | Outcome::Invalid => true,
+            Outcome::NoAnswer
+            | Outcome::Busy
+            | Outcome::Voicemail
+            | Outcome::ThirdParty
+            | Outcome::RightParty
+            | Outcome::Converted
+            | Outcome::Delivered
+            | Outcome::Read
+            | Outcome::Replied => false,
+        }
     }
 
     /// Whether the contact point showed it does not reach the person at all.

@@ -1,12 +1,17 @@
 //! Conversions between the protobuf messages and the domain: requests are validated here (every
-//! error names the field, e.g. `contacts[1].timezone`) and domain answers are turned back into
-//! responses. No business logic lives here.
+//! error names the field, e.g. `contacts[1].timezone`, and quotes at most 64 characters of a
+//! value) and domain answers are turned back into responses. No business logic lives here.
+//!
+//! Instants are checked against a plausible range (not before 1990; attempts and consents at
+//! most an hour ahead of the server's clock, `as_of` at most a year ahead), so nothing
+//! downstream computes with `i64::MIN` or year 9999.
 
 use contactscore_models::artifact::manifest::Manifest;
 use contactscore_models::family::Family;
 use contactscore_models::metrics::BinaryMetrics;
 use contactscore_models::rank::Ranking;
-use contactscore_models::{Channel, ContactNormalizer, Outcome};
+use contactscore_models::schema::{EARLIEST_PLAUSIBLE, implausible_time};
+use contactscore_models::{Channel, ContactNormalizer, Outcome, quote};
 use contactscore_proto::v1;
 use prost_types::Timestamp;
 
@@ -20,6 +25,8 @@ use crate::error::{Result, ServerError};
 const MAX_ID_LEN: usize = 256;
 /// Outcomes may not be dated more than this far in the future (clock skew allowance).
 const MAX_FUTURE_SECONDS: i64 = 3_600;
+/// `as_of` may plan at most this far ahead.
+const MAX_PLAN_AHEAD_SECONDS: i64 = 366 * 86_400;
 
 fn id(field: &str, value: &str) -> Result<String> {
     let v = value.trim();
@@ -59,15 +66,28 @@ fn timezone(field: &str, value: &str) -> Result<Option<String>> {
     jiff::tz::TimeZone::get(v).map_err(|_| {
         ServerError::invalid(
             field,
-            format!("unknown time zone {v:?} (expected an IANA name such as America/Sao_Paulo)"),
+            format!(
+                "unknown time zone {} (expected an IANA name such as America/Sao_Paulo)",
+                quote(v)
+            ),
         )
     })?;
     Ok(Some(v.to_owned()))
 }
 
-fn seconds(field: &str, ts: &Timestamp) -> Result<i64> {
+/// The unix seconds of `ts`, which must be a plausible instant: not before 1990 and at most
+/// `max_ahead` seconds after `now`.
+fn seconds(field: &str, ts: &Timestamp, now: i64, max_ahead: i64) -> Result<i64> {
     if !(0..1_000_000_000).contains(&ts.nanos) {
         return Err(ServerError::invalid(field, "nanos must be in 0..1e9"));
+    }
+    if let Some(why) = implausible_time(ts.seconds, now, max_ahead) {
+        let clock = if ts.seconds < EARLIEST_PLAUSIBLE {
+            ""
+        } else {
+            " (check the caller's clock)"
+        };
+        return Err(ServerError::invalid(field, format!("{why}{clock}")));
     }
     Ok(ts.seconds)
 }
@@ -122,7 +142,7 @@ pub fn rank_request(
         as_of: req
             .as_of
             .as_ref()
-            .map(|t| seconds("as_of", t))
+            .map(|t| seconds("as_of", t, now, MAX_PLAN_AHEAD_SECONDS))
             .transpose()?
             .unwrap_or(now),
         horizon_hours,
@@ -186,13 +206,7 @@ pub fn outcome(
         .attempted_at
         .as_ref()
         .ok_or_else(|| ServerError::invalid("outcome.attempted_at", "required"))
-        .and_then(|t| seconds("outcome.attempted_at", t))?;
-    if at > now + MAX_FUTURE_SECONDS {
-        return Err(ServerError::invalid(
-            "outcome.attempted_at",
-            "more than an hour in the future (check the dialer's clock)",
-        ));
-    }
+        .and_then(|t| seconds("outcome.attempted_at", t, now, MAX_FUTURE_SECONDS))?;
     let outcome: Outcome =
         o.outcome
             .parse()
@@ -236,15 +250,9 @@ pub fn consent(
     let at = req
         .consented_at
         .as_ref()
-        .map(|t| seconds("consented_at", t))
+        .map(|t| seconds("consented_at", t, now, MAX_FUTURE_SECONDS))
         .transpose()?
         .unwrap_or(now);
-    if at > now + MAX_FUTURE_SECONDS {
-        return Err(ServerError::invalid(
-            "consented_at",
-            "more than an hour in the future (check the caller's clock)",
-        ));
-    }
     // Never later than now: with a caller's clock running fast, a consent dated ahead would
     // lift an opt-out the person makes in the next minutes.
     let at = at.min(now);

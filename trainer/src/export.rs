@@ -110,6 +110,7 @@ pub fn export(
                 manifest,
                 model,
                 state,
+                evidence: _,
             } = Registry::open(dir)?.load(req.version.as_deref())?;
             Start {
                 state,
@@ -125,6 +126,7 @@ pub fn export(
         max_bad_rows: req.max_bad_rows,
         dispositions: settings.dispositions.clone(),
         progress: progress.bars(),
+        now: IngestOptions::now(),
     };
     let data = ingest(&req.inputs, &opts)?;
     crate::train::announce(&data.report, progress);

@@ -66,12 +66,14 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
         manifest,
         model,
         mut state,
+        evidence: _,
     } = registry.load(req.version.as_deref())?;
     let opts = IngestOptions {
         normalizer: ContactNormalizer::new(&manifest.serving.default_region)?,
         max_bad_rows: req.max_bad_rows,
         dispositions: req.dispositions.clone(),
         progress: progress.bars(),
+        now: IngestOptions::now(),
     };
     let inputs = InputPaths {
         attempts: req.attempts.clone(),

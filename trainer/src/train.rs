@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use contactscore_models::artifact::{
-    ChampionComparison, Manifest, Registry, RowCounts, ServingSettings, TrainingWindow,
+    ChampionComparison, Manifest, Registry, RowCounts, RuleEvidence, ServingSettings,
+    TrainingWindow,
 };
 use contactscore_models::calibration::Calibrator;
 use contactscore_models::family::{Dataset, Family};
@@ -128,6 +129,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         max_bad_rows: req.max_bad_rows,
         dispositions: settings.dispositions.clone(),
         progress: progress.bars(),
+        now: IngestOptions::now(),
     };
     let data = ingest(&req.inputs, &opts)?;
     let mut timings = vec![("ingest".to_owned(), started.elapsed().as_secs_f64())];
@@ -205,6 +207,13 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         },
         progress,
     )?;
+    // The contact-rule evidence this export provably holds: the server replays live opt-outs,
+    // wrong parties and invalids onto this version unless they are listed here.
+    let evidence = RuleEvidence::collect(
+        data.attempts
+            .iter()
+            .map(|row| (data.attempt_id(row), row.outcome)),
+    );
     // Only the report is needed from here on; free the attempt tables before fitting, where
     // memory peaks.
     let report = data.report.clone();
@@ -353,7 +362,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         champion: comparison,
     };
     let publish_started = progress.timer();
-    registry.publish(&mut manifest, &model, &state)?;
+    registry.publish(&mut manifest, &model, &state, &evidence)?;
     if promote {
         registry.promote(&manifest.version)?;
     }

@@ -119,7 +119,7 @@ pub struct HourCell {
 impl HourCell {
     /// Decay factor applied to hour cells: the longest half-life, since availability is stable.
     pub fn decay(&self, t: i64) -> f32 {
-        let days = ((t - self.at).max(0) as f32) / 86_400.0;
+        let days = (t.saturating_sub(self.at).max(0) as f32) / 86_400.0;
         (-days / HALF_LIVES_DAYS[2]).exp2()
     }
 }
@@ -155,7 +155,7 @@ impl PersonState {
     pub fn attempts_within(&self, t: i64, window: i64) -> usize {
         self.recent
             .iter()
-            .filter(|&&a| a < t && a >= t - window)
+            .filter(|&&a| a < t && a >= t.saturating_sub(window))
             .count()
     }
 }
@@ -321,6 +321,11 @@ impl FeatureState {
     }
 
     /// Apply one attempt outcome. This is the only way the state learns from attempts.
+    ///
+    /// Attempts are meant to come in time order (the trainer's replay), but a late report is
+    /// older than what the state already holds; the contact-rule fields come out as in time
+    /// order either way (latest opt-out, latest invalid, a wrong party cleared by a later
+    /// engaged outcome whichever arrives first), and the decayed counts never decay backwards.
     pub fn apply(
         &mut self,
         slot: u32,
@@ -417,7 +422,9 @@ fn apply_person(p: &mut PersonState, local: LocalTime, t: i64, outcome: Outcome)
     let pos = p.recent.partition_point(|&a| a <= t);
     p.recent.insert(pos, t);
     let newest = p.recent.last().copied().unwrap_or(t);
-    let keep_from = p.recent.partition_point(|&a| a < newest - RECENT_WINDOW);
+    let keep_from = p
+        .recent
+        .partition_point(|&a| a < newest.saturating_sub(RECENT_WINDOW));
     p.recent.drain(..keep_from);
     let bucket = local.bucket();
     let engaged = if outcome.is_engaged() { 1.0 } else { 0.0 };
@@ -452,7 +459,9 @@ fn apply_contact(c: &mut ContactState, t: i64, outcome: Outcome) {
             c.wrong_party_at = None;
         }
     }
-    if outcome == Outcome::WrongParty {
+    // In time order an engaged outcome clears every earlier wrong party; an older wrong party
+    // that arrives after a newer engaged outcome (a late report, a replay) is cleared already.
+    if outcome == Outcome::WrongParty && c.last_engaged_at.is_none_or(|e| e <= t) {
         c.wrong_party_at = latest(c.wrong_party_at, t);
     }
 }

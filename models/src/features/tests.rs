@@ -97,6 +97,46 @@ fn wrong_party_is_cleared_by_a_later_engagement() {
 }
 
 #[test]
+fn rule_fields_come_out_as_in_time_order_when_outcomes_arrive_late() {
+    let wrong = |s: &FeatureState, slot| s.person(slot).contacts[0].wrong_party_at;
+    let channel = |s: &FeatureState, slot| s.person(slot).contacts[0].channels[0].clone();
+    // In time order: wrong party, then engaged; and an opt-out and invalid pair.
+    let (mut in_order, _, c, slot) = setup();
+    for (t, o) in [
+        (T0, Outcome::WrongParty),
+        (T0 + DAY, Outcome::RightParty),
+        (T0 + 2 * DAY, Outcome::OptOut),
+        (T0 + 3 * DAY, Outcome::Invalid),
+    ] {
+        in_order
+            .apply(slot, &c, Channel::Voice, t, o)
+            .expect("apply");
+    }
+    // The same outcomes reported newest first.
+    let (mut late, _, c, slot) = setup();
+    for (t, o) in [
+        (T0 + 3 * DAY, Outcome::Invalid),
+        (T0 + 2 * DAY, Outcome::OptOut),
+        (T0 + DAY, Outcome::RightParty),
+        (T0, Outcome::WrongParty),
+    ] {
+        late.apply(slot, &c, Channel::Voice, t, o).expect("apply");
+    }
+    assert_eq!(wrong(&in_order, slot), None);
+    assert_eq!(wrong(&late, slot), None, "the later engagement clears it");
+    let (a, b) = (channel(&in_order, slot), channel(&late, slot));
+    assert_eq!(
+        (a.opted_out_at, a.last_invalid_at, a.invalid_count),
+        (b.opted_out_at, b.last_invalid_at, b.invalid_count)
+    );
+    assert_eq!(late.cutoff, Some(T0 + 3 * DAY));
+    // A wrong party after the latest engagement stands, in any order.
+    late.apply(slot, &c, Channel::Voice, T0 + 4 * DAY, Outcome::WrongParty)
+        .expect("apply");
+    assert_eq!(wrong(&late, slot), Some(T0 + 4 * DAY));
+}
+
+#[test]
 fn re_consent_lifts_only_an_earlier_opt_out() {
     let (mut s, schema, c, slot) = setup();
     let opted = |s: &FeatureState, ch| {

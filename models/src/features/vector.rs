@@ -41,8 +41,9 @@ impl Writer<'_> {
         }
     }
     fn days_since(&mut self, t: i64, at: Option<i64>) {
-        self.out
-            .push(at.map_or(f32::NAN, |a| ((t - a).max(0) as f32) / DAY as f32));
+        self.out.push(at.map_or(f32::NAN, |a| {
+            (t.saturating_sub(a).max(0) as f32) / DAY as f32
+        }));
     }
 }
 
@@ -181,7 +182,8 @@ fn out_len(w: &Writer<'_>) -> usize {
 fn looks_dead(c: &ContactState, t: i64) -> bool {
     c.wrong_party_at.is_some()
         || (!c.channels.is_empty()
-            && c.channels
-                .iter()
-                .all(|s| s.last_invalid_at.is_some_and(|i| t - i < 30 * DAY)))
+            && c.channels.iter().all(|s| {
+                s.last_invalid_at
+                    .is_some_and(|i| t.saturating_sub(i) < 30 * DAY)
+            }))
 }

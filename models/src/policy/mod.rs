@@ -130,6 +130,11 @@ impl<'a> History<'a> {
 }
 
 impl Policy {
+    /// How long an `invalid` outcome suppresses its (contact, channel), in seconds.
+    pub fn invalid_for(&self) -> i64 {
+        self.invalid_for
+    }
+
     /// The windows of `channel`.
     pub fn windows(&self, channel: Channel) -> &Week {
         &self.windows[channel.index()]
@@ -194,7 +199,7 @@ impl Policy {
         }
         let week = self.windows(channel);
         let history = History::new(zones, zone, person);
-        let end = from + i64::from(horizon_hours) * HOUR;
+        let end = from.saturating_add(i64::from(horizon_hours) * HOUR);
         let mut allowed = Vec::new();
         let mut worst: Option<Block> = None;
         let mut last_window_only: Option<i64> = None;
@@ -210,7 +215,7 @@ impl Policy {
                     }
                 }
             }
-            t = window::next_local_hour(zones, zone, t + HOUR);
+            t = window::next_local_hour(zones, zone, t.saturating_add(HOUR));
         }
         if !allowed.is_empty() {
             return Ok(allowed);
@@ -218,7 +223,7 @@ impl Policy {
         if let Some(s) = last_window_only {
             let b = Block {
                 reason: BlockReason::OutsideWindow,
-                until: window::next_window_slot(zones, zone, week, s + HOUR),
+                until: window::next_window_slot(zones, zone, week, s.saturating_add(HOUR)),
             };
             if worst.is_none_or(|w| b.later_than(&w)) {
                 worst = Some(b);
@@ -257,13 +262,13 @@ impl Policy {
             .and_then(|c| c.channel(channel))
             .and_then(|s| s.last_invalid_at)
         {
-            let lift = bad + self.invalid_for;
+            let lift = bad.saturating_add(self.invalid_for);
             if t < lift {
                 consider(BlockReason::Invalid, lift);
             }
         }
         if let Some(e) = person.last_engaged_at {
-            let lift = e + self.cooldown;
+            let lift = e.saturating_add(self.cooldown);
             if t < lift {
                 consider(BlockReason::CoolDown, lift);
             }
@@ -304,12 +309,12 @@ fn permanent_block(contact: Option<&ContactState>, channel: Channel) -> Option<B
 /// one more fits, i.e. the `(n - max + 1)`-th oldest counted attempt + 7 days.
 fn weekly_lift(recent: &[i64], max: u32, t: i64) -> Option<i64> {
     // `recent` is sorted oldest first, so the counted attempts are one contiguous run.
-    let lo = recent.partition_point(|&a| a <= t - 7 * DAY);
+    let lo = recent.partition_point(|&a| a <= t.saturating_sub(7 * DAY));
     let hi = recent.partition_point(|&a| a <= t);
     let counted = recent.get(lo..hi).unwrap_or_default();
     let (n, max) = (counted.len(), max as usize);
     if n < max {
         return None;
     }
-    Some(counted[n - max] + 7 * DAY)
+    Some(counted[n - max].saturating_add(7 * DAY))
 }

@@ -90,7 +90,7 @@ pub struct Suggestion {
 impl Suggestion {
     /// End of the slot.
     pub fn slot_end(&self) -> i64 {
-        self.slot_start + HOUR
+        self.slot_start.saturating_add(HOUR)
     }
 }
 

@@ -23,7 +23,7 @@ pub fn reasons(
     t: i64,
 ) -> Vec<&'static str> {
     let mut out = vec![best_hour(local.hour)];
-    let recent = |at: Option<i64>| at.is_some_and(|a| t - a <= RECENT);
+    let recent = |at: Option<i64>| at.is_some_and(|a| t.saturating_sub(a) <= RECENT);
     let new = if channel.is_email() {
         "new_address"
     } else {
@@ -38,7 +38,9 @@ pub fn reasons(
             } else if recent(c.last_engaged_at) {
                 out.push("recent_right_party_other_channel");
             }
-            if c.known_since.is_some_and(|k| t - k <= NEW) && c.tally.attempts[0] < 3.0 {
+            if c.known_since.is_some_and(|k| t.saturating_sub(k) <= NEW)
+                && c.tally.attempts[0] < 3.0
+            {
                 out.push(new);
             }
             if ch.is_none() {
@@ -50,7 +52,10 @@ pub fn reasons(
         }
     }
     // Explains a probability lowered by fatigue: the person was attempted in the last 24 h.
-    if person.last_attempt_at.is_some_and(|a| t - a < DAY) {
+    if person
+        .last_attempt_at
+        .is_some_and(|a| t.saturating_sub(a) < DAY)
+    {
         out.push("attempted_recently");
     }
     if person.last_engaged_at.is_none() {

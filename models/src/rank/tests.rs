@@ -305,3 +305,27 @@ fn a_stricter_policy_is_honoured() {
     assert_eq!(r.suggestions.len(), 1);
     assert_eq!(r.suggestions[0].slot_start, t + DAY - 3_600);
 }
+
+#[test]
+fn instants_at_the_ends_of_time_never_wrap() {
+    // Overflow checks are on in tests: any `+`/`-` on these instants that wraps panics.
+    for (history, as_of) in [
+        (i64::MIN, i64::MIN),
+        (i64::MIN, MON),
+        (i64::MAX, i64::MAX),
+        (i64::MAX - 1, i64::MIN),
+        (MON, i64::MAX),
+    ] {
+        let mut f = Fixture::new();
+        f.apply(A, Channel::Voice, history, Outcome::RightParty);
+        f.apply(A, Channel::Sms, history, Outcome::Invalid);
+        f.apply(B, Channel::Voice, history, Outcome::NoAnswer);
+        let mut q = f.query(&[(A, &[]), (B, &[Channel::Voice])], as_of);
+        q.horizon_hours = 168;
+        let r = f.rank(&q, 19.0);
+        assert!(
+            r.suggestions.len() + r.blocked.len() >= 2,
+            "{history} {as_of}: {r:?}"
+        );
+    }
+}

@@ -156,7 +156,7 @@ pub(crate) fn build_version(
     let t = Instant::now();
     let mut manifest = loaded.manifest;
     manifest.version = format!("{}-load{}", trained.version, state.len());
-    let path = registry.publish(&mut manifest, &loaded.model, &state)?;
+    let path = registry.publish(&mut manifest, &loaded.model, &state, &loaded.evidence)?;
     registry.promote(&manifest.version)?;
     let bytes = std::fs::metadata(path.join("state.bin"))?.len();
     println!(

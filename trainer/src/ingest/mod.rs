@@ -46,6 +46,16 @@ pub struct IngestOptions {
     pub dispositions: DispositionMap,
     /// Show a progress spinner on stderr (only when stderr is a terminal).
     pub progress: bool,
+    /// The present (unix seconds; [`IngestOptions::now`] gives the wall clock): an attempt dated
+    /// more than a day after it, or before 1990, is a bad row (`implausible_time`).
+    pub now: i64,
+}
+
+impl IngestOptions {
+    /// The wall clock, for [`IngestOptions::now`].
+    pub fn now() -> i64 {
+        jiff::Timestamp::now().as_second()
+    }
 }
 
 /// The input files of one ingest.
@@ -327,7 +337,10 @@ pub(crate) fn resolve(
         if names[..i].iter().any(|m| m.eq_ignore_ascii_case(n)) {
             return Err(TrainerError::BadFile {
                 file: path.to_owned(),
-                reason: format!("column {n:?} appears more than once"),
+                reason: format!(
+                    "column {} appears more than once",
+                    contactscore_models::quote(n)
+                ),
             });
         }
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use contactscore_models::Masked;
+use contactscore_models::{Masked, quote};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainerError};
@@ -116,15 +116,17 @@ impl BadRows {
         let shown = if value.is_empty() {
             String::new()
         } else if SHOWN_COLUMNS.iter().any(|c| column.eq_ignore_ascii_case(c)) {
-            value.chars().take(64).collect()
+            value.clone()
         } else {
             Masked(&value).to_string()
         };
         let example = format!(
-            "{}:{line}: column {column:?}: {}: {} (value {shown:?})",
+            "{}:{line}: column {}: {}: {} (value {})",
             path.display(),
+            quote(column),
             bad.key,
-            bad.reason
+            bad.reason,
+            quote(&shown)
         );
         let err = TrainerError::BadRow {
             file: path.to_owned(),

@@ -19,6 +19,7 @@ fn load(inputs: &InputPaths) -> Ingested {
         max_bad_rows: 0,
         dispositions: DispositionMap::default(),
         progress: false,
+        now: IngestOptions::now(),
     };
     ingest(inputs, &opts).expect("ingest")
 }
