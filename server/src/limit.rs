@@ -6,7 +6,9 @@
 //! the 5-byte prefix of each message (compression flag, big-endian length) as the bytes stream
 //! by, and fails the body with the right status before tonic's decoder sees the prefix; tonic
 //! passes a `Status` raised by the body through unchanged (to the unary handler's caller, or as
-//! the failed item of a request stream).
+//! the failed item of a request stream). The messages before the oversized one are passed on
+//! first, even when they share a data frame with its prefix, so a stream's earlier messages
+//! are still handled (`RecordOutcomes` records them).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -77,6 +79,8 @@ where
 pub struct LimitedBody<B> {
     inner: B,
     scan: Scan,
+    /// The error to fail with once the bytes before the oversized prefix have been passed on.
+    failed: Option<Status>,
 }
 
 impl<B> LimitedBody<B> {
@@ -89,6 +93,7 @@ impl<B> LimitedBody<B> {
                 have: 0,
                 remaining: 0,
             },
+            failed: None,
         }
     }
 }
@@ -105,29 +110,35 @@ struct Scan {
 }
 
 impl Scan {
-    fn feed(&mut self, mut data: &[u8]) -> Result<(), Status> {
-        while !data.is_empty() {
+    /// Follow the framing through `data`. On a prefix announcing a message over the limit,
+    /// returns how many leading bytes of `data` come before that prefix (to pass on) and the
+    /// status to fail with.
+    fn feed(&mut self, data: &[u8]) -> Result<(), (usize, Status)> {
+        let mut at = 0;
+        while at < data.len() {
             if self.remaining > 0 {
-                let skip = data
-                    .len()
-                    .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+                let rest = data.len() - at;
+                let skip = rest.min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
                 self.remaining -= skip as u64;
-                data = &data[skip..];
+                at += skip;
                 continue;
             }
-            let take = data.len().min(self.prefix.len() - self.have);
-            self.prefix[self.have..self.have + take].copy_from_slice(&data[..take]);
+            // The prefix starts here unless part of it came in an earlier chunk.
+            let starts_at = if self.have == 0 { at } else { 0 };
+            let take = (data.len() - at).min(self.prefix.len() - self.have);
+            self.prefix[self.have..self.have + take].copy_from_slice(&data[at..at + take]);
             self.have += take;
-            data = &data[take..];
+            at += take;
             if self.have == self.prefix.len() {
                 self.have = 0;
                 let [_, a, b, c, d] = self.prefix;
                 let len = u32::from_be_bytes([a, b, c, d]);
                 if usize::try_from(len).map_or(true, |l| l > self.limit) {
-                    return Err(Status::resource_exhausted(format!(
+                    let status = Status::resource_exhausted(format!(
                         "request message of {len} bytes is over the limit of {} bytes",
                         self.limit
-                    )));
+                    ));
+                    return Err((starts_at, status));
                 }
                 self.remaining = u64::from(len);
             }
@@ -149,12 +160,19 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
+        if let Some(status) = this.failed.take() {
+            return Poll::Ready(Some(Err(Box::new(status))));
+        }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref()
-                    && let Err(status) = this.scan.feed(data)
+                    && let Err((before, status)) = this.scan.feed(data)
                 {
-                    return Poll::Ready(Some(Err(Box::new(status))));
+                    if before == 0 {
+                        return Poll::Ready(Some(Err(Box::new(status))));
+                    }
+                    this.failed = Some(status);
+                    return Poll::Ready(Some(Ok(Frame::data(data.slice(..before)))));
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -196,12 +214,19 @@ mod tests {
             for part in bytes.chunks(chunk) {
                 scan.feed(part).expect("within the limit");
             }
-            let err = over
+            let (before, err) = over
                 .chunks(chunk)
                 .try_for_each(|part| scan.feed(part))
                 .expect_err("over the limit");
+            assert_eq!(before, 0);
             assert_eq!(err.code(), tonic::Code::ResourceExhausted);
             assert!(err.message().contains("101 bytes"), "{}", err.message());
         }
+        // Sharing a chunk with the message before it: that message's bytes are passed on.
+        let mut both = frame(10);
+        both.extend(frame(101));
+        let mut scan = LimitedBody::new((), 100).scan;
+        let (before, _) = scan.feed(&both).expect_err("over the limit");
+        assert_eq!(before, frame(10).len());
     }
 }

@@ -135,6 +135,49 @@ impl ServerProc {
         })
     }
 
+    /// Start the server as [`ServerProc::start`] does, expecting it to refuse: returns its exit
+    /// code and what it wrote to stderr once it has exited, or an error (after killing it) if it
+    /// started listening instead.
+    pub fn refused(models: &Path, state: &Path, extra: &[&str]) -> Result<(Option<i32>, String)> {
+        let mut child = Command::new(server_binary()?)
+            .arg("--models-dir")
+            .arg(models)
+            .arg("--state-dir")
+            .arg(state)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting contactscore-server")?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+            text
+        });
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        // Until it exits (end of stdout) or starts listening.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("listening on ") {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("the server started ({line}) instead of refusing");
+            }
+        }
+        let status = child.wait()?;
+        let stderr = errors
+            .join()
+            .map_err(|_| anyhow!("stderr reader panicked"))?;
+        Ok((status.code(), stderr))
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The endpoint URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
