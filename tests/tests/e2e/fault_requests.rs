@@ -49,18 +49,24 @@ async fn stream_with_a_bad_message(c: &mut Client, from: usize, n: usize) -> ton
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_get_the_right_code_and_lose_nothing_before_them() -> Result<()> {
-    let sim = simulated(300, 21, 71)?;
+/// A server on a small trained model.
+async fn serve(seed: u64) -> Result<(tempfile::TempDir, ServerProc, Client)> {
+    let sim = simulated(300, 21, seed)?;
     let dir = sim.dir.path();
     let (models, state) = (dir.join("models"), dir.join("state"));
     train_into(&sim.attempts, Some(&sim.contacts), &models)?;
     let server = ServerProc::start(&models, &state, &[])?;
-    let mut c = server.client().await?;
+    let c = server.client().await?;
+    Ok((sim.dir, server, c))
+}
 
-    // RecordOutcomes: everything before the bad message is recorded, and the error says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_outcomes_records_every_message_before_a_bad_one() -> Result<()> {
+    let (_dir, server, mut c) = serve(71).await?;
+    // Everything before the bad message is recorded, and the error says how much.
     for (from, n, total) in [(0, 7, 7), (100, 600, 607)] {
         let s = stream_with_a_bad_message(&mut c, from, n).await;
+        assert_eq!(live_outcomes(&mut c).await?, total, "{n} + 1 bad");
         assert_eq!(s.code(), Code::InvalidArgument, "{s:?}");
         assert!(
             s.message()
@@ -73,7 +79,6 @@ async fn bad_requests_get_the_right_code_and_lose_nothing_before_them() -> Resul
         let info = details.error_info().expect("error info");
         assert_eq!(info.metadata.get("resume_from"), Some(&n.to_string()));
         assert_eq!(info.metadata.get("recorded"), Some(&n.to_string()));
-        assert_eq!(live_outcomes(&mut c).await?, total);
     }
     // Resending from the start is safe: all duplicates.
     let again: Vec<_> = (0..7).map(good).collect();
@@ -83,7 +88,31 @@ async fn bad_requests_get_the_right_code_and_lose_nothing_before_them() -> Resul
         .into_inner();
     assert_eq!((r.recorded, r.duplicates), (0, 7));
 
-    // Implausible instants, in every field that carries one.
+    // A 10 MB message inside the stream: RESOURCE_EXHAUSTED, the messages before it recorded.
+    let mut msgs: Vec<_> = (2_000..2_003).map(good).collect();
+    let mut big = good(2_003);
+    if let Some(o) = big.outcome.as_mut() {
+        o.campaign = "c".repeat(10 << 20);
+    }
+    msgs.push(big);
+    let s = c
+        .record_outcomes(tokio_stream::iter(msgs))
+        .await
+        .expect_err("10 MB in a stream");
+    assert_eq!(live_outcomes(&mut c).await?, 610);
+    assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
+    assert!(
+        s.message().contains("resend from message #3"),
+        "{}",
+        s.message()
+    );
+    assert_eq!(server.terminate()?, Some(0));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implausible_instants_are_invalid_arguments_in_every_field() -> Result<()> {
+    let (_dir, server, mut c) = serve(73).await?;
     for seconds in [
         i64::MIN,
         -62_135_596_800,
@@ -139,10 +168,16 @@ async fn bad_requests_get_the_right_code_and_lose_nothing_before_them() -> Resul
     }
     assert_eq!(
         live_outcomes(&mut c).await?,
-        607,
+        0,
         "nothing implausible recorded"
     );
+    assert_eq!(server.terminate()?, Some(0));
+    Ok(())
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_values_and_messages_get_the_right_codes() -> Result<()> {
+    let (_dir, server, mut c) = serve(74).await?;
     // A 100 KB contact: INVALID_ARGUMENT naming the field, with a short message.
     let huge = format!("+55 11 {}", "9".repeat(100_000));
     let s = c
@@ -162,8 +197,7 @@ async fn bad_requests_get_the_right_code_and_lose_nothing_before_them() -> Resul
     );
     assert!(s.message().len() < 300, "{} bytes", s.message().len());
 
-    // A 10 MB message: RESOURCE_EXHAUSTED, for a single call and inside a stream (where the
-    // messages before it are recorded).
+    // A 10 MB message: RESOURCE_EXHAUSTED.
     let s = c
         .rank(v1::RankRequest {
             person_id: "x".repeat(10 << 20),
@@ -172,23 +206,6 @@ async fn bad_requests_get_the_right_code_and_lose_nothing_before_them() -> Resul
         .await
         .expect_err("10 MB");
     assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
-    let mut msgs: Vec<_> = (2_000..2_003).map(good).collect();
-    let mut big = good(2_003);
-    if let Some(o) = big.outcome.as_mut() {
-        o.campaign = "c".repeat(10 << 20);
-    }
-    msgs.push(big);
-    let s = c
-        .record_outcomes(tokio_stream::iter(msgs))
-        .await
-        .expect_err("10 MB in a stream");
-    assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
-    assert!(
-        s.message().contains("resend from message #3"),
-        "{}",
-        s.message()
-    );
-    assert_eq!(live_outcomes(&mut c).await?, 610);
     assert_eq!(server.terminate()?, Some(0));
     Ok(())
 }
