@@ -1,3 +1,6 @@
+//! Unit tests of the crash-safe file helper: torn tails, atomic replacement without leftovers,
+//! temporaries by owner, private modes, failed appends, and the directory lock.
+
 use super::*;
 
 fn lines(path: &Path, complete: impl Fn(&[u8]) -> bool) -> (Vec<(usize, String)>, u64) {
