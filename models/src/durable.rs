@@ -32,6 +32,10 @@ pub const DIR_MODE: u32 = 0o700;
 /// Marker between a temporary file's target name and the writer's pid.
 const TMP_MARK: &str = ".tmp-";
 
+/// How long a temporary of a writer that is not running must have been left unchanged before
+/// [`Leftovers::OfDeadWriters`] removes it.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3_600);
+
 /// Create `dir` and its missing parents; the directories created get mode `0700`.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut b = fs::DirBuilder::new();
@@ -119,8 +123,10 @@ pub enum Leftovers {
     /// Every temporary name, whoever wrote it, plus `*.tmp` names of older builds: only for a
     /// directory this process holds exclusively (the locked state directory).
     All,
-    /// Only temporaries whose writer is no longer running (a directory other processes write
-    /// too, such as the models directory). Never removes anything where that cannot be told.
+    /// Only temporaries whose writer is no longer running and that have not changed for
+    /// [`STALE_AFTER`] (a directory other processes write too, such as the models directory; the
+    /// age covers writers in another pid namespace sharing the directory). Never removes anything
+    /// where that cannot be told.
     OfDeadWriters,
 }
 
@@ -139,7 +145,7 @@ pub fn remove_temporaries(dir: &Path, which: Leftovers) -> io::Result<Vec<PathBu
         let doomed = match (which, temp_owner(&name)) {
             (Leftovers::All, Some(_)) => true,
             (Leftovers::All, None) => name.ends_with(".tmp"),
-            (Leftovers::OfDeadWriters, Some(pid)) => !running(pid),
+            (Leftovers::OfDeadWriters, Some(pid)) => !running(pid) && stale(&entry.metadata()?),
             (Leftovers::OfDeadWriters, None) => false,
         };
         if !doomed {
@@ -157,6 +163,14 @@ pub fn remove_temporaries(dir: &Path, which: Leftovers) -> io::Result<Vec<PathBu
         sync_dir(dir)?;
     }
     Ok(removed)
+}
+
+/// Whether an entry has not been modified for [`STALE_AFTER`] (unknown times count as fresh).
+fn stale(meta: &fs::Metadata) -> bool {
+    meta.modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .is_some_and(|age| age >= STALE_AFTER)
 }
 
 /// Whether process `pid` is running (Linux: `/proc`; elsewhere assumed running, so nothing is

@@ -108,7 +108,24 @@ fn leftover_temporaries_are_removed_by_owner() {
     fs::write(d.join(".v7.tmp-4194304999").join("model.json"), "{}").expect("write");
 
     // Another writer's directory: only the dead writers' leftovers go (pids above the kernel's
-    // maximum are never running); this process's own file stays.
+    // maximum are never running), and only once they are stale; this process's own file stays.
+    assert!(
+        remove_temporaries(d, Leftovers::OfDeadWriters)
+            .expect("clean")
+            .is_empty(),
+        "fresh leftovers may belong to a writer in another pid namespace"
+    );
+    let old = std::time::SystemTime::now() - STALE_AFTER * 2;
+    for name in [".consents.jsonl.tmp-4194304999", ".v7.tmp-4194304999"] {
+        File::open(d.join(name))
+            .and_then(|f| f.set_modified(old))
+            .expect("age");
+    }
+    fs::File::options()
+        .write(true)
+        .open(&mine)
+        .and_then(|f| f.set_modified(old))
+        .expect("age");
     let mut gone = remove_temporaries(d, Leftovers::OfDeadWriters).expect("clean");
     gone.sort();
     assert_eq!(
