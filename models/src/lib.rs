@@ -20,7 +20,9 @@ pub mod model;
 pub mod policy;
 pub mod rank;
 pub mod schema;
+pub mod validation;
 
-pub use contact::{Contact, ContactKind, ContactNormalizer, Masked};
+pub use contact::{Contact, ContactKind, ContactNormalizer, Masked, NumberInfo, NumberType};
 pub use error::{Error, Result, explain};
 pub use schema::{Channel, Outcome, Target};
+pub use validation::{LineType, Validation, ValidationStatus};

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::tally::{HALF_LIVES_DAYS, Tally};
 use crate::localtime::{DAY, LocalTime, Zones};
-use crate::{Channel, Contact, ContactKind, Outcome, Result, country_zones};
+use crate::{
+    Channel, Contact, ContactKind, NumberInfo, Outcome, Result, Validation, country_zones,
+};
 
 /// How long per-person attempt instants are kept for the 24 h / 7 day counts.
 pub const RECENT_WINDOW: i64 = 7 * DAY;
@@ -56,6 +58,10 @@ pub struct ContactState {
     pub key: Box<str>,
     /// Phone or email.
     pub kind: ContactKind,
+    /// For a phone number, what libphonenumber's metadata says about it (valid, type).
+    pub number: Option<NumberInfo>,
+    /// The latest carrier validation (by its own instant), when there was one.
+    pub validation: Option<Validation>,
     /// The contact's own time zone, when the contacts file gave one.
     pub zone: Option<u16>,
     /// The zone of the number's country when that country has a single zone.
@@ -346,6 +352,27 @@ impl FeatureState {
         Ok(())
     }
 
+    /// Apply one carrier validation of `contact` (point in time, like an attempt: the replay
+    /// applies it at its instant). The latest validation by instant is kept; a contact point the
+    /// person was not known to have becomes known at the validation. Not an attempt: no count,
+    /// cap or cool-down changes, and the state's cutoff (its latest attempt) stays.
+    pub fn apply_validation(
+        &mut self,
+        slot: u32,
+        contact: &Contact,
+        validation: Validation,
+    ) -> Result<()> {
+        let ci = self.contact_or_insert(slot, contact, Some(validation.at))?;
+        let c = &mut self.persons[slot as usize].contacts[ci];
+        if c.known_since.is_none() {
+            c.known_since = Some(validation.at);
+        }
+        if c.validation.is_none_or(|v| validation.at >= v.at) {
+            c.validation = Some(validation);
+        }
+        Ok(())
+    }
+
     /// Re-consent of the person in `slot` to `contact` on `channel` at `t`: lifts an opt-out
     /// recorded at or before `t` (one recorded later stands). Returns whether one was lifted.
     /// Consent is not an attempt: nothing else changes.
@@ -375,6 +402,10 @@ impl FeatureState {
         seen: Option<i64>,
     ) -> Result<usize> {
         if let Some(i) = self.persons[slot as usize].contact_index(&contact.key) {
+            let c = &mut self.persons[slot as usize].contacts[i];
+            if c.number.is_none() {
+                c.number = contact.number;
+            }
             return Ok(i);
         }
         let country_zone = country_zones::zone_for_region(&contact.region)
@@ -384,6 +415,8 @@ impl FeatureState {
         p.contacts.push(ContactState {
             key: contact.key.as_str().into(),
             kind: contact.kind,
+            number: contact.number,
+            validation: None,
             zone: None,
             country_zone,
             listed_channels: 0,

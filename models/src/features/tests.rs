@@ -27,6 +27,7 @@ fn feats(
     let cand = Candidate {
         contact: key,
         kind: crate::ContactKind::Phone,
+        number: None,
         zone: None,
         channel: ch,
         t,
