@@ -20,6 +20,8 @@ mod reasons;
 #[cfg(test)]
 mod batch_tests;
 #[cfg(test)]
+mod contact_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;
