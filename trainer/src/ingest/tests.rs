@@ -31,6 +31,7 @@ pub(super) fn attempts_only(path: PathBuf, o: &IngestOptions) -> Result<Ingested
             attempts: vec![path],
             contacts: None,
             persons: None,
+            validations: None,
         },
         o,
     )
@@ -228,6 +229,7 @@ fn several_files_dedupe_across_and_sort_stably() {
             attempts: vec![a, b],
             contacts: None,
             persons: None,
+            validations: None,
         },
         &opts(0),
     )
@@ -279,6 +281,7 @@ p9,+5511912345678,voice; whatsapp,,\n",
             attempts: vec![a],
             contacts: Some(c),
             persons: None,
+            validations: None,
         },
         &opts(0),
     )
@@ -324,6 +327,7 @@ p3,,41.5,,2\n",
             attempts: vec![a],
             contacts: None,
             persons: Some(p),
+            validations: None,
         },
         &opts(0),
     )
