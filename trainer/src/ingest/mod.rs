@@ -20,6 +20,8 @@ mod perf_harness;
 mod tests;
 #[cfg(test)]
 mod tests_bad;
+#[cfg(test)]
+mod tests_validations;
 
 use std::collections::HashSet;
 use std::io::IsTerminal;

@@ -29,6 +29,8 @@ mod world;
 mod writer;
 
 #[cfg(test)]
+mod dirty_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;
