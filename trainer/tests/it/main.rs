@@ -3,6 +3,7 @@
 mod backtest;
 mod cli;
 mod determinism;
+mod dirty;
 mod export;
 mod leakage;
 mod promotion;
