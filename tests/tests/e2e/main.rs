@@ -6,6 +6,7 @@ mod common;
 mod python_client;
 mod server;
 mod server_consent;
+mod server_dirty;
 mod server_idempotency;
 mod server_lifecycle;
 mod server_retention;

@@ -64,7 +64,7 @@ async fn re_consent_lifts_an_opt_out_until_a_newer_one() -> Result<()> {
     let dir = sim.dir.path();
     let ((person, channel, opted_at), end) = last_opt_out(&sim.attempts)?;
     let (models, state) = (dir.join("models"), dir.join("state"));
-    let v1 = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    let v1 = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let server = ServerProc::start(&models, &state, &[])?;
     let mut c = server.client().await?;
     let as_of = end + DAY;
@@ -134,7 +134,7 @@ async fn re_consent_lifts_an_opt_out_until_a_newer_one() -> Result<()> {
         &blocked(&mut c, &person, &channel, as_of).await?,
         &contact
     ));
-    let v2 = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    let v2 = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let info = c
         .reload_model(v1::ReloadModelRequest {})
         .await?
