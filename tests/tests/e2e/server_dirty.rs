@@ -185,8 +185,8 @@ async fn inactive(c: &mut Client, person: &str, contact: &str) -> Result<bool> {
         "voice".to_owned(),
         "validated_inactive".to_owned(),
     ));
-    // Whatever happens to one number, the other is still suggested.
-    assert!(!r.suggestions.is_empty(), "{r:?}");
+    // Never both: a number is either blocked or suggested.
+    assert_ne!(is, suggested(&r).contains(contact), "{contact}: {r:?}");
     Ok(is)
 }
 
@@ -261,6 +261,8 @@ async fn an_inactive_validation_blocks_at_once_after_a_restart_and_after_a_reloa
     );
     assert!(!c.record_validation(dead).await?.into_inner().recorded);
     assert!(inactive(&mut c, person, VALID).await?);
+    // The person's other number is still suggested.
+    assert!(!inactive(&mut c, person, UNLISTED_BR).await?);
     // A number outside the ranges can be validated too.
     let other = validation(person, "+55 20 98765-4321", "inactive", MONDAY);
     assert!(c.record_validation(other).await?.into_inner().recorded);
