@@ -11,7 +11,9 @@ use contactscore_models::artifact::manifest::Manifest;
 use contactscore_models::family::Family;
 use contactscore_models::metrics::BinaryMetrics;
 use contactscore_models::rank::{Ranking, Rejected, Rejection};
-use contactscore_models::{Channel, ContactKind, ContactNormalizer, LineType, Outcome};
+use contactscore_models::{
+    Channel, ContactKind, ContactNormalizer, LineType, Outcome, ValidationStatus,
+};
 use contactscore_proto::v1;
 use prost_types::Timestamp;
 
@@ -307,18 +309,18 @@ pub fn validation(
             "carrier validation applies to phone numbers, not email addresses",
         ));
     }
-    let status = if req.status.trim().is_empty() {
+    if req.status.trim().is_empty() {
         return Err(ServerError::invalid(
             "status",
             "required (one of: active, inactive, unknown)",
         ));
-    } else {
+    }
+    let status: ValidationStatus =
         req.status
             .parse()
             .map_err(|e: contactscore_models::schema::UnknownValue| {
                 ServerError::invalid("status", e.to_string())
-            })?
-    };
+            })?;
     let line_type: LineType =
         req.line_type
             .parse()

@@ -71,6 +71,13 @@ fn unlisted_numbers_are_ranked_unless_the_policy_blocks_them() {
     let r = rank(&state, &scorer, &Policy::default(), &q);
     assert_eq!(r.suggestions.len(), 4, "{r:?}");
     assert!(r.blocked.is_empty());
+    for s in &r.suggestions {
+        assert_eq!(
+            s.reasons.contains(&"unlisted_number"),
+            s.contact == UNLISTED,
+            "{s:?}"
+        );
+    }
 
     let strict = PolicyConfig {
         block_invalid_numbers: true,

@@ -333,7 +333,7 @@ fn suggest(
         slot_start: t,
         probability: p,
         score: p,
-        reasons: reasons(person, pair.state, pair.channel, local, t),
+        reasons: reasons(person, pair.state, pair.number, pair.channel, local, t),
     });
 }
 

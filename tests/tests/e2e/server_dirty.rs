@@ -90,6 +90,14 @@ async fn one_bad_contact_point_never_stops_the_ranking() -> Result<()> {
             .collect()
     );
     assert_eq!(r.suggestions.len(), 5, "{:?}", r.suggestions);
+    for s in &r.suggestions {
+        let unlisted = s.contact != VALID;
+        assert_eq!(
+            s.reasons.iter().any(|x| x == "unlisted_number"),
+            unlisted,
+            "{s:?}"
+        );
+    }
 
     // The same on a stream, next to a plain request: both answered, in order.
     let plain = v1::RankRequest {
