@@ -25,8 +25,10 @@ pub mod policy;
 pub mod quote;
 pub mod rank;
 pub mod schema;
+pub mod validation;
 
-pub use contact::{Contact, ContactKind, ContactNormalizer, Masked};
+pub use contact::{Contact, ContactKind, ContactNormalizer, Masked, NumberInfo, NumberType};
 pub use error::{Error, Result, explain};
 pub use quote::quote;
 pub use schema::{Channel, Outcome, Target};
+pub use validation::{LineType, Validation, ValidationStatus};

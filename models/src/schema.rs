@@ -20,8 +20,31 @@ pub const ATTEMPT_COLUMNS: [&str; 8] = [
     "campaign",
 ];
 
-/// Columns of a contacts file: `person_id` and `contact` are required.
-pub const CONTACT_COLUMNS: [&str; 5] = ["person_id", "contact", "channels", "timezone", "added_at"];
+/// Columns of a contacts file: `person_id` and `contact` are required; the last five are the
+/// latest carrier validation of the contact, when there is one.
+pub const CONTACT_COLUMNS: [&str; 10] = [
+    "person_id",
+    "contact",
+    "channels",
+    "timezone",
+    "added_at",
+    "validation_status",
+    "validated_at",
+    "line_type",
+    "carrier",
+    "ported",
+];
+
+/// Columns of a validations file (carrier / HLR lookups): the first four are required.
+pub const VALIDATION_COLUMNS: [&str; 7] = [
+    "person_id",
+    "contact",
+    "validated_at",
+    "validation_status",
+    "line_type",
+    "carrier",
+    "ported",
+];
 
 /// A way of reaching a contact point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -208,6 +208,25 @@ impl ContactScoring for Service {
         finish(timer, result)
     }
 
+    async fn record_validation(
+        &self,
+        request: Request<v1::RecordValidationRequest>,
+    ) -> Result<Response<v1::RecordValidationResponse>, Status> {
+        let timer = RpcTimer::start("RecordValidation");
+        let result = async {
+            let serving = self.engine.current()?;
+            let now = jiff::Timestamp::now().as_second();
+            let v = convert::validation(request.into_inner(), &serving.normalizer, now)?;
+            drop(serving);
+            let (person, status) = (crate::redact::person(&v.record.person_id), v.record.status);
+            let recorded = self.engine.validate(v).await?;
+            tracing::info!(%person, status = status.as_str(), recorded, "carrier validation recorded");
+            Ok(v1::RecordValidationResponse { recorded })
+        }
+        .await;
+        finish(timer, result)
+    }
+
     async fn reload_model(
         &self,
         request: Request<v1::ReloadModelRequest>,

@@ -19,19 +19,27 @@ use tonic::transport::Channel;
 /// How long the server may take to print its start-up line (loading a model included).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Train on `attempts` into `models` (promoting the new version); returns its version id.
-pub fn train_into(attempts: &Path, contacts: Option<&Path>, models: &Path) -> Result<String> {
+/// Train on `attempts` into `models` (promoting the new version), skipping up to
+/// `max_bad_rows` bad rows (the simulator's malformed and implausible ones); returns its
+/// version id.
+pub fn train_into(
+    attempts: &Path,
+    contacts: Option<&Path>,
+    models: &Path,
+    max_bad_rows: u64,
+) -> Result<String> {
     let settings = Config::default().validate()?;
     let req = TrainRequest {
         inputs: InputPaths {
             attempts: vec![attempts.to_owned()],
             contacts: contacts.map(Path::to_owned),
             persons: None,
+            validations: None,
         },
         models_dir: models.to_owned(),
         family: FamilyChoice::Auto,
         promotion: Promotion::Always,
-        max_bad_rows: 0,
+        max_bad_rows,
     };
     Ok(train(&req, &settings, &Progress::silent())?
         .manifest

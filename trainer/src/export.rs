@@ -77,7 +77,8 @@ pub fn export(
         .attempts
         .iter()
         .chain(&req.inputs.contacts)
-        .chain(&req.inputs.persons);
+        .chain(&req.inputs.persons)
+        .chain(&req.inputs.validations);
     if let Some(p) = inputs.clone().find(|p| same(p)) {
         return Err(TrainerError::BadFile {
             file: p.clone(),

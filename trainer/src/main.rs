@@ -91,6 +91,12 @@ enum Command {
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
+        /// Malformed attempt rows (bad rows for ingest) per 10 000 attempts.
+        #[arg(long, default_value_t = 10)]
+        malformed_per_10k: u32,
+        /// Attempt rows with implausible times (before 1990, decades ahead) per 10 000 attempts.
+        #[arg(long, default_value_t = 2)]
+        implausible_per_10k: u32,
     },
     /// Fit, calibrate, select and publish a model version.
     Train {
@@ -190,6 +196,10 @@ struct Inputs {
     /// Person time zones and attributes.
     #[arg(long)]
     persons: Option<PathBuf>,
+    /// Carrier (HLR) validations: person_id, contact, validated_at, validation_status
+    /// [, line_type, carrier, ported]; applied at their instants.
+    #[arg(long)]
+    validations: Option<PathBuf>,
 }
 
 impl From<Inputs> for InputPaths {
@@ -198,6 +208,7 @@ impl From<Inputs> for InputPaths {
             attempts: i.attempts,
             contacts: i.contacts,
             persons: i.persons,
+            validations: i.validations,
         }
     }
 }
@@ -213,6 +224,9 @@ struct ScoreArgs {
     /// Attempt log(s) after the model's training window.
     #[arg(long, required = true)]
     attempts: Vec<PathBuf>,
+    /// Carrier validations of the same period, applied at their instants.
+    #[arg(long)]
+    validations: Option<PathBuf>,
     /// Configuration file (for the disposition map).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -228,6 +242,7 @@ impl ScoreArgs {
             models_dir: self.models_dir,
             version: self.version,
             attempts: self.attempts,
+            validations: self.validations,
             dispositions: DispositionMap::from_toml_table(&config.dispositions)?,
             max_bad_rows: self.max_bad_rows,
         })
@@ -292,24 +307,42 @@ fn run(cli: Cli) -> Result<()> {
             days,
             seed,
             out,
+            malformed_per_10k,
+            implausible_per_10k,
         } => {
             let params = SimulateParams {
                 persons,
                 days,
                 seed,
+                malformed_per_10k,
+                implausible_per_10k,
                 ..SimulateParams::default()
             };
             let s = simulate(&params, &out)
                 .with_context(|| format!("simulating into {}", out.display()))?;
             println!(
-                "wrote {} attempts ({} duplicate rows), {} persons, {} contact points to {} ({} engaged)",
+                "wrote {} attempts ({} duplicate rows), {} persons, {} contact points ({} outside \
+                 the numbering metadata's ranges, {} with a carrier lookup), {} carrier lookups \
+                 to {} ({} engaged)",
                 s.attempts,
                 s.duplicate_rows,
                 s.persons,
                 s.contacts,
+                s.unlisted_contacts,
+                s.validated_contacts,
+                s.validations,
                 out.display(),
                 s.engaged
             );
+            if s.bad_rows() > 0 {
+                println!(
+                    "attempts.csv also has {} malformed and {} implausible rows: train with \
+                     --max-bad-rows {}",
+                    s.malformed_rows,
+                    s.implausible_rows,
+                    s.bad_rows()
+                );
+            }
         }
         Command::Train {
             inputs,

@@ -21,6 +21,8 @@ pub struct ScoreRequest {
     pub version: Option<String>,
     /// Attempt files, read in order.
     pub attempts: Vec<PathBuf>,
+    /// Carrier validations of the same period, applied at their instants.
+    pub validations: Option<PathBuf>,
     /// Dialer code map (from `--config`).
     pub dispositions: DispositionMap,
     /// Bad rows allowed (0 = fail fast).
@@ -79,6 +81,7 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
         attempts: req.attempts.clone(),
         contacts: None,
         persons: None,
+        validations: req.validations.clone(),
     };
     let data = ingest(&inputs, &opts)?;
     crate::train::announce(&data.report, progress);

@@ -81,20 +81,29 @@ pub struct TrainRequest {
 }
 
 impl TrainRequest {
-    /// Train on simulator output in `dir`: the attempts file `attempts` with the `contacts.csv`
-    /// and `persons.csv` beside it, family chosen automatically, promoted, failing on any bad row
-    /// (what `demo`, `backtest` and the benchmarks do).
-    pub fn on_simulated(dir: &Path, attempts: &str, models_dir: PathBuf) -> Self {
+    /// Train on simulator output in `dir`: the attempts file `attempts` and validations file
+    /// `validations` with the `contacts.csv` and `persons.csv` beside them, family chosen
+    /// automatically, promoted, skipping up to `max_bad_rows` bad rows (the simulator's
+    /// [`crate::simulate::SimulateSummary::bad_rows`]: what `demo`, `backtest` and the
+    /// benchmarks do).
+    pub fn on_simulated(
+        dir: &Path,
+        attempts: &str,
+        validations: &str,
+        models_dir: PathBuf,
+        max_bad_rows: u64,
+    ) -> Self {
         Self {
             inputs: InputPaths {
                 attempts: vec![dir.join(attempts)],
                 contacts: Some(dir.join("contacts.csv")),
                 persons: Some(dir.join("persons.csv")),
+                validations: Some(dir.join(validations)),
             },
             models_dir,
             family: FamilyChoice::Auto,
             promotion: Promotion::Always,
-            max_bad_rows: 0,
+            max_bad_rows,
         }
     }
 }

@@ -26,7 +26,10 @@ pub const STATE: &str = "state.bin";
 /// The pointer to the promoted version.
 pub const CURRENT: &str = "CURRENT";
 
-const STATE_MAGIC: &[u8; 8] = b"CSSTATE1";
+/// Magic of a state snapshot; the digit is the encoding's version (postcard is not
+/// self-describing, so a field added to the state is a new version). 2: contact points carry
+/// their number's metadata validity and type and their latest carrier validation.
+const STATE_MAGIC: &[u8; 8] = b"CSSTATE2";
 
 /// A models directory.
 #[derive(Debug, Clone)]
@@ -320,7 +323,9 @@ fn read_state(path: &Path, want: &str) -> std::result::Result<FeatureState, Stat
         },
     );
     let mut magic = [0u8; STATE_MAGIC.len()];
-    let magic_ok = reader.read_exact(&mut magic).is_ok() && &magic == STATE_MAGIC;
+    let read_magic = reader.read_exact(&mut magic).is_ok();
+    let magic_ok = read_magic && &magic == STATE_MAGIC;
+    let older = read_magic && magic[..7] == STATE_MAGIC[..7] && magic[7] < STATE_MAGIC[7];
     // Strings are copied out of this scratch space one at a time (`String`/`Box<str>` fields), so
     // it only needs to hold the longest one.
     let mut scratch = vec![0u8; 1 << 20];
@@ -335,6 +340,11 @@ fn read_state(path: &Path, want: &str) -> std::result::Result<FeatureState, Stat
         return Err(StateError::Checksum);
     }
     match (magic_ok, decoded) {
+        (false, _) if older => Err(StateError::Format(format!(
+            "state snapshot format {} is from an older build (this one reads {}); retrain the model",
+            char::from(magic[7]),
+            char::from(STATE_MAGIC[7])
+        ))),
         (false, _) => Err(StateError::Format(
             "not a contactscore state snapshot".into(),
         )),
@@ -420,6 +430,13 @@ mod tests {
         assert!(
             matches!(&r, Err(StateError::Format(m)) if m.contains("not a contactscore")),
             "bad magic accepted"
+        );
+        let mut older = good.clone();
+        older[7] = b'1';
+        let r = read_state(&write(dir.path(), &older), &sha256_hex(&older));
+        assert!(
+            matches!(&r, Err(StateError::Format(m)) if m.contains("older build")),
+            "an older snapshot is not named as such"
         );
         let cut = &good[..good.len() - 3];
         let r = read_state(&write(dir.path(), cut), &sha256_hex(cut));

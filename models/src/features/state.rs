@@ -6,9 +6,12 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{apply_channel, apply_contact, apply_person};
 use super::tally::{HALF_LIVES_DAYS, Tally};
 use crate::localtime::{DAY, LocalTime, Zones};
-use crate::{Channel, Contact, ContactKind, Outcome, Result, country_zones};
+use crate::{
+    Channel, Contact, ContactKind, NumberInfo, Outcome, Result, Validation, country_zones,
+};
 
 /// How long per-person attempt instants are kept for the 24 h / 7 day counts.
 pub const RECENT_WINDOW: i64 = 7 * DAY;
@@ -56,6 +59,10 @@ pub struct ContactState {
     pub key: Box<str>,
     /// Phone or email.
     pub kind: ContactKind,
+    /// For a phone number, what libphonenumber's metadata says about it (valid, type).
+    pub number: Option<NumberInfo>,
+    /// The latest carrier validation (by its own instant), when there was one.
+    pub validation: Option<Validation>,
     /// The contact's own time zone, when the contacts file gave one.
     pub zone: Option<u16>,
     /// The zone of the number's country when that country has a single zone.
@@ -351,6 +358,27 @@ impl FeatureState {
         Ok(())
     }
 
+    /// Apply one carrier validation of `contact` (point in time, like an attempt: the replay
+    /// applies it at its instant). The latest validation by instant is kept; a contact point the
+    /// person was not known to have becomes known at the validation. Not an attempt: no count,
+    /// cap or cool-down changes, and the state's cutoff (its latest attempt) stays.
+    pub fn apply_validation(
+        &mut self,
+        slot: u32,
+        contact: &Contact,
+        validation: Validation,
+    ) -> Result<()> {
+        let ci = self.contact_or_insert(slot, contact, Some(validation.at))?;
+        let c = &mut self.persons[slot as usize].contacts[ci];
+        if c.known_since.is_none() {
+            c.known_since = Some(validation.at);
+        }
+        if c.validation.is_none_or(|v| validation.at >= v.at) {
+            c.validation = Some(validation);
+        }
+        Ok(())
+    }
+
     /// Re-consent of the person in `slot` to `contact` on `channel` at `t`: lifts an opt-out
     /// recorded at or before `t` (one recorded later stands). Returns whether one was lifted.
     /// Consent is not an attempt: nothing else changes.
@@ -380,6 +408,10 @@ impl FeatureState {
         seen: Option<i64>,
     ) -> Result<usize> {
         if let Some(i) = self.persons[slot as usize].contact_index(&contact.key) {
+            let c = &mut self.persons[slot as usize].contacts[i];
+            if c.number.is_none() {
+                c.number = contact.number;
+            }
             return Ok(i);
         }
         let country_zone = country_zones::zone_for_region(&contact.region)
@@ -389,6 +421,8 @@ impl FeatureState {
         p.contacts.push(ContactState {
             key: contact.key.as_str().into(),
             kind: contact.kind,
+            number: contact.number,
+            validation: None,
             zone: None,
             country_zone,
             listed_channels: 0,
@@ -407,81 +441,4 @@ impl FeatureState {
 
 fn slot(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
-}
-
-fn latest(a: Option<i64>, t: i64) -> Option<i64> {
-    Some(a.map_or(t, |a| a.max(t)))
-}
-
-fn apply_person(p: &mut PersonState, local: LocalTime, t: i64, outcome: Outcome) {
-    p.tally.add(t, outcome);
-    p.last_attempt_at = latest(p.last_attempt_at, t);
-    if outcome.is_engaged() {
-        p.last_engaged_at = latest(p.last_engaged_at, t);
-    }
-    let pos = p.recent.partition_point(|&a| a <= t);
-    p.recent.insert(pos, t);
-    let newest = p.recent.last().copied().unwrap_or(t);
-    let keep_from = p
-        .recent
-        .partition_point(|&a| a < newest.saturating_sub(RECENT_WINDOW));
-    p.recent.drain(..keep_from);
-    let bucket = local.bucket();
-    let engaged = if outcome.is_engaged() { 1.0 } else { 0.0 };
-    match p.hours.iter_mut().find(|h| h.bucket == bucket) {
-        Some(h) => {
-            let f = h.decay(t);
-            h.attempts = h.attempts * f + 1.0;
-            h.engaged = h.engaged * f + engaged;
-            h.at = h.at.max(t);
-        }
-        None => p.hours.push(HourCell {
-            bucket,
-            at: t,
-            attempts: 1.0,
-            engaged,
-        }),
-    }
-}
-
-fn apply_contact(c: &mut ContactState, t: i64, outcome: Outcome) {
-    c.tally.add(t, outcome);
-    c.last_attempt_at = latest(c.last_attempt_at, t);
-    if outcome.is_reached() {
-        c.last_reached_at = latest(c.last_reached_at, t);
-        c.consecutive_failures = 0;
-    } else {
-        c.consecutive_failures = c.consecutive_failures.saturating_add(1);
-    }
-    if outcome.is_engaged() {
-        c.last_engaged_at = latest(c.last_engaged_at, t);
-        if c.wrong_party_at.is_some_and(|w| w <= t) {
-            c.wrong_party_at = None;
-        }
-    }
-    // In time order an engaged outcome clears every earlier wrong party; an older wrong party
-    // that arrives after a newer engaged outcome (a late report, a replay) is cleared already.
-    if outcome == Outcome::WrongParty && c.last_engaged_at.is_none_or(|e| e <= t) {
-        c.wrong_party_at = latest(c.wrong_party_at, t);
-    }
-}
-
-fn apply_channel(s: &mut ChannelState, t: i64, outcome: Outcome) {
-    s.tally.add(t, outcome);
-    s.last_attempt_at = latest(s.last_attempt_at, t);
-    if outcome.is_reached() {
-        s.consecutive_failures = 0;
-    } else {
-        s.consecutive_failures = s.consecutive_failures.saturating_add(1);
-    }
-    if outcome.is_engaged() {
-        s.last_engaged_at = latest(s.last_engaged_at, t);
-    }
-    if outcome == Outcome::Invalid {
-        s.invalid_count = s.invalid_count.saturating_add(1);
-        s.last_invalid_at = latest(s.last_invalid_at, t);
-    }
-    if outcome == Outcome::OptOut {
-        s.opted_out_at = latest(s.opted_out_at, t);
-    }
 }

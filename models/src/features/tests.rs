@@ -27,6 +27,7 @@ fn feats(
     let cand = Candidate {
         contact: key,
         kind: crate::ContactKind::Phone,
+        number: None,
         zone: None,
         channel: ch,
         t,
@@ -286,4 +287,99 @@ fn forgetting_a_person_erases_them_and_keeps_the_others_findable() {
     // A forgotten person starts from nothing when seen again.
     let again = state.slot_or_insert("P3");
     assert_eq!(state.person(again), &PersonState::default());
+}
+
+#[test]
+fn number_class_and_type_are_features() {
+    let (s, schema, c, slot) = setup();
+    let n = ContactNormalizer::new("BR").expect("BR");
+    let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0);
+    // Not in the state yet and no number given: missing, not "invalid".
+    assert!(get(&schema, &v, "number_valid").is_nan());
+    let with = |raw: &str| {
+        let contact = n.normalize(raw).expect("parses");
+        let cand = Candidate {
+            contact: &contact.key,
+            kind: contact.kind,
+            number: contact.number,
+            zone: None,
+            channel: Channel::Voice,
+            t: T0,
+        };
+        let mut out = Vec::new();
+        s.features(&schema, Some(slot), &cand, &mut out);
+        out
+    };
+    let mobile = with("+55 11 98765-4321");
+    assert_eq!(get(&schema, &mobile, "number_valid"), 1.0);
+    assert_eq!(get(&schema, &mobile, "nt_mobile"), 1.0);
+    assert_eq!(get(&schema, &mobile, "nt_other"), 0.0);
+    let landline = with("+55 11 3456-7890");
+    assert_eq!(get(&schema, &landline, "nt_fixed_line"), 1.0);
+    let unlisted = with("+55 20 98765-4321");
+    assert_eq!(get(&schema, &unlisted, "number_valid"), 0.0);
+    assert_eq!(get(&schema, &unlisted, "nt_other"), 1.0);
+    assert_eq!(get(&schema, &unlisted, "nt_mobile"), 0.0);
+    let email = with("ana@example.com");
+    assert!(get(&schema, &email, "number_valid").is_nan());
+    for t in crate::NumberType::ALL {
+        let name = format!("nt_{}", t.as_str());
+        assert_eq!(get(&schema, &email, &name), 0.0, "{name}");
+    }
+    // Once in the state, the state's record of the number is used.
+    let mut s2 = s.clone();
+    let bad = n.normalize("+55 20 98765-4321").expect("parses");
+    s2.apply(slot, &bad, Channel::Voice, T0, Outcome::Invalid)
+        .expect("apply");
+    let v = feats(&s2, &schema, slot, &bad.key, Channel::Voice, T0 + DAY);
+    assert_eq!(get(&schema, &v, "number_valid"), 0.0);
+}
+
+#[test]
+fn the_latest_validation_known_at_the_instant_is_a_feature() {
+    use crate::{LineType, Validation, ValidationStatus};
+    let (mut s, schema, c, slot) = setup();
+    let validation = |at, status, ported| Validation {
+        at,
+        status,
+        line_type: LineType::Mobile,
+        ported,
+    };
+    s.apply_validation(
+        slot,
+        &c,
+        validation(T0, ValidationStatus::Inactive, Some(true)),
+    )
+    .expect("validate");
+    let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 + DAY);
+    assert_eq!(get(&schema, &v, "val_status"), -1.0);
+    assert!((get(&schema, &v, "val_days_since") - 1.0).abs() < 1e-6);
+    assert_eq!(get(&schema, &v, "val_line_mobile"), 1.0);
+    assert_eq!(get(&schema, &v, "val_line_landline"), 0.0);
+    assert_eq!(get(&schema, &v, "val_ported"), 1.0);
+    // Not known before it happened.
+    let before = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 - 60);
+    assert!(get(&schema, &before, "val_status").is_nan());
+    assert!(get(&schema, &before, "val_days_since").is_nan());
+    // An older validation arriving later does not replace it; a newer one does.
+    s.apply_validation(
+        slot,
+        &c,
+        validation(T0 - DAY, ValidationStatus::Active, None),
+    )
+    .expect("validate");
+    let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 + DAY);
+    assert_eq!(get(&schema, &v, "val_status"), -1.0);
+    s.apply_validation(
+        slot,
+        &c,
+        validation(T0 + 60, ValidationStatus::Active, None),
+    )
+    .expect("validate");
+    let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 + DAY);
+    assert_eq!(get(&schema, &v, "val_status"), 1.0);
+    assert!(get(&schema, &v, "val_ported").is_nan());
+    // A validation is not an attempt.
+    assert_eq!(get(&schema, &v, "pc_attempts_180d"), 0.0);
+    assert_eq!(s.cutoff, None);
 }

@@ -7,7 +7,7 @@ use super::schema::{BASE_FEATURES, FeatureSchema, RATE_PRIOR};
 use super::state::{ContactState, FeatureState, PersonState};
 use super::tally::{H, TallyView};
 use crate::localtime::DAY;
-use crate::{Channel, ContactKind};
+use crate::{Channel, ContactKind, LineType, NumberInfo, NumberType, ValidationStatus};
 
 /// A candidate to compute features for.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +16,9 @@ pub struct Candidate<'a> {
     pub contact: &'a str,
     /// Phone or email (used when the contact is not in the state yet).
     pub kind: ContactKind,
+    /// What the metadata says about a phone number (used when the contact is not in the state
+    /// yet); `None` for an email.
+    pub number: Option<NumberInfo>,
     /// Zone override for this contact (e.g. from a Rank request), else resolved from the state.
     pub zone: Option<u16>,
     /// The channel.
@@ -164,6 +167,28 @@ impl FeatureState {
         w.push(ln_1p(ke));
         w.push((ke + 3.0 * person_rate) / (ka + 3.0));
         w.push((be + 3.0 * person_rate) / (ba + 3.0));
+
+        // The number itself: metadata validity and type (NaN / all zero for an email).
+        let number = contact.and_then(|c| c.number).or(cand.number);
+        w.push(number.map_or(f32::NAN, |n| if n.valid { 1.0 } else { 0.0 }));
+        for t in NumberType::ALL {
+            w.flag(number.is_some_and(|n| n.number_type == t));
+        }
+        // Its latest carrier validation known at `t`.
+        let v = contact.and_then(|c| c.validation).filter(|v| v.at <= t);
+        w.push(v.map_or(f32::NAN, |v| match v.status {
+            ValidationStatus::Active => 1.0,
+            ValidationStatus::Unknown => 0.0,
+            ValidationStatus::Inactive => -1.0,
+        }));
+        w.days_since(t, v.map(|v| v.at));
+        for line in [LineType::Mobile, LineType::Landline, LineType::Voip] {
+            w.flag(v.is_some_and(|v| v.line_type == line));
+        }
+        w.push(
+            v.and_then(|v| v.ported)
+                .map_or(f32::NAN, |p| if p { 1.0 } else { 0.0 }),
+        );
 
         debug_assert_eq!(out_len(&w) - start, BASE_FEATURES.len());
         // Person attributes.

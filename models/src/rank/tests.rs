@@ -85,6 +85,7 @@ impl Fixture {
             horizon_hours: 24,
             max_suggestions: 5,
             person_zone: None,
+            rejected: Vec::new(),
         }
     }
 

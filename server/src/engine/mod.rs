@@ -1,5 +1,6 @@
 //! The serving engine: the loaded model version with its live feature state, the durable
-//! journal of live outcomes, the erasure list, and hot reload. gRPC handlers call into it after
+//! journal of live outcomes, the erasure list, re-consents and carrier validations, and hot
+//! reload. gRPC handlers call into it after
 //! validating and converting their requests; it knows nothing of protobuf.
 //!
 //! Concurrency: the served version sits in an `ArcSwap`, so a Rank takes a reference and is
@@ -22,6 +23,7 @@ pub mod replay;
 pub mod retired;
 mod retirement;
 mod state_dir;
+pub mod validation;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -36,7 +38,7 @@ use contactscore_models::durable::DirLock;
 use contactscore_models::features::FeatureState;
 use contactscore_models::model::ResponseModel;
 use contactscore_models::policy::Policy;
-use contactscore_models::rank::{self, RankContact, RankQuery, Ranking};
+use contactscore_models::rank::{self, RankContact, RankQuery, Ranking, Rejected};
 use contactscore_models::{Channel, Contact, ContactNormalizer};
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use tokio::sync::watch;
@@ -50,6 +52,7 @@ use erasure::Erasures;
 use journal::{Journal, LiveOutcome};
 use retired::RetiredIds;
 pub use retirement::Retention;
+use validation::Validations;
 
 /// One loaded model version and the feature state kept live on top of its snapshot.
 #[derive(Debug)]
@@ -102,6 +105,8 @@ pub struct ValidRank {
     pub person_id: String,
     /// Candidates with their channels and zone; `None` = the person's known contacts.
     pub contacts: Option<Vec<ValidContact>>,
+    /// Contact points of the request that cannot be ranked (answered in `blocked`).
+    pub rejected: Vec<Rejected>,
     /// Channel restriction.
     pub channels: Vec<Channel>,
     /// Plan from (unix seconds).
@@ -140,6 +145,9 @@ pub struct Engine {
     consents: Mutex<Consents>,
     /// Serialises appends to the consents file.
     consent_file: tokio::sync::Mutex<()>,
+    validations: Mutex<Validations>,
+    /// Serialises appends to the validations file.
+    validation_file: tokio::sync::Mutex<()>,
     reload_lock: tokio::sync::Mutex<()>,
     failure: Mutex<ReloadFailure>,
     loaded: watch::Sender<Option<String>>,
@@ -162,12 +170,14 @@ impl Engine {
         let retired = retired::read(state_dir)?;
         let erasures = Erasures::open(state_dir)?;
         let consents = Consents::open(state_dir)?;
+        let validations = Validations::open(state_dir)?;
         let seen = records.iter().map(|r| r.attempt_id.clone()).collect();
         tracing::info!(
             live_outcomes = records.len(),
             retired_ids = retired.len(),
             erasures = erasures.len(),
             consents = consents.len(),
+            validations = validations.len(),
             state_dir = %state_dir.display(),
             "state directory opened"
         );
@@ -187,6 +197,8 @@ impl Engine {
             erasures: Mutex::new(erasures),
             consents: Mutex::new(consents),
             consent_file: tokio::sync::Mutex::new(()),
+            validations: Mutex::new(validations),
+            validation_file: tokio::sync::Mutex::new(()),
             reload_lock: tokio::sync::Mutex::new(()),
             failure: Mutex::new(ReloadFailure::default()),
             loaded: watch::channel(None).0,
@@ -308,7 +320,9 @@ impl Engine {
                 normalizer: &normalizer,
             },
         )?;
-        // Re-consents last: they lift opt-outs from the snapshot and the replay alike.
+        // Carrier validations recorded live, then re-consents last: they lift opt-outs from the
+        // snapshot and the replay alike.
+        let validations_applied = self.validations.lock().apply_all(&mut state, &normalizer);
         let consents_applied = self.consents.lock().apply_all(&mut state);
         let persons = state.len();
         let serving = Serving {
@@ -336,6 +350,7 @@ impl Engine {
             late_rule_evidence = replayed.late_evidence,
             rule_evidence_in_export = loaded.evidence.len(),
             consents_applied,
+            validations_applied,
             seconds = started.elapsed().as_secs_f64(),
             "model version live"
         );
@@ -384,6 +399,7 @@ impl Engine {
                     })
                     .collect()
             }),
+            rejected: q.rejected.clone(),
             channels: q.channels.clone(),
             as_of: q.as_of,
             horizon_hours: q.horizon_hours,

@@ -1,5 +1,6 @@
 //! Recording outcomes (durable, idempotent on `attempt_id`, applied to the served state), one
-//! at a time or as a stream in batches, re-consents, and erasing persons.
+//! at a time or as a stream in batches, re-consents, and erasing persons (carrier validations
+//! are recorded in `validation.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -268,12 +269,13 @@ impl Engine {
     }
 
     /// Erase everything held about `person_id`: the served state, the live outcomes in the
-    /// journal (rewritten atomically), their re-consents, and every snapshot loaded later (the
-    /// erasure list). Returns whether anything was held.
+    /// journal (rewritten atomically), their re-consents and carrier validations, and every
+    /// snapshot loaded later (the erasure list). Returns whether anything was held.
     pub async fn forget(&self, person_id: &str) -> Result<bool> {
         let _exclusive = self.gate.write().await;
         self.erasures.lock().add(person_id)?;
         let consents = self.consents.lock().forget(person_id)?;
+        let validations = self.validations.lock().forget(person_id)?;
         let (kept, removed): (Vec<LiveOutcome>, Vec<LiveOutcome>) = {
             let live = self.live.lock();
             live.records
@@ -294,6 +296,6 @@ impl Engine {
             .load()
             .as_ref()
             .is_some_and(|s| s.state.write().forget(person_id));
-        Ok(in_state || consents || !removed.is_empty())
+        Ok(in_state || consents || validations || !removed.is_empty())
     }
 }

@@ -83,7 +83,7 @@ async fn late_rule_evidence_survives_new_versions_retention_crashes_and_rollback
     )?;
     let args = ["--config", config.to_str().unwrap_or_default()];
 
-    let v1 = train_into(&early, Some(&sim.contacts), &models)?;
+    let v1 = train_into(&early, Some(&sim.contacts), &models, sim.bad_rows)?;
     let server = ServerProc::start(&models, &state, &args)?;
     let mut c = server.client().await?;
     // Reported while v1 is served, dated day 8: before v1's cutoff (≈ day 10) and far before
@@ -105,7 +105,7 @@ async fn late_rule_evidence_survives_new_versions_retention_crashes_and_rollback
 
     // v2 is trained on an export that lacks them: the rule evidence is replayed onto it anyway,
     // and stays in the journal past the retention window; the ordinary outcome retires.
-    let v2 = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    let v2 = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let info = c
         .reload_model(v1::ReloadModelRequest {})
         .await?
@@ -144,7 +144,7 @@ async fn late_rule_evidence_survives_new_versions_retention_crashes_and_rollback
     }
     let complete = dir.join("complete.csv");
     std::fs::write(&complete, text)?;
-    let v3 = train_into(&complete, Some(&sim.contacts), &models)?;
+    let v3 = train_into(&complete, Some(&sim.contacts), &models, sim.bad_rows)?;
     let evidence = registry.load(Some(&v3))?.evidence;
     assert!(evidence.contains("late-opt", Outcome::OptOut));
     assert!(evidence.contains("late-wrong", Outcome::WrongParty));

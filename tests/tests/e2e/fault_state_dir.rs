@@ -103,7 +103,7 @@ async fn a_rewrite_failing_on_a_full_disk_leaves_no_temporary_and_recording_goes
     let sim = simulated(300, 21, 61)?;
     let dir = sim.dir.path();
     let models = dir.join("models");
-    train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let disk = match Tmpfs::mount(&dir.join("disk"), "2m") {
         Ok(d) => d,
         Err(why) => {
@@ -234,7 +234,7 @@ async fn state_and_model_files_are_private() -> Result<()> {
     let sim = simulated(300, 21, 62)?;
     let dir = sim.dir.path();
     let (models, state) = (dir.join("models"), dir.join("state"));
-    let version = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    let version = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let mut files = vec![models.join("CURRENT")];
     for e in std::fs::read_dir(models.join(&version))? {
         files.push(e?.path());
@@ -295,7 +295,7 @@ async fn a_repeated_journal_line_is_applied_once() -> Result<()> {
     let sim = simulated(300, 21, 63)?;
     let dir = sim.dir.path();
     let (models, state) = (dir.join("models"), dir.join("state"));
-    train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let server = ServerProc::start(&models, &state, &[])?;
     let mut c = server.client().await?;
     // Two attempts on Monday morning, São Paulo time (UTC-3); the daily cap is 3.

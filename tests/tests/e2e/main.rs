@@ -10,6 +10,7 @@ mod python_client;
 mod server;
 mod server_admin;
 mod server_consent;
+mod server_dirty;
 mod server_idempotency;
 mod server_lifecycle;
 mod server_retention;

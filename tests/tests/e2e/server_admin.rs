@@ -24,7 +24,7 @@ async fn admin_rpcs_need_the_admin_token() -> Result<()> {
     let sim = simulated(300, 21, 81)?;
     let dir = sim.dir.path();
     let (models, state) = (dir.join("models"), dir.join("state"));
-    let version = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    let version = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let token_file = dir.join("admin.token");
     std::fs::write(&token_file, "root-token\n")?;
     let config = dir.join("server.toml");

@@ -117,7 +117,13 @@ pub fn backtest(
     ));
     let p = |f: &str| req.out.join(f);
     let trained = train(
-        &TrainRequest::on_simulated(&req.out, "attempts.csv", p("models")),
+        &TrainRequest::on_simulated(
+            &req.out,
+            "attempts.csv",
+            "validations.csv",
+            p("models"),
+            sim.bad_rows(),
+        ),
         settings,
         progress,
     )?;

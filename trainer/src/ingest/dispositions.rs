@@ -178,6 +178,11 @@ mod tests {
             ("PTP", Outcome::Converted),
             ("DNC", Outcome::OptOut),
             ("REPLY", Outcome::Replied),
+            ("sit_vc", Outcome::Invalid),
+            ("Intercept", Outcome::Invalid),
+            (" SIT Uncallable ", Outcome::Invalid),
+            ("SIT_NC", Outcome::Busy),
+            ("sit callable", Outcome::Busy),
         ] {
             assert_eq!(m.resolve(code), Some(want), "{code}");
         }

@@ -17,7 +17,7 @@ const MAX_EXAMPLES: usize = 10;
 pub struct FileReport {
     /// The file as given.
     pub path: String,
-    /// `attempts`, `contacts` or `persons`.
+    /// `attempts`, `contacts`, `persons` or `validations`.
     pub kind: String,
     /// SHA-256 of the file's bytes (hex).
     pub sha256: String,
@@ -74,7 +74,7 @@ impl Bad {
 }
 
 /// Columns whose values are vocabulary or times, safe to show unmasked in examples.
-const SHOWN_COLUMNS: [&str; 7] = [
+const SHOWN_COLUMNS: [&str; 12] = [
     "channel",
     "outcome",
     "attempted_at",
@@ -82,6 +82,11 @@ const SHOWN_COLUMNS: [&str; 7] = [
     "timezone",
     "channels",
     "added_at",
+    "validation_status",
+    "validated_at",
+    "line_type",
+    "carrier",
+    "ported",
 ];
 
 /// The bad-row budget shared by all files of one ingest.

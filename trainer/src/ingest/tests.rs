@@ -32,6 +32,7 @@ pub(super) fn attempts_only(path: PathBuf, o: &IngestOptions) -> Result<Ingested
             attempts: vec![path],
             contacts: None,
             persons: None,
+            validations: None,
         },
         o,
     )
@@ -229,6 +230,7 @@ fn several_files_dedupe_across_and_sort_stably() {
             attempts: vec![a, b],
             contacts: None,
             persons: None,
+            validations: None,
         },
         &opts(0),
     )
@@ -280,6 +282,7 @@ p9,+5511912345678,voice; whatsapp,,\n",
             attempts: vec![a],
             contacts: Some(c),
             persons: None,
+            validations: None,
         },
         &opts(0),
     )
@@ -325,6 +328,7 @@ p3,,41.5,,2\n",
             attempts: vec![a],
             contacts: None,
             persons: Some(p),
+            validations: None,
         },
         &opts(0),
     )

@@ -21,6 +21,11 @@ fn implausible_times_are_named_skippable_bad_rows() {
         "30",
         "--seed",
         "5",
+        // Clean rows only: the bad rows are the ones this test adds.
+        "--malformed-per-10k",
+        "0",
+        "--implausible-per-10k",
+        "0",
         "--out",
         &d(""),
     ]);
@@ -107,6 +112,11 @@ fn inspect_does_not_believe_a_hand_edited_family() {
         "30",
         "--seed",
         "6",
+        // Clean rows only: the bad rows are the ones this test adds.
+        "--malformed-per-10k",
+        "0",
+        "--implausible-per-10k",
+        "0",
         "--out",
         &d(""),
     ]);

@@ -4,6 +4,7 @@ mod backtest;
 mod bad_input;
 mod cli;
 mod determinism;
+mod dirty;
 mod export;
 mod leakage;
 mod promotion;
