@@ -32,6 +32,7 @@ pub fn train_into(attempts: &Path, contacts: Option<&Path>, models: &Path) -> Re
         family: FamilyChoice::Auto,
         promotion: Promotion::Always,
         max_bad_rows: 0,
+        threads: contactscore_trainer::threads::Threads::all(),
     };
     Ok(train(&req, &settings, &Progress::silent())?
         .manifest

@@ -10,6 +10,7 @@ use crate::progress::Progress;
 use crate::score::{ScoreRequest, score};
 use crate::simulate::{SimulateParams, simulate};
 use crate::split::split_by_time;
+use crate::threads::Threads;
 use crate::train::{TrainOutcome, TrainRequest, train};
 use crate::{Result, TrainerError};
 
@@ -79,6 +80,7 @@ pub fn demo(
             attempts: vec![p("holdout_attempts.csv")],
             dispositions: DispositionMap::default(),
             max_bad_rows: 0,
+            threads: Threads::all(),
         },
         progress,
     )?;

@@ -5,9 +5,10 @@
 use contactscore_models::country_zones;
 use contactscore_models::features::{Candidate, FeatureSchema, FeatureState};
 
-use crate::Result;
 use crate::ingest::{AttemptRow, Ingested};
 use crate::progress::Progress;
+use crate::threads::Threads;
+use crate::{Result, TrainerError};
 
 /// Load what the contacts and persons files say into `state` (zones, attributes, known contact
 /// points with their `added_at`) and return the state slot of every ingested person.
@@ -106,68 +107,217 @@ impl Selection {
 /// rather than all attempts in global time order. The state of one person never depends on
 /// another's attempts, so every feature is identical either way, but person by person the
 /// person's state stays in the CPU cache instead of being fetched from memory on nearly every
-/// attempt (300k persons' state does not fit any cache). `visit` is therefore called in person
-/// order; use the ordinal to place results.
+/// attempt (300k persons' state does not fit any cache). The same independence lets `threads`
+/// threads replay disjoint ranges of persons at once ([`FeatureState::take_range`]); the rows
+/// and the final state are the same for any thread count. `visit` is always called on the
+/// caller's thread, in person order (by state slot); use the ordinal to place results.
+#[allow(clippy::too_many_arguments)]
 pub fn replay(
     state: &mut FeatureState,
     data: &Ingested,
     slots: &[u32],
     schema: &FeatureSchema,
     selection: &Selection,
+    threads: Threads,
     mut visit: impl FnMut(usize, &AttemptRow, &[f32]),
     progress: &Progress,
 ) -> Result<()> {
     let bar = progress.bar("replay", data.attempts.len() as u64);
-    let mut buf = Vec::with_capacity(schema.len());
-    let mut batch = Vec::with_capacity(GATHER);
-    let order = person_major(data);
-    for (c, chunk) in order.chunks(GATHER).enumerate() {
-        // Person-major order reads the time-sorted rows at random: fetch a chunk of them in a
-        // tight loop, where the CPU overlaps the cache misses, before the dependent work.
-        batch.clear();
-        batch.extend(chunk.iter().map(|&i| {
-            let i = i as usize;
-            (data.attempts[i], selection.ordinal(i))
-        }));
-        for (row, ordinal) in &batch {
-            let slot = slots[row.person as usize];
-            let contact = &data.contacts[row.contact as usize];
-            if let Some(ordinal) = *ordinal {
-                buf.clear();
-                let cand = Candidate {
-                    contact: &contact.key,
-                    kind: contact.kind,
-                    zone: None,
-                    channel: row.channel,
-                    t: row.t,
-                };
-                state.features(schema, Some(slot), &cand, &mut buf);
-                visit(ordinal, row, &buf);
-            }
-            state.apply(slot, contact, row.channel, row.t, row.outcome)?;
+    let order = slot_major(data, slots, state.len());
+    let run = Run {
+        data,
+        slots,
+        schema,
+        selection,
+    };
+    if threads.get() == 1 {
+        for (c, chunk) in order.chunks(GATHER).enumerate() {
+            run.replay(state, 0, chunk, &mut visit)?;
+            bar.set_position((c * GATHER + chunk.len()) as u64);
         }
-        bar.set_position((c * GATHER + chunk.len()) as u64);
+        bar.finish();
+        return Ok(());
+    }
+    // Enough blocks per thread that uneven persons even out, few enough that each block's rows
+    // (held until its wave is visited) stay a small part of memory.
+    let blocks = blocks(&order, data, slots, threads.get() * 16);
+    let mut done = 0usize;
+    for wave in blocks.chunks(threads.get()) {
+        let parts: Vec<(Block, FeatureState)> = wave
+            .iter()
+            .map(|b| (b.clone(), state.take_range(b.slots.clone())))
+            .collect();
+        let results: Vec<Result<(Block, FeatureState, Rows)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|(block, mut part)| {
+                    let run = &run;
+                    let attempts = &order[block.attempts.clone()];
+                    scope.spawn(move || {
+                        let mut rows = Rows::default();
+                        run.replay(&mut part, block.slots.start, attempts, &mut |k, row, f| {
+                            rows.push(k, row, f);
+                        })?;
+                        Ok((block, part, rows))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(TrainerError::Internal("a replay thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        // Put every part back before reporting a failure, so the state stays whole.
+        let mut first_err = None;
+        let mut visits = Vec::with_capacity(results.len());
+        for r in results {
+            match r {
+                Ok((block, part, rows)) => {
+                    state.put_back(block.slots.start, part)?;
+                    done += block.attempts.len();
+                    visits.push(rows);
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+        for rows in &visits {
+            rows.visit(&mut visit);
+        }
+        bar.set_position(done as u64);
     }
     bar.finish();
     Ok(())
 }
 
+/// What every replay step reads.
+struct Run<'a> {
+    data: &'a Ingested,
+    slots: &'a [u32],
+    schema: &'a FeatureSchema,
+    selection: &'a Selection,
+}
+
+impl Run<'_> {
+    /// Replay the attempts `order` (indices into the attempts, grouped by slot) through `state`,
+    /// whose slot 0 is slot `offset` of the whole state.
+    fn replay(
+        &self,
+        state: &mut FeatureState,
+        offset: u32,
+        order: &[u32],
+        visit: &mut dyn FnMut(usize, &AttemptRow, &[f32]),
+    ) -> Result<()> {
+        let mut buf = Vec::with_capacity(self.schema.len());
+        let mut batch = Vec::with_capacity(GATHER);
+        for chunk in order.chunks(GATHER) {
+            // Person-major order reads the time-sorted rows at random: fetch a chunk of them in
+            // a tight loop, where the CPU overlaps the cache misses, before the dependent work.
+            batch.clear();
+            batch.extend(chunk.iter().map(|&i| {
+                let i = i as usize;
+                (self.data.attempts[i], self.selection.ordinal(i))
+            }));
+            for (row, ordinal) in &batch {
+                let slot = self.slots[row.person as usize] - offset;
+                let contact = &self.data.contacts[row.contact as usize];
+                if let Some(ordinal) = *ordinal {
+                    buf.clear();
+                    let cand = Candidate {
+                        contact: &contact.key,
+                        kind: contact.kind,
+                        zone: None,
+                        channel: row.channel,
+                        t: row.t,
+                    };
+                    state.features(self.schema, Some(slot), &cand, &mut buf);
+                    visit(ordinal, row, &buf);
+                }
+                state.apply(slot, contact, row.channel, row.t, row.outcome)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Rows one replay thread computed, kept until they are visited on the caller's thread.
+#[derive(Default)]
+struct Rows {
+    /// (ordinal, attempt) per row.
+    keys: Vec<(usize, AttemptRow)>,
+    /// The rows' features, back to back.
+    features: Vec<f32>,
+    width: usize,
+}
+
+impl Rows {
+    fn push(&mut self, ordinal: usize, row: &AttemptRow, features: &[f32]) {
+        self.width = features.len();
+        self.keys.push((ordinal, *row));
+        self.features.extend_from_slice(features);
+    }
+
+    fn visit(&self, visit: &mut impl FnMut(usize, &AttemptRow, &[f32])) {
+        let rows = self.features.chunks_exact(self.width.max(1));
+        for ((ordinal, row), features) in self.keys.iter().zip(rows) {
+            visit(*ordinal, row, features);
+        }
+    }
+}
+
+/// A contiguous run of the slot-major order: its attempts and the slots they belong to.
+#[derive(Debug, Clone)]
+struct Block {
+    attempts: std::ops::Range<usize>,
+    slots: std::ops::Range<u32>,
+}
+
+/// Cut the slot-major `order` into about `n` blocks of similar attempt counts, each ending at a
+/// slot boundary so that no person is split.
+fn blocks(order: &[u32], data: &Ingested, slots: &[u32], n: usize) -> Vec<Block> {
+    let slot_of = |i: usize| slots[data.attempts[order[i] as usize].person as usize];
+    let target = order.len().div_ceil(n.max(1)).max(1);
+    let mut out = Vec::with_capacity(n + 1);
+    let mut begin = 0usize;
+    while begin < order.len() {
+        let mut end = (begin + target).min(order.len());
+        // Extend to the end of the last person's attempts.
+        while end < order.len() && slot_of(end) == slot_of(end - 1) {
+            end += 1;
+        }
+        out.push(Block {
+            attempts: begin..end,
+            slots: slot_of(begin)..slot_of(end - 1) + 1,
+        });
+        begin = end;
+    }
+    out
+}
+
 /// Rows fetched per gather step of [`replay`] (≈ 160 KiB of rows: stays in L2).
 const GATHER: usize = 4096;
 
-/// Attempt indices grouped by person (in order of person index), each person's in time order: a
-/// stable counting sort of the time-sorted attempts by person.
-fn person_major(data: &Ingested) -> Vec<u32> {
-    let mut start = vec![0u32; data.persons.len() + 1];
+/// Attempt indices grouped by state slot (in slot order), each slot's in time order: a stable
+/// counting sort of the time-sorted attempts by slot.
+fn slot_major(data: &Ingested, slots: &[u32], n_slots: usize) -> Vec<u32> {
+    let mut start = vec![0u32; n_slots + 1];
     for row in &data.attempts {
-        start[row.person as usize + 1] += 1;
+        start[slots[row.person as usize] as usize + 1] += 1;
     }
     for p in 1..start.len() {
         start[p] += start[p - 1];
     }
     let mut order = vec![0u32; data.attempts.len()];
     for (i, row) in data.attempts.iter().enumerate() {
-        let next = &mut start[row.person as usize];
+        let next = &mut start[slots[row.person as usize] as usize];
         order[*next as usize] = u32::try_from(i).unwrap_or(u32::MAX);
         *next += 1;
     }

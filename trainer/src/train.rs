@@ -23,6 +23,7 @@ use crate::config::Settings;
 use crate::ingest::{IngestOptions, InputPaths, ingest};
 use crate::progress::{Progress, process_cpu_seconds};
 use crate::replay::{Selection, replay, seed_state, unit_hash};
+use crate::threads::Threads;
 use crate::timefmt::rfc3339;
 use crate::{Result, TrainerError};
 
@@ -77,6 +78,8 @@ pub struct TrainRequest {
     pub promotion: Promotion,
     /// Bad rows allowed (0 = fail fast).
     pub max_bad_rows: u64,
+    /// Threads for ingest, replay and fitting; the version is the same for any count.
+    pub threads: Threads,
 }
 
 impl TrainRequest {
@@ -94,6 +97,7 @@ impl TrainRequest {
             family: FamilyChoice::Auto,
             promotion: Promotion::Always,
             max_bad_rows: 0,
+            threads: Threads::all(),
         }
     }
 }
@@ -192,6 +196,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         &slots,
         &schema,
         &selection,
+        req.threads,
         |k, row, features| {
             let label = target.is_positive(row.outcome);
             if k < calib_from {
@@ -250,9 +255,10 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
     };
     let mut fitted = BTreeMap::new();
     let mut metrics = BTreeMap::new();
+    let params = settings.hyperparameters.fitting_on(req.threads.get());
     for family in families {
         let t = progress.timer();
-        let model = family.fit(&schema, &slices.train, &settings.hyperparameters)?;
+        let model = family.fit(&schema, &slices.train, &params)?;
         let scores = model.score_all(&slices.calibration);
         let calibrator = Calibrator::fit(settings.calibration, &scores, &slices.calibration.y)?;
         let calibrated = CalibratedModel { model, calibrator };

@@ -2,6 +2,7 @@
 //! vector read from it, and the schema that names that vector.
 
 mod fastmath;
+mod partition;
 pub mod schema;
 pub mod state;
 pub mod tally;

@@ -107,6 +107,7 @@ pub(crate) fn build_version(
         family: FamilyChoice::Auto,
         promotion: Promotion::Always,
         max_bad_rows: 0,
+        threads: contactscore_trainer::threads::Threads::all(),
     };
     let settings = contactscore_trainer::config::Config::default().validate()?;
     let trained = train(&req, &settings, &Progress::silent())?.manifest;

@@ -45,6 +45,7 @@ fn learners_beat_the_baseline_out_of_time_and_are_calibrated() -> Result<()> {
         family: FamilyChoice::Auto,
         promotion: Promotion::Always,
         max_bad_rows: 0,
+        threads: contactscore_trainer::threads::Threads::all(),
     };
     let trained = train(&req, &settings, &Progress::silent())?;
     let m = &trained.manifest;
@@ -66,6 +67,7 @@ fn learners_beat_the_baseline_out_of_time_and_are_calibrated() -> Result<()> {
             attempts: vec![holdout_csv],
             dispositions: DispositionMap::default(),
             max_bad_rows: 0,
+            threads: contactscore_trainer::threads::Threads::all(),
         },
         &Progress::silent(),
     )?;
