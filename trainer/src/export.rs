@@ -128,6 +128,7 @@ pub fn export(
         max_bad_rows: req.max_bad_rows,
         dispositions: settings.dispositions.clone(),
         progress: progress.bars(),
+        threads: req.threads,
     };
     let data = ingest(&req.inputs, &opts)?;
     crate::train::announce(&data.report, progress);

@@ -75,6 +75,7 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
         max_bad_rows: req.max_bad_rows,
         dispositions: req.dispositions.clone(),
         progress: progress.bars(),
+        threads: req.threads,
     };
     let inputs = InputPaths {
         attempts: req.attempts.clone(),

@@ -132,6 +132,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         max_bad_rows: req.max_bad_rows,
         dispositions: settings.dispositions.clone(),
         progress: progress.bars(),
+        threads: req.threads,
     };
     let data = ingest(&req.inputs, &opts)?;
     let mut timings = vec![("ingest".to_owned(), started.elapsed().as_secs_f64())];

@@ -36,12 +36,12 @@ pub(crate) fn read(
             .collect(),
         ..FileReport::default()
     };
-    ctx.progress.start("contacts", path);
+    ctx.start_file("contacts", path);
     let mut seen: HashMap<(u32, u32), usize> = HashMap::new();
     let (mut s1, mut s2, mut s3) = (String::new(), String::new(), String::new());
     while src.next_row(path)? {
         report.rows_read += 1;
-        ctx.progress.row(report.rows_read);
+        ctx.row(report.rows_read);
         let row = match parse(&src, &idx, ctx, [&mut s1, &mut s2, &mut s3]) {
             Ok(row) => row,
             Err(bad) => {
@@ -60,6 +60,7 @@ pub(crate) fn read(
         out.push(row);
         report.rows_used += 1;
     }
+    ctx.end_file();
     report.sha256 = src.finish(path)?;
     Ok(report)
 }

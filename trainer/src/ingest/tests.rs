@@ -16,6 +16,7 @@ pub(super) fn opts(max_bad_rows: u64) -> IngestOptions {
         max_bad_rows,
         dispositions: DispositionMap::default(),
         progress: false,
+        threads: Threads::ONE,
     }
 }
 

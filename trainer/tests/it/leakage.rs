@@ -20,6 +20,7 @@ fn load(inputs: &InputPaths) -> Ingested {
         max_bad_rows: 0,
         dispositions: DispositionMap::default(),
         progress: false,
+        threads: Threads::ONE,
     };
     ingest(inputs, &opts).expect("ingest")
 }
