@@ -69,6 +69,16 @@ impl Zones {
         Ok(id)
     }
 
+    /// Number of interned zones.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether no zone is interned.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
     /// The id of an already interned zone.
     pub fn id(&self, name: &str) -> Option<u16> {
         self.index.get(name.trim()).copied()

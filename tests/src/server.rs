@@ -40,6 +40,7 @@ pub fn train_into(
         family: FamilyChoice::Auto,
         promotion: Promotion::Always,
         max_bad_rows,
+        threads: contactscore_trainer::threads::Threads::all(),
     };
     Ok(train(&req, &settings, &Progress::silent())?
         .manifest

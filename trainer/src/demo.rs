@@ -10,6 +10,7 @@ use crate::progress::Progress;
 use crate::score::{ScoreRequest, score};
 use crate::simulate::{SimulateParams, simulate};
 use crate::split::{split_by_time, split_on};
+use crate::threads::Threads;
 use crate::train::{TrainOutcome, TrainRequest, train};
 use crate::{Result, TrainerError};
 
@@ -100,6 +101,7 @@ pub fn demo(
             validations: Some(p("holdout_validations.csv")),
             dispositions: DispositionMap::default(),
             max_bad_rows: sim.bad_rows(),
+            threads: Threads::all(),
         },
         progress,
     )?;

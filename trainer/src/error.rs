@@ -65,6 +65,11 @@ pub enum TrainerError {
     #[error("backtest: {0}")]
     Backtest(String),
 
+    /// A bug or a broken invariant of the trainer itself (a worker thread that panicked, a
+    /// table that should exist): not the user's input.
+    #[error("internal error: {0}")]
+    Internal(String),
+
     /// An error from the shared model library.
     #[error(transparent)]
     Model(#[from] contactscore_models::Error),

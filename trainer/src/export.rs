@@ -22,6 +22,7 @@ use crate::export_sink::Row;
 use crate::ingest::{IngestOptions, InputPaths, ingest};
 use crate::progress::Progress;
 use crate::replay::{Selection, replay, seed_state};
+use crate::threads::Threads;
 use crate::{Result, TrainerError};
 
 /// What to export.
@@ -38,6 +39,8 @@ pub struct ExportRequest {
     pub out: PathBuf,
     /// Bad rows allowed (0 = fail fast).
     pub max_bad_rows: u64,
+    /// Threads for the replay; the rows are the same for any count.
+    pub threads: Threads,
 }
 
 /// What an export wrote.
@@ -128,6 +131,7 @@ pub fn export(
         dispositions: settings.dispositions.clone(),
         progress: progress.bars(),
         now: IngestOptions::now(),
+        threads: req.threads,
     };
     let data = ingest(&req.inputs, &opts)?;
     crate::train::announce(&data.report, progress);
@@ -147,6 +151,7 @@ pub fn export(
         &slots,
         &start.schema,
         &Selection::all(&data),
+        req.threads,
         |_, row, features| {
             if failed.is_some() {
                 return;

@@ -21,6 +21,7 @@ pub mod score;
 pub mod simulate;
 pub mod split;
 pub mod svg_chart;
+pub mod threads;
 pub mod timefmt;
 pub mod train;
 

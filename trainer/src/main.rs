@@ -12,6 +12,7 @@ use contactscore_trainer::export::{ExportRequest, export};
 use contactscore_trainer::ingest::{DispositionMap, InputPaths};
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
+use contactscore_trainer::threads::Threads;
 use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
 use contactscore_trainer::{backtest, champion, demo, evaluate, inspect, promote, score};
 
@@ -25,6 +26,10 @@ struct Cli {
     /// Print no progress or stage summaries.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Threads for ingest, replay and fitting (0 = every core). Results are the same for any
+    /// count; only the time changes.
+    #[arg(long, global = true, default_value_t = 0)]
+    threads: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -236,7 +241,7 @@ struct ScoreArgs {
 }
 
 impl ScoreArgs {
-    fn request(self) -> Result<score::ScoreRequest> {
+    fn request(self, threads: Threads) -> Result<score::ScoreRequest> {
         let config = Config::load(self.config.as_deref())?;
         Ok(score::ScoreRequest {
             models_dir: self.models_dir,
@@ -245,12 +250,14 @@ impl ScoreArgs {
             validations: self.validations,
             dispositions: DispositionMap::from_toml_table(&config.dispositions)?,
             max_bad_rows: self.max_bad_rows,
+            threads,
         })
     }
 }
 
 fn run(cli: Cli) -> Result<()> {
     let progress = Progress::new(cli.quiet);
+    let threads = Threads::new(cli.threads);
     match cli.command {
         Command::Demo {
             out,
@@ -373,6 +380,7 @@ fn run(cli: Cli) -> Result<()> {
                     Promotion::Always
                 },
                 max_bad_rows,
+                threads,
             };
             let out = train(&req, &settings, &progress)?;
             let m = &out.manifest;
@@ -396,7 +404,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Score { common, out } => {
-            let run = score::score(&common.request()?, &progress)?;
+            let run = score::score(&common.request(threads)?, &progress)?;
             score::write_scores(&out, &run.scored)?;
             progress.say(format_args!(
                 "wrote {} scores to {}",
@@ -409,7 +417,7 @@ fn run(cli: Cli) -> Result<()> {
             json,
             plots,
         } => {
-            let run = score::score(&common.request()?, &progress)?;
+            let run = score::score(&common.request(threads)?, &progress)?;
             let m = &run.manifest;
             let report = evaluate::evaluate(
                 &m.version,
@@ -444,6 +452,7 @@ fn run(cli: Cli) -> Result<()> {
                 version,
                 out: out.clone(),
                 max_bad_rows,
+                threads,
             };
             let s = export(&req, &settings, &progress)?;
             println!(

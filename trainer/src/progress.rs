@@ -96,6 +96,10 @@ mod tests {
             std::hint::black_box(x);
             after = process_cpu_seconds().expect("linux /proc");
         }
-        assert!(after >= before + 0.02, "{before} → {after} in {:?}", t.elapsed());
+        assert!(
+            after >= before + 0.02,
+            "{before} → {after} in {:?}",
+            t.elapsed()
+        );
     }
 }

@@ -4,12 +4,15 @@
 //! its instant (before the features of an attempt at or after it). Training, `score` and
 //! `evaluate` all go through here.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use contactscore_models::country_zones;
 use contactscore_models::features::{Candidate, FeatureSchema, FeatureState};
 
-use crate::Result;
 use crate::ingest::{AttemptRow, Ingested};
 use crate::progress::Progress;
+use crate::threads::Threads;
+use crate::{Result, TrainerError};
 
 /// Load what the contacts and persons files say into `state` (zones, attributes, known contact
 /// points with their `added_at`) and return the state slot of every ingested person.
@@ -111,65 +114,111 @@ impl Selection {
 /// rather than all attempts in global time order. The state of one person never depends on
 /// another's attempts, so every feature is identical either way, but person by person the
 /// person's state stays in the CPU cache instead of being fetched from memory on nearly every
-/// attempt (300k persons' state does not fit any cache). `visit` is therefore called in person
-/// order; use the ordinal to place results.
+/// attempt (300k persons' state does not fit any cache). The same independence lets `threads`
+/// threads replay disjoint ranges of persons at once ([`FeatureState::take_range`]); the rows
+/// and the final state are the same for any thread count. `visit` is always called on the
+/// caller's thread, in person order (by state slot); use the ordinal to place results.
+#[allow(clippy::too_many_arguments)]
 pub fn replay(
     state: &mut FeatureState,
     data: &Ingested,
     slots: &[u32],
     schema: &FeatureSchema,
     selection: &Selection,
+    threads: Threads,
     mut visit: impl FnMut(usize, &AttemptRow, &[f32]),
     progress: &Progress,
 ) -> Result<()> {
     let bar = progress.bar("replay", data.attempts.len() as u64);
-    let mut buf = Vec::with_capacity(schema.len());
-    let mut batch = Vec::with_capacity(GATHER);
-    let order = person_major(data);
-    let mut validations = PersonValidations::new(data);
-    for (c, chunk) in order.chunks(GATHER).enumerate() {
-        // Person-major order reads the time-sorted rows at random: fetch a chunk of them in a
-        // tight loop, where the CPU overlaps the cache misses, before the dependent work.
-        batch.clear();
-        batch.extend(chunk.iter().map(|&i| {
-            let i = i as usize;
-            (data.attempts[i], selection.ordinal(i))
-        }));
-        for (row, ordinal) in &batch {
-            let slot = slots[row.person as usize];
-            validations.apply(state, data, slot, row.person, Some(row.t))?;
-            let contact = &data.contacts[row.contact as usize];
-            if let Some(ordinal) = *ordinal {
-                buf.clear();
-                let cand = Candidate {
-                    contact: &contact.key,
-                    kind: contact.kind,
-                    number: contact.number,
-                    zone: None,
-                    channel: row.channel,
-                    t: row.t,
-                };
-                state.features(schema, Some(slot), &cand, &mut buf);
-                visit(ordinal, row, &buf);
-            }
-            state.apply(slot, contact, row.channel, row.t, row.outcome)?;
+    let order = slot_major(data, slots, state.len());
+    let validations = PersonValidations::new(data);
+    let run = Run {
+        data,
+        slots,
+        schema,
+        selection,
+        validations: &validations,
+    };
+    if threads.get() == 1 {
+        for (c, chunk) in order.chunks(GATHER).enumerate() {
+            run.replay(state, 0, chunk, &mut visit)?;
+            bar.set_position((c * GATHER + chunk.len()) as u64);
         }
-        bar.set_position((c * GATHER + chunk.len()) as u64);
+        validations.finish(state, data, slots)?;
+        bar.finish();
+        return Ok(());
     }
-    for (person, &slot) in slots.iter().enumerate() {
-        let person = u32::try_from(person).unwrap_or(u32::MAX);
-        validations.apply(state, data, slot, person, None)?;
+    // Enough blocks per thread that uneven persons even out, few enough that each block's rows
+    // (held until its wave is visited) stay a small part of memory.
+    let blocks = blocks(&order, data, slots, threads.get() * 16);
+    let mut done = 0usize;
+    for wave in blocks.chunks(threads.get()) {
+        let parts: Vec<(Block, FeatureState)> = wave
+            .iter()
+            .map(|b| (b.clone(), state.take_range(b.slots.clone())))
+            .collect();
+        let results: Vec<Result<(Block, FeatureState, Rows)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|(block, mut part)| {
+                    let run = &run;
+                    let attempts = &order[block.attempts.clone()];
+                    scope.spawn(move || {
+                        let mut rows = Rows::default();
+                        run.replay(&mut part, block.slots.start, attempts, &mut |k, row, f| {
+                            rows.push(k, row, f);
+                        })?;
+                        Ok((block, part, rows))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(TrainerError::Internal("a replay thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        // Put every part back before reporting a failure, so the state stays whole.
+        let mut first_err = None;
+        let mut visits = Vec::with_capacity(results.len());
+        for r in results {
+            match r {
+                Ok((block, part, rows)) => {
+                    state.put_back(block.slots.start, part)?;
+                    done += block.attempts.len();
+                    visits.push(rows);
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+        for rows in &visits {
+            rows.visit(&mut visit);
+        }
+        bar.set_position(done as u64);
     }
+    validations.finish(state, data, slots)?;
     bar.finish();
     Ok(())
 }
 
 /// Each person's validations in time order, with how far the replay has applied them.
+///
+/// The cursors are atomics only so that replay threads can share this: each person is replayed
+/// by one thread, so no cursor is ever touched by two (relaxed ordering is enough; the thread
+/// scope's join orders the final pass after them).
 struct PersonValidations {
     /// Indices into `data.validations`, grouped by person, each group in time order.
     order: Vec<u32>,
     /// Per person: the next position in `order` to apply, and the end of the person's group.
-    next: Vec<u32>,
+    next: Vec<AtomicU32>,
     end: Vec<u32>,
 }
 
@@ -203,12 +252,14 @@ impl PersonValidations {
             order[*at as usize] = u32::try_from(i).unwrap_or(u32::MAX);
             *at += 1;
         }
+        let next = next.into_iter().map(AtomicU32::new).collect();
         Self { order, next, end }
     }
 
-    /// Apply `person`'s validations up to and including instant `until` (`None`: all left).
+    /// Apply `person`'s validations up to and including instant `until` (`None`: all left) to
+    /// `slot` of `state`.
     fn apply(
-        &mut self,
+        &self,
         state: &mut FeatureState,
         data: &Ingested,
         slot: u32,
@@ -219,34 +270,154 @@ impl PersonValidations {
             return Ok(());
         }
         let p = person as usize;
-        while self.next[p] < self.end[p] {
-            let v = &data.validations[self.order[self.next[p] as usize] as usize];
+        let mut next = self.next[p].load(Ordering::Relaxed);
+        while next < self.end[p] {
+            let v = &data.validations[self.order[next as usize] as usize];
             if until.is_some_and(|t| v.t > t) {
                 break;
             }
             state.apply_validation(slot, &data.contacts[v.contact as usize], v.validation())?;
-            self.next[p] += 1;
+            next += 1;
+        }
+        self.next[p].store(next, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Apply every validation left (those after each person's last attempt, and the persons
+    /// without attempts) to the whole `state`.
+    fn finish(&self, state: &mut FeatureState, data: &Ingested, slots: &[u32]) -> Result<()> {
+        for (person, &slot) in slots.iter().enumerate() {
+            let person = u32::try_from(person).unwrap_or(u32::MAX);
+            self.apply(state, data, slot, person, None)?;
         }
         Ok(())
     }
 }
 
+/// What every replay step reads.
+struct Run<'a> {
+    data: &'a Ingested,
+    slots: &'a [u32],
+    schema: &'a FeatureSchema,
+    selection: &'a Selection,
+    validations: &'a PersonValidations,
+}
+
+impl Run<'_> {
+    /// Replay the attempts `order` (indices into the attempts, grouped by slot) through `state`,
+    /// whose slot 0 is slot `offset` of the whole state.
+    fn replay(
+        &self,
+        state: &mut FeatureState,
+        offset: u32,
+        order: &[u32],
+        visit: &mut dyn FnMut(usize, &AttemptRow, &[f32]),
+    ) -> Result<()> {
+        let mut buf = Vec::with_capacity(self.schema.len());
+        let mut batch = Vec::with_capacity(GATHER);
+        for chunk in order.chunks(GATHER) {
+            // Person-major order reads the time-sorted rows at random: fetch a chunk of them in
+            // a tight loop, where the CPU overlaps the cache misses, before the dependent work.
+            batch.clear();
+            batch.extend(chunk.iter().map(|&i| {
+                let i = i as usize;
+                (self.data.attempts[i], self.selection.ordinal(i))
+            }));
+            for (row, ordinal) in &batch {
+                let slot = self.slots[row.person as usize] - offset;
+                self.validations
+                    .apply(state, self.data, slot, row.person, Some(row.t))?;
+                let contact = &self.data.contacts[row.contact as usize];
+                if let Some(ordinal) = *ordinal {
+                    buf.clear();
+                    let cand = Candidate {
+                        contact: &contact.key,
+                        kind: contact.kind,
+                        number: contact.number,
+                        zone: None,
+                        channel: row.channel,
+                        t: row.t,
+                    };
+                    state.features(self.schema, Some(slot), &cand, &mut buf);
+                    visit(ordinal, row, &buf);
+                }
+                state.apply(slot, contact, row.channel, row.t, row.outcome)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Rows one replay thread computed, kept until they are visited on the caller's thread.
+#[derive(Default)]
+struct Rows {
+    /// (ordinal, attempt) per row.
+    keys: Vec<(usize, AttemptRow)>,
+    /// The rows' features, back to back.
+    features: Vec<f32>,
+    width: usize,
+}
+
+impl Rows {
+    fn push(&mut self, ordinal: usize, row: &AttemptRow, features: &[f32]) {
+        self.width = features.len();
+        self.keys.push((ordinal, *row));
+        self.features.extend_from_slice(features);
+    }
+
+    fn visit(&self, visit: &mut impl FnMut(usize, &AttemptRow, &[f32])) {
+        let rows = self.features.chunks_exact(self.width.max(1));
+        for ((ordinal, row), features) in self.keys.iter().zip(rows) {
+            visit(*ordinal, row, features);
+        }
+    }
+}
+
+/// A contiguous run of the slot-major order: its attempts and the slots they belong to.
+#[derive(Debug, Clone)]
+struct Block {
+    attempts: std::ops::Range<usize>,
+    slots: std::ops::Range<u32>,
+}
+
+/// Cut the slot-major `order` into about `n` blocks of similar attempt counts, each ending at a
+/// slot boundary so that no person is split.
+fn blocks(order: &[u32], data: &Ingested, slots: &[u32], n: usize) -> Vec<Block> {
+    let slot_of = |i: usize| slots[data.attempts[order[i] as usize].person as usize];
+    let target = order.len().div_ceil(n.max(1)).max(1);
+    let mut out = Vec::with_capacity(n + 1);
+    let mut begin = 0usize;
+    while begin < order.len() {
+        let mut end = (begin + target).min(order.len());
+        // Extend to the end of the last person's attempts.
+        while end < order.len() && slot_of(end) == slot_of(end - 1) {
+            end += 1;
+        }
+        out.push(Block {
+            attempts: begin..end,
+            slots: slot_of(begin)..slot_of(end - 1) + 1,
+        });
+        begin = end;
+    }
+    out
+}
+
 /// Rows fetched per gather step of [`replay`] (≈ 160 KiB of rows: stays in L2).
 const GATHER: usize = 4096;
 
-/// Attempt indices grouped by person (in order of person index), each person's in time order: a
-/// stable counting sort of the time-sorted attempts by person.
-fn person_major(data: &Ingested) -> Vec<u32> {
-    let mut start = vec![0u32; data.persons.len() + 1];
+/// Attempt indices grouped by state slot (in slot order), each slot's in time order: a stable
+/// counting sort of the time-sorted attempts by slot.
+fn slot_major(data: &Ingested, slots: &[u32], n_slots: usize) -> Vec<u32> {
+    let mut start = vec![0u32; n_slots + 1];
     for row in &data.attempts {
-        start[row.person as usize + 1] += 1;
+        start[slots[row.person as usize] as usize + 1] += 1;
     }
     for p in 1..start.len() {
         start[p] += start[p - 1];
     }
     let mut order = vec![0u32; data.attempts.len()];
     for (i, row) in data.attempts.iter().enumerate() {
-        let next = &mut start[row.person as usize];
+        let next = &mut start[slots[row.person as usize] as usize];
         order[*next as usize] = u32::try_from(i).unwrap_or(u32::MAX);
         *next += 1;
     }

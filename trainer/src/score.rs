@@ -10,6 +10,7 @@ use contactscore_models::{Channel, ContactNormalizer, Outcome};
 use crate::ingest::{DispositionMap, IngestOptions, IngestReport, InputPaths, ingest};
 use crate::progress::Progress;
 use crate::replay::{Selection, replay, seed_state};
+use crate::threads::Threads;
 use crate::{Result, TrainerError};
 
 /// What to score.
@@ -27,6 +28,8 @@ pub struct ScoreRequest {
     pub dispositions: DispositionMap,
     /// Bad rows allowed (0 = fail fast).
     pub max_bad_rows: u64,
+    /// Threads for the replay; the scores are the same for any count.
+    pub threads: Threads,
 }
 
 /// One scored attempt.
@@ -76,6 +79,7 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
         dispositions: req.dispositions.clone(),
         progress: progress.bars(),
         now: IngestOptions::now(),
+        threads: req.threads,
     };
     let inputs = InputPaths {
         attempts: req.attempts.clone(),
@@ -98,6 +102,7 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
         &slots,
         &model.schema,
         &Selection::all(&data),
+        req.threads,
         |k, row, features| {
             let s = Scored {
                 attempt_id: data.attempt_id(row).to_owned(),

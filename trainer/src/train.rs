@@ -24,6 +24,7 @@ use crate::config::Settings;
 use crate::ingest::{IngestOptions, InputPaths, ingest};
 use crate::progress::{Progress, process_cpu_seconds};
 use crate::replay::{Selection, replay, seed_state, unit_hash};
+use crate::threads::Threads;
 use crate::timefmt::rfc3339;
 use crate::{Result, TrainerError};
 
@@ -78,6 +79,8 @@ pub struct TrainRequest {
     pub promotion: Promotion,
     /// Bad rows allowed (0 = fail fast).
     pub max_bad_rows: u64,
+    /// Threads for ingest, replay and fitting; the version is the same for any count.
+    pub threads: Threads,
 }
 
 impl TrainRequest {
@@ -104,6 +107,7 @@ impl TrainRequest {
             family: FamilyChoice::Auto,
             promotion: Promotion::Always,
             max_bad_rows,
+            threads: Threads::all(),
         }
     }
 }
@@ -139,6 +143,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         dispositions: settings.dispositions.clone(),
         progress: progress.bars(),
         now: IngestOptions::now(),
+        threads: req.threads,
     };
     let data = ingest(&req.inputs, &opts)?;
     let mut timings = vec![("ingest".to_owned(), started.elapsed().as_secs_f64())];
@@ -203,6 +208,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         &slots,
         &schema,
         &selection,
+        req.threads,
         |k, row, features| {
             let label = target.is_positive(row.outcome);
             if k < calib_from {
@@ -268,9 +274,10 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
     };
     let mut fitted = BTreeMap::new();
     let mut metrics = BTreeMap::new();
+    let params = settings.hyperparameters.fitting_on(req.threads.get());
     for family in families {
         let t = progress.timer();
-        let model = family.fit(&schema, &slices.train, &settings.hyperparameters)?;
+        let model = family.fit(&schema, &slices.train, &params)?;
         let scores = model.score_all(&slices.calibration);
         let calibrator = Calibrator::fit(settings.calibration, &scores, &slices.calibration.y)?;
         let calibrated = CalibratedModel { model, calibrator };

@@ -99,6 +99,9 @@ impl GbdtModel {
         booster
             .fit_unweighted(&matrix, &y, None)
             .map_err(|e| fail(e.to_string()))?;
+        // The thread count is how this machine fitted, not part of the model: forust's fit is
+        // identical for any count, and the artifact must be too (`train --threads`).
+        booster.num_threads = None;
         Self::from_booster(booster).map_err(|e| fail(format!("cannot compile the trees: {e}")))
     }
 

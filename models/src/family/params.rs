@@ -21,7 +21,8 @@ pub struct GbdtParams {
     pub l2: f32,
     /// Histogram bins per feature.
     pub nbins: u16,
-    /// Threads for fitting (0 = all cores).
+    /// Threads for fitting; 0 = the trainer's `--threads` (every core by default). The fitted
+    /// trees are the same for any count.
     pub threads: usize,
 }
 
@@ -101,6 +102,16 @@ impl ValidHyperParams {
     /// The validated values.
     pub fn get(&self) -> &HyperParams {
         &self.0
+    }
+
+    /// These values, fitting the trees on `threads` threads unless `gbdt.threads` names a count
+    /// of its own. The count changes no fitted value, so manifests keep the configured ones.
+    pub fn fitting_on(&self, threads: usize) -> Self {
+        let mut hp = self.0.clone();
+        if hp.gbdt.threads == 0 {
+            hp.gbdt.threads = threads;
+        }
+        Self(hp)
     }
 }
 

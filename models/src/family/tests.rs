@@ -106,3 +106,23 @@ fn bad_hyperparameters_name_the_key() {
     assert!(err.contains("gbdt.learning_rate"), "{err}");
     assert!("forest".parse::<Family>().is_err());
 }
+
+#[test]
+fn gbdt_fits_identically_on_any_number_of_threads() {
+    // Enough rows for forust's parallel steps (gradient blocks, tiled histograms) to split work.
+    let (schema, train) = synthetic(60_000, 5);
+    let fit = |threads: usize| {
+        let mut hp = HyperParams::default();
+        hp.gbdt.iterations = 20;
+        hp.gbdt.threads = threads;
+        let params = hp.validate().unwrap_or_else(|e| panic!("{e}"));
+        let m = Family::Gbdt
+            .fit(&schema, &train, &params)
+            .unwrap_or_else(|e| panic!("{threads} threads: {e}"));
+        serde_json::to_string(&m).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let one = fit(1);
+    for threads in [2, 3] {
+        assert!(fit(threads) == one, "{threads} threads fit another model");
+    }
+}

@@ -3,6 +3,7 @@
 
 mod apply;
 mod fastmath;
+mod partition;
 pub mod schema;
 pub mod state;
 pub mod tally;

@@ -181,7 +181,7 @@ pub struct FeatureState {
     /// Latest attempt instant applied (the state's cutoff).
     pub cutoff: Option<i64>,
     #[serde(skip)]
-    index: HashMap<Box<str>, u32>,
+    pub(super) index: HashMap<Box<str>, u32>,
 }
 
 impl FeatureState {

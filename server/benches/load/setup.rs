@@ -108,6 +108,7 @@ pub(crate) fn build_version(
         family: FamilyChoice::Auto,
         promotion: Promotion::Always,
         max_bad_rows: sim.bad_rows(),
+        threads: contactscore_trainer::threads::Threads::all(),
     };
     let settings = contactscore_trainer::config::Config::default().validate()?;
     let trained = train(&req, &settings, &Progress::silent())?.manifest;

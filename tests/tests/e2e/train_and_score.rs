@@ -62,6 +62,7 @@ fn learners_beat_the_baseline_out_of_time_and_are_calibrated() -> Result<()> {
         family: FamilyChoice::Auto,
         promotion: Promotion::Always,
         max_bad_rows: sim.bad_rows,
+        threads: contactscore_trainer::threads::Threads::all(),
     };
     let trained = train(&req, &settings, &Progress::silent())?;
     let m = &trained.manifest;
@@ -84,6 +85,7 @@ fn learners_beat_the_baseline_out_of_time_and_are_calibrated() -> Result<()> {
             validations: Some(holdout_validations),
             dispositions: DispositionMap::default(),
             max_bad_rows: sim.bad_rows,
+            threads: contactscore_trainer::threads::Threads::all(),
         },
         &Progress::silent(),
     )?;

@@ -70,12 +70,12 @@ pub(crate) fn read(
             .collect(),
         ..FileReport::default()
     };
-    ctx.progress.start("attempts", path);
+    ctx.start_file("attempts", path);
     let (mut s_id, mut s_person, mut s_contact) = (String::new(), String::new(), String::new());
     let mut s_other = String::new();
     while src.next_row(path)? {
         report.rows_read += 1;
-        ctx.progress.row(report.rows_read);
+        ctx.row(report.rows_read);
         let result = parse(&src, &idx, ctx, &mut s_contact, &mut s_other);
         let id_text = text(cell(&src, idx[ID]), &mut s_id, idx[ID]);
         let person_text = text(cell(&src, idx[PERSON]), &mut s_person, idx[PERSON]);
@@ -132,6 +132,7 @@ pub(crate) fn read(
         tables.rows.push(row);
         report.rows_used += 1;
     }
+    ctx.end_file();
     report.sha256 = src.finish(path)?;
     Ok(report)
 }

@@ -115,7 +115,17 @@ impl ContactCache {
 
     /// The fingerprint of exactly `raw`, for [`ContactCache::failure`].
     pub(crate) fn failure_key(&self, raw: &str) -> Fp {
-        self.fingerprint.fingerprint_tagged(FAILED, raw.as_bytes())
+        Self::failure_key_with(&self.fingerprint, raw)
+    }
+
+    /// [`ContactCache::failure_key`] with another cache's fingerprinter.
+    pub(crate) fn failure_key_with(fingerprint: &Fingerprinter, raw: &str) -> Fp {
+        fingerprint.fingerprint_tagged(FAILED, raw.as_bytes())
+    }
+
+    /// The fingerprinter of the keys (a scout keys its results with it).
+    pub(crate) fn fingerprinter(&self) -> &Fingerprinter {
+        &self.fingerprint
     }
 
     /// Why exactly this raw spelling failed to normalise, if it did before.
@@ -201,7 +211,7 @@ mod cache_tests {
     #[test]
     fn spellings_of_one_number_share_one_contact_id() {
         let o = opts(0);
-        let mut ctx = Ctx::new(&o);
+        let mut ctx = Ctx::new(&o, None);
         let spellings = [
             "+55 (11) 98765-4321",
             "+5511987654321",
@@ -235,7 +245,7 @@ mod cache_tests {
     #[test]
     fn cache_agrees_with_normalising_each_spelling() {
         let o = opts(0);
-        let mut ctx = Ctx::new(&o);
+        let mut ctx = Ctx::new(&o, None);
         let numbers = [
             "5511987654321",
             "551133334444",

@@ -38,13 +38,13 @@ pub(crate) fn read(
             .collect(),
         ..FileReport::default()
     };
-    ctx.progress.start("contacts", path);
+    ctx.start_file("contacts", path);
     // The first row of each pair: its index in `out` and its validation.
     let mut seen: HashMap<(u32, u32), (usize, Option<ValidationRow>)> = HashMap::new();
     let (mut s1, mut s2, mut s3) = (String::new(), String::new(), String::new());
     while src.next_row(path)? {
         report.rows_read += 1;
-        ctx.progress.row(report.rows_read);
+        ctx.row(report.rows_read);
         let (row, validation) = match parse(&src, &idx, ctx, [&mut s1, &mut s2, &mut s3]) {
             Ok(row) => row,
             Err(bad) => {
@@ -64,6 +64,7 @@ pub(crate) fn read(
         validations.extend(validation);
         report.rows_used += 1;
     }
+    ctx.end_file();
     report.sha256 = src.finish(path)?;
     Ok(report)
 }

@@ -10,6 +10,7 @@ mod intern;
 mod parquet_source;
 mod persons;
 mod report;
+mod scout;
 mod source;
 pub(crate) mod timestamp;
 mod validations;
@@ -20,6 +21,8 @@ mod perf_harness;
 mod tests;
 #[cfg(test)]
 mod tests_bad;
+#[cfg(test)]
+mod tests_threads;
 #[cfg(test)]
 mod tests_validations;
 
@@ -37,6 +40,7 @@ pub use report::{FileReport, IngestReport};
 pub use source::file_sha256;
 
 use crate::error::{Result, TrainerError};
+use crate::threads::Threads;
 use report::{Bad, BadRows};
 use source::{Cell, Source};
 
@@ -51,6 +55,9 @@ pub struct IngestOptions {
     pub dispositions: DispositionMap,
     /// Show a progress spinner on stderr (only when stderr is a terminal).
     pub progress: bool,
+    /// Threads: beyond the caller's, scouts normalise contact points ahead of the ingest
+    /// ([`scout`]); the tables are the same for any count.
+    pub threads: Threads,
     /// The present (unix seconds; [`IngestOptions::now`] gives the wall clock): an attempt dated
     /// more than a day after it, or before 1990, is a bad row (`implausible_time`).
     pub now: i64,
@@ -195,7 +202,42 @@ pub fn ingest(paths: &InputPaths, opts: &IngestOptions) -> Result<Ingested> {
     if paths.attempts.is_empty() {
         return Err(TrainerError::Config("no attempts file given".to_owned()));
     }
-    let mut ctx = Ctx::new(opts);
+    let scouts = opts.threads.get() - 1;
+    if scouts == 0 {
+        return read_all(paths, Ctx::new(opts, None));
+    }
+    // The files in the order `read_all` reads them; scouts skip the persons file (no contacts).
+    let files: Vec<Option<PathBuf>> = paths
+        .attempts
+        .iter()
+        .cloned()
+        .map(Some)
+        .chain(paths.contacts.iter().cloned().map(Some))
+        .chain(paths.persons.iter().map(|_| None))
+        .collect();
+    let ahead = scout::Ahead::default();
+    let ctx = Ctx::new(opts, Some(&ahead));
+    let fingerprint = ctx.contact_cache.fingerprinter().clone();
+    std::thread::scope(|scope| {
+        for k in 0..scouts {
+            let scout = scout::Scout {
+                files: &files,
+                k: k as u64,
+                n: scouts as u64,
+                normalizer: opts.normalizer,
+                fingerprint: fingerprint.clone(),
+                ahead: &ahead,
+            };
+            scope.spawn(move || scout.run());
+        }
+        let result = read_all(paths, ctx);
+        ahead.stop();
+        result
+    })
+}
+
+/// Read every file in order on this thread (see [`ingest`]).
+fn read_all(paths: &InputPaths, mut ctx: Ctx<'_>) -> Result<Ingested> {
     let mut att = attempts::AttemptTables::default();
     let mut files = Vec::new();
     for path in &paths.attempts {
@@ -249,6 +291,10 @@ pub fn ingest(paths: &InputPaths, opts: &IngestOptions) -> Result<Ingested> {
 /// budget.
 pub(crate) struct Ctx<'o> {
     pub(crate) opts: &'o IngestOptions,
+    /// What scouts normalised ahead, when there are scouts.
+    ahead: Option<&'o scout::Ahead>,
+    /// Index of the file being read, in [`read_all`]'s order.
+    file: usize,
     pub(crate) persons: Interner,
     pub(crate) contacts: Vec<Contact>,
     contact_keys: Interner,
@@ -260,9 +306,11 @@ pub(crate) struct Ctx<'o> {
 }
 
 impl<'o> Ctx<'o> {
-    fn new(opts: &'o IngestOptions) -> Self {
+    fn new(opts: &'o IngestOptions, ahead: Option<&'o scout::Ahead>) -> Self {
         Self {
             opts,
+            ahead,
+            file: 0,
             persons: Interner::new(),
             contacts: Vec::new(),
             contact_keys: Interner::new(),
@@ -283,21 +331,11 @@ impl<'o> Ctx<'o> {
         if let Some(reason) = self.contact_cache.failure(&failed) {
             return Err(Bad::new(col, "bad_contact", reason));
         }
-        let normalized = self.opts.normalizer.normalize(raw).map_err(|e| match e {
-            contactscore_models::Error::InvalidContact { reason, .. } => {
-                Bad::new(col, "bad_contact", format!("invalid contact: {reason}"))
-            }
-            other @ (contactscore_models::Error::InvalidConfig(_)
-            | contactscore_models::Error::InvalidTimezone { .. }
-            | contactscore_models::Error::UnknownValue(_)
-            | contactscore_models::Error::Io { .. }
-            | contactscore_models::Error::Artifact { .. }
-            | contactscore_models::Error::VersionNotFound { .. }
-            | contactscore_models::Error::Fit { .. }
-            | contactscore_models::Error::NotEnoughData(_)) => {
-                Bad::new(col, "bad_contact", other.to_string())
-            }
-        });
+        let normalized = self
+            .ahead
+            .and_then(|a| a.take(&key, &failed))
+            .unwrap_or_else(|| scout::normalise(&self.opts.normalizer, raw))
+            .map_err(|reason| Bad::new(col, "bad_contact", reason));
         let contact = match normalized {
             Ok(contact) => contact,
             Err(bad) => {
@@ -311,6 +349,28 @@ impl<'o> Ctx<'o> {
         }
         self.contact_cache.insert(key, id);
         Ok(id)
+    }
+
+    /// Start reading the next file (`kind` and its name go to the progress spinner).
+    pub(crate) fn start_file(&mut self, kind: &str, path: &Path) {
+        self.progress.start(kind, path);
+    }
+
+    /// Row `rows_read` of the current file is being read (progress, and the scouts' guide to
+    /// what is already behind).
+    #[inline]
+    pub(crate) fn row(&mut self, rows_read: u64) {
+        self.progress.row(rows_read);
+        if rows_read & 0xFF == 0
+            && let Some(a) = self.ahead
+        {
+            a.at(self.file, rows_read);
+        }
+    }
+
+    /// The current file is read.
+    pub(crate) fn end_file(&mut self) {
+        self.file += 1;
     }
 
     /// A validated IANA time zone name, or `None` for an empty cell.

@@ -4,6 +4,7 @@
 //! ingest::perf_harness -- --ignored --nocapture` prints rows/s and a SHA-256 digest of everything
 //! ingest produced, for the real files and for a copy whose contacts are rewritten in many
 //! spellings (some invalid), so before/after builds can be compared for identical output.
+//! `INGEST_BENCH_THREADS=N` ingests with N threads (default 1).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,19 +16,22 @@ use super::tests::opts;
 use super::*;
 
 /// A digest of every table and the report.
-fn digest(ing: &Ingested) -> String {
+pub(super) fn digest(ing: &Ingested) -> String {
     let mut s = String::new();
     for p in ing.persons.iter() {
         let _ = writeln!(s, "p {p}");
     }
     for c in &ing.contacts {
-        let _ = writeln!(s, "c {} {:?} {}", c.key, c.kind, c.region);
+        let _ = writeln!(s, "c {} {:?} {} {:?}", c.key, c.kind, c.region, c.number);
     }
     for r in &ing.attempts {
         let _ = writeln!(s, "a {r:?} {}", ing.attempt_id(r));
     }
     for k in &ing.known_contacts {
         let _ = writeln!(s, "k {k:?}");
+    }
+    for v in &ing.validations {
+        let _ = writeln!(s, "v {v:?}");
     }
     for p in &ing.person_rows {
         let _ = writeln!(s, "r {p:?}");
@@ -89,7 +93,7 @@ fn respell(raw: &str, i: usize) -> String {
     }
 }
 
-fn messy_copy(dir: &Path, out: &Path) -> PathBuf {
+pub(super) fn messy_copy(dir: &Path, out: &Path) -> PathBuf {
     let text = std::fs::read_to_string(dir.join("attempts.csv")).expect("read attempts");
     let mut w = String::with_capacity(text.len() * 2);
     for (i, line) in text.lines().enumerate() {
@@ -131,7 +135,12 @@ fn ingest_throughput() {
     };
     let dir = PathBuf::from(dir);
     let reps = std::env::var("INGEST_BENCH_REPS").map_or(3, |r| r.parse().unwrap_or(3));
-    let o = opts(u64::MAX);
+    let threads = std::env::var("INGEST_BENCH_THREADS").map_or(1, |r| r.parse().unwrap_or(1));
+    let o = IngestOptions {
+        threads: Threads::new(threads),
+        ..opts(u64::MAX)
+    };
+    println!("threads: {threads}");
     let only = InputPaths {
         attempts: vec![dir.join("attempts.csv")],
         contacts: None,

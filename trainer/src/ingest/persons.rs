@@ -34,7 +34,7 @@ pub(crate) fn read(
         kind: "persons".to_owned(),
         ..FileReport::default()
     };
-    ctx.progress.start("persons", path);
+    ctx.start_file("persons", path);
     let mut levels: Vec<Interner> = attr_cols.iter().map(|_| Interner::new()).collect();
     // Per kept row: person, time zone, and one level id per attribute (MISSING when empty).
     let mut kept: Vec<(u32, Option<String>)> = Vec::new();
@@ -44,7 +44,7 @@ pub(crate) fn read(
     let (mut s_person, mut s_other) = (String::new(), String::new());
     while src.next_row(path)? {
         report.rows_read += 1;
-        ctx.progress.row(report.rows_read);
+        ctx.row(report.rows_read);
         let cells = Cells {
             person_col,
             zone_col,
@@ -80,6 +80,7 @@ pub(crate) fn read(
         codes.extend_from_slice(&row_codes);
         report.rows_used += 1;
     }
+    ctx.end_file();
     report.sha256 = src.finish(path)?;
 
     // Type each attribute and build the value of every level.

@@ -17,6 +17,7 @@ pub(super) fn opts(max_bad_rows: u64) -> IngestOptions {
         dispositions: DispositionMap::default(),
         progress: false,
         now: IngestOptions::now(),
+        threads: Threads::ONE,
     }
 }
 

@@ -18,6 +18,7 @@ fn opts(max_bad_rows: u64) -> IngestOptions {
         dispositions: DispositionMap::default(),
         progress: false,
         now: IngestOptions::now(),
+        threads: crate::threads::Threads::ONE,
     }
 }
 

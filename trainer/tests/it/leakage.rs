@@ -13,6 +13,7 @@ use contactscore_trainer::ingest::{DispositionMap, IngestOptions, InputPaths, in
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::replay::{Selection, replay, seed_state, unit_hash};
 use contactscore_trainer::simulate::{SimulateParams, simulate};
+use contactscore_trainer::threads::Threads;
 
 /// Ingest simulator output, allowing the bad rows the simulator says it wrote.
 fn load(inputs: &InputPaths, max_bad_rows: u64) -> Ingested {
@@ -22,6 +23,7 @@ fn load(inputs: &InputPaths, max_bad_rows: u64) -> Ingested {
         dispositions: DispositionMap::default(),
         progress: false,
         now: IngestOptions::now(),
+        threads: Threads::ONE,
     };
     ingest(inputs, &opts).expect("ingest")
 }
@@ -38,6 +40,7 @@ fn features_by_id(inputs: &InputPaths, max_bad_rows: u64) -> HashMap<String, Vec
         &slots,
         &schema,
         &Selection::all(&data),
+        Threads::ONE,
         // Compare bit patterns so NaN == NaN.
         |_, row, f| {
             out.insert(
@@ -201,43 +204,47 @@ fn person_by_person_replay_equals_time_order_replay() {
     }
     validate(&mut expected_state, None);
 
-    let mut state = FeatureState::new("America/Sao_Paulo").expect("zone");
-    let slots = seed_state(&mut state, &data).expect("seed");
-    let selection = Selection::new(&data, |_, row| picked(row));
-    assert_eq!(selection.len(), expected.len());
-    assert!(expected.len() > 1000, "{} selected", expected.len());
-    let mut got = vec![None; selection.len()];
-    let mut in_time_order = true;
-    let mut last = None;
-    replay(
-        &mut state,
-        &data,
-        &slots,
-        &schema,
-        &selection,
-        |k, row, f| {
-            in_time_order &= last.is_none_or(|l| k > l);
-            last = Some(k);
-            got[k] = Some((data.attempt_id(row).to_owned(), bits(f)));
-        },
-        &Progress::silent(),
-    )
-    .expect("replay");
-    assert!(
-        !in_time_order,
-        "the replay is expected to visit person by person"
-    );
-    let got: Vec<_> = got.into_iter().map(|g| g.expect("visited")).collect();
-    assert!(
-        got == expected,
-        "features differ from the time-order replay"
-    );
-    // The end state is the same too, zone ids included.
-    assert_eq!(state.persons, expected_state.persons);
-    assert_eq!(state.person_ids, expected_state.person_ids);
-    assert_eq!(state.cutoff, expected_state.cutoff);
-    assert_eq!(
-        serde_json::to_string(&state.zones).expect("zones"),
-        serde_json::to_string(&expected_state.zones).expect("zones")
-    );
+    // One thread, and several: the parallel replay must compute exactly the same.
+    for threads in [1, 3] {
+        let mut state = FeatureState::new("America/Sao_Paulo").expect("zone");
+        let slots = seed_state(&mut state, &data).expect("seed");
+        let selection = Selection::new(&data, |_, row| picked(row));
+        assert_eq!(selection.len(), expected.len());
+        assert!(expected.len() > 1000, "{} selected", expected.len());
+        let mut got = vec![None; selection.len()];
+        let mut in_time_order = true;
+        let mut last = None;
+        replay(
+            &mut state,
+            &data,
+            &slots,
+            &schema,
+            &selection,
+            Threads::new(threads),
+            |k, row, f| {
+                in_time_order &= last.is_none_or(|l| k > l);
+                last = Some(k);
+                got[k] = Some((data.attempt_id(row).to_owned(), bits(f)));
+            },
+            &Progress::silent(),
+        )
+        .expect("replay");
+        assert!(
+            !in_time_order,
+            "the replay is expected to visit person by person"
+        );
+        let got: Vec<_> = got.into_iter().map(|g| g.expect("visited")).collect();
+        assert!(
+            got == expected,
+            "features differ from the time-order replay ({threads} threads)"
+        );
+        // The end state is the same too, zone ids included.
+        assert_eq!(state.persons, expected_state.persons);
+        assert_eq!(state.person_ids, expected_state.person_ids);
+        assert_eq!(state.cutoff, expected_state.cutoff);
+        assert_eq!(
+            serde_json::to_string(&state.zones).expect("zones"),
+            serde_json::to_string(&expected_state.zones).expect("zones")
+        );
+    }
 }
