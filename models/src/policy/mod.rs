@@ -7,8 +7,9 @@
 //! The engine is pure and synchronous: it reads the point-in-time [`PersonState`] /
 //! [`ContactState`] that the feature state keeps and answers for concrete instants.
 //!
-//! Not modelled yet: re-consent after an opt-out (an opt-out blocks the pair for good until the
-//! state learns of a re-consent), holidays, and per-debt Reg F counting (caps are per person).
+//! An opt-out blocks its pair until a re-consent dated after it is recorded (the server's
+//! `RecordConsent` lifts it from the state: [`crate::features::FeatureState::lift_opt_out`]).
+//! Not modelled yet: holidays, and per-debt Reg F counting (caps are per person).
 
 mod config;
 mod window;
