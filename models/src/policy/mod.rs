@@ -10,6 +10,7 @@
 //! state learns of a re-consent), holidays, and per-debt Reg F counting (caps are per person).
 
 mod config;
+mod instants;
 mod window;
 
 #[cfg(test)]

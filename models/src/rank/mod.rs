@@ -151,6 +151,11 @@ pub trait Scorer {
             out.extend(rows.chunks_exact(width).map(|r| self.probability(r)));
         }
     }
+    /// An upper bound on the probability of any row (a plan's `upper_bound` uses it). The
+    /// default, 1, always holds.
+    fn max_probability(&self) -> f64 {
+        1.0
+    }
 }
 
 impl Scorer for crate::model::ResponseModel {
@@ -163,15 +168,18 @@ impl Scorer for crate::model::ResponseModel {
     fn probabilities(&self, rows: &[f32], width: usize, out: &mut Vec<f64>) {
         self.predict_many(rows, width, out);
     }
+    fn max_probability(&self) -> f64 {
+        self.primary.max_probability()
+    }
 }
 
 /// A candidate pair resolved against the state.
-struct Pair<'a> {
-    key: &'a str,
-    kind: ContactKind,
-    state: Option<&'a ContactState>,
-    zone: u16,
-    channel: Channel,
+pub(crate) struct Pair<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) kind: ContactKind,
+    pub(crate) state: Option<&'a ContactState>,
+    pub(crate) zone: u16,
+    pub(crate) channel: Channel,
 }
 
 /// Rank the candidates of `query` (see the module docs).
@@ -298,7 +306,7 @@ fn finish(out: &mut Ranking, max: usize) {
 
 /// Expand the query's contacts into (contact, channel) pairs; unsupported channels go straight
 /// to `blocked`. Each pair appears once even if the caller repeats a contact.
-fn collect_pairs<'a>(
+pub(crate) fn collect_pairs<'a>(
     state: &'a FeatureState,
     person: &'a PersonState,
     query: &'a RankQuery,
