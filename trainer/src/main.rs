@@ -76,6 +76,11 @@ enum Command {
         /// Contact policy file (TOML, like examples/policy.toml); default: the default policy.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Capacity mode: a call centre making N attempts per hour (any channel) works the
+        /// whole list daily, one attempt per person per day; compares the plan, Rank hour by
+        /// hour, a naive dialer and a greedy planner on the true probabilities (capacity.json).
+        #[arg(long, value_name = "N")]
+        capacity: Option<u32>,
     },
     /// Write a realistic synthetic attempt log (attempts, contacts, persons, truth CSVs).
     Simulate {
@@ -269,6 +274,7 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             config,
             policy,
+            capacity,
         } => {
             let settings = Config::load(config.as_deref())?.validate()?;
             let req = backtest::BacktestRequest {
@@ -279,6 +285,20 @@ fn run(cli: Cli) -> Result<()> {
                 seed,
                 policy: backtest::load_policy(policy.as_deref())?,
             };
+            if let Some(per_hour) = capacity {
+                let req = backtest::capacity::CapacityRequest {
+                    base: req,
+                    per_hour,
+                };
+                let report = backtest::capacity::capacity_backtest(&req, &settings, &progress)
+                    .with_context(|| format!("backtesting into {}", out.display()))?;
+                print!("{}", backtest::capacity::render(&report));
+                progress.say(format_args!(
+                    "wrote {}",
+                    out.join(backtest::capacity::CAPACITY_REPORT_FILE).display()
+                ));
+                return Ok(());
+            }
             let report = backtest::backtest(&req, &settings, &progress)
                 .with_context(|| format!("backtesting into {}", out.display()))?;
             print!("{}", backtest::render(&report));

@@ -4,7 +4,7 @@
 //! pair kept per capacity resource. Also why a person has no option at all.
 
 use super::input::Capacity;
-use super::{PlanWindow, UnplannedReason};
+use super::{PlanPerson, PlanWindow, UnplannedReason};
 use crate::features::{FeatureState, PersonRows, PersonState, RowPair};
 use crate::policy::{HOUR, Policy};
 use crate::rank::{Blocked, Pair, RankQuery, Scorer, collect_pairs};
@@ -68,7 +68,43 @@ pub(super) struct Ctx<'a> {
     pub persons: Vec<(Option<&'a PersonState>, RankQuery, bool)>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of a plan over `persons`.
+    pub fn new(
+        state: &'a FeatureState,
+        scorer: &'a (dyn Scorer + Sync),
+        policy: &'a Policy,
+        capacity: &'a Capacity,
+        window: PlanWindow,
+        channels: &[Channel],
+        persons: Vec<PlanPerson<'a>>,
+    ) -> Self {
+        Ctx {
+            state,
+            scorer,
+            policy,
+            window,
+            capacity,
+            starts: window.starts(),
+            persons: persons
+                .into_iter()
+                .map(|p| {
+                    let (channels, any) = combine(channels, &p.channels);
+                    let query = RankQuery {
+                        slot: None,
+                        contacts: p.contacts,
+                        channels,
+                        as_of: window.start(0),
+                        horizon_hours: window.slots(),
+                        max_suggestions: usize::MAX,
+                        person_zone: p.zone,
+                    };
+                    (p.state, query, any)
+                })
+                .collect(),
+        }
+    }
+
     /// The (contact, channel) pairs person `i` is planned over, resolved against `person` (their
     /// stored state or a copy of it). The order depends only on the query and the contacts the
     /// person had, so a copy with hypothetical attempts applied gives the same pairs.
@@ -316,6 +352,24 @@ fn best_after(opts: &[Opt], values: &[f64], slot: u32) -> f64 {
         .filter(|(o, _)| o.slot > slot)
         .map(|(_, &v)| v)
         .fold(0.0, f64::max)
+}
+
+/// The request's and a person's channel restrictions combined (empty = all), and whether any
+/// channel is left.
+pub(super) fn combine(request: &[Channel], person: &[Channel]) -> (Vec<Channel>, bool) {
+    match (request.is_empty(), person.is_empty()) {
+        (true, _) => (person.to_vec(), true),
+        (false, true) => (request.to_vec(), true),
+        (false, false) => {
+            let both: Vec<Channel> = person
+                .iter()
+                .copied()
+                .filter(|c| request.contains(c))
+                .collect();
+            let any = !both.is_empty();
+            (both, any)
+        }
+    }
 }
 
 /// The outcome a hypothetical failed attempt on `channel` is recorded with: what a failed

@@ -25,6 +25,7 @@ mod auction;
 mod bound;
 mod candidates;
 mod input;
+mod options;
 
 #[cfg(test)]
 mod auction_tests;
@@ -42,11 +43,12 @@ pub use input::{
     AttemptsPerPerson, Capacity, CapacityEntry, MAX_ATTEMPTS_PER_PERSON, MAX_WINDOW_SLOTS,
     PlanWindow,
 };
+pub use options::{SlotOption, slot_options};
 
 use crate::Channel;
 use crate::features::{FeatureState, PersonState};
 use crate::policy::Policy;
-use crate::rank::{RankContact, RankQuery, Scorer, Suggestion, reasons};
+use crate::rank::{RankContact, Scorer, Suggestion, reasons};
 use auction::{Neumaier, Options};
 use candidates::{Chosen, Ctx, Scored, Scratch};
 
@@ -162,31 +164,15 @@ pub fn plan(
         .iter()
         .map(|p| p.state.is_none() && p.contacts.is_none())
         .collect();
-    let ctx = Ctx {
+    let ctx = Ctx::new(
         state,
         scorer,
         policy,
+        &req.capacity,
         window,
-        capacity: &req.capacity,
-        starts: window.starts(),
-        persons: req
-            .persons
-            .into_iter()
-            .map(|p| {
-                let (channels, any) = combine(&req.channels, &p.channels);
-                let query = RankQuery {
-                    slot: None,
-                    contacts: p.contacts,
-                    channels,
-                    as_of: window.start(0),
-                    horizon_hours: window.slots(),
-                    max_suggestions: usize::MAX,
-                    person_zone: p.zone,
-                };
-                (p.state, query, any)
-            })
-            .collect(),
-    };
+        &req.channels,
+        req.persons,
+    );
     let capacity = req.capacity.attempts();
     let mut residual = capacity.clone();
     let mut chosen: Vec<Vec<Chosen>> = vec![Vec::new(); n];
@@ -274,22 +260,22 @@ pub fn plan(
     }
 }
 
-/// The request's and a person's channel restrictions combined (empty = all), and whether any
-/// channel is left.
-fn combine(request: &[Channel], person: &[Channel]) -> (Vec<Channel>, bool) {
-    match (request.is_empty(), person.is_empty()) {
-        (true, _) => (person.to_vec(), true),
-        (false, true) => (request.to_vec(), true),
-        (false, false) => {
-            let both: Vec<Channel> = person
-                .iter()
-                .copied()
-                .filter(|c| request.contains(c))
-                .collect();
-            let any = !both.is_empty();
-            (both, any)
-        }
+/// The planner's assignment for callers that value the options themselves (the capacity
+/// backtest runs it on the simulator's true probabilities): person `i` may take one of
+/// `options[i]` (resource, value > 0; each resource at most once per person), resource `r` at
+/// most `capacity[r]` persons (`u32::MAX` = unlimited); maximises the sum of values within
+/// `n · 1e-7`. Returns, per person, the index in their options of the one taken.
+pub fn assign_values(options: &[Vec<(u32, f64)>], capacity: &[u32]) -> Vec<Option<usize>> {
+    let mut table = Options::new();
+    for o in options {
+        table.push_person(o.iter().copied());
     }
+    let a = auction::assign(&table, capacity);
+    a.chosen
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.map(|k| k - table.range(i).start))
+        .collect()
 }
 
 /// The planned attempts as suggestions, in slot order (then person, then attempt index).

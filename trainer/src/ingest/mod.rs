@@ -233,7 +233,8 @@ impl<'o> Ctx<'o> {
             | contactscore_models::Error::Artifact { .. }
             | contactscore_models::Error::VersionNotFound { .. }
             | contactscore_models::Error::Fit { .. }
-            | contactscore_models::Error::NotEnoughData(_)) => {
+            | contactscore_models::Error::NotEnoughData(_)
+            | contactscore_models::Error::InvalidPlan { .. }) => {
                 Bad::new(col, "bad_contact", other.to_string())
             }
         });

@@ -1,6 +1,7 @@
 //! Integration tests of the trainer: one binary, shared helpers here, one module per concern.
 
 mod backtest;
+mod capacity;
 mod cli;
 mod determinism;
 mod export;
