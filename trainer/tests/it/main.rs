@@ -6,6 +6,7 @@ mod cli;
 mod determinism;
 mod export;
 mod leakage;
+mod plan;
 mod promotion;
 
 use std::path::{Path, PathBuf};
