@@ -9,6 +9,7 @@ pub mod convert;
 pub mod engine;
 pub mod error;
 pub mod metrics;
+pub mod plan;
 pub mod redact;
 pub mod server;
 pub mod service;

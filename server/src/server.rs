@@ -111,8 +111,10 @@ pub async fn run(
     let check = BearerCheck {
         expected: settings.bearer_token.as_deref().map(Arc::from),
     };
-    let scoring = ContactScoringServer::with_interceptor(
-        Service::new(engine.clone(), settings.limits),
+    // The decoding limit is per service in tonic, not per call: raised for PlanCampaign's lists.
+    let scoring = tonic::service::interceptor::InterceptedService::new(
+        ContactScoringServer::new(Service::new(engine.clone(), settings.limits))
+            .max_decoding_message_size(settings.limits.max_request_bytes),
         check,
     );
 

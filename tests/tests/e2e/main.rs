@@ -8,6 +8,7 @@ mod server;
 mod server_consent;
 mod server_idempotency;
 mod server_lifecycle;
+mod server_plan;
 mod server_retention;
 mod server_tls;
 mod train_and_score;
