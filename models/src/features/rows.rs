@@ -35,7 +35,17 @@ pub struct RowPair<'k> {
     contact_slot: usize,
 }
 
-impl RowPair<'_> {
+impl<'k> RowPair<'k> {
+    /// The contact's key.
+    pub fn contact(&self) -> &'k str {
+        self.key
+    }
+
+    /// The contact's kind.
+    pub fn kind(&self) -> ContactKind {
+        self.kind
+    }
+
     /// The channel.
     pub fn channel(&self) -> Channel {
         self.channel
@@ -169,8 +179,8 @@ impl<'a> PersonRows<'a> {
     fn check(&self, pair: &RowPair<'_>, t: i64, row: &[f32]) {
         let mut direct = Vec::with_capacity(row.len());
         let cand = super::Candidate {
-            contact: pair.key,
-            kind: pair.kind,
+            contact: pair.contact(),
+            kind: pair.kind(),
             zone: pair.zone,
             channel: pair.channel,
             t,
