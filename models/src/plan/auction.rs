@@ -9,10 +9,12 @@
 //! of a full resource is outbid. At the end every person holds an option within ε of their best
 //! at the final prices (ε-complementary slackness), so the total is within `n·ε` of the optimum.
 //! ε is scaled down in phases (the prices of one phase, lowered by its ε, seed the next), which
-//! avoids long price wars among the many persons whose values are nearly equal; a final pass
-//! lowers to zero the price of any resource left with spare capacity and lets persons move to it,
-//! so the prices also certify the bound (see [`dual_bound`]). Everything is sequential and in
-//! person order: the same input gives the same assignment.
+//! avoids long price wars among the many persons whose values are nearly equal. After each
+//! phase, the price of a resource left with spare capacity is lowered until it fills or reaches
+//! zero (`Market::settle`), so the prices also certify the bound (see [`dual_bound`]); should
+//! that not finish within [`MAX_CLEANUPS`] passes, the bound at the final prices is still valid,
+//! only looser. Everything is sequential and in person order: the same input gives the same
+//! assignment.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -68,10 +70,12 @@ impl Options {
     }
 }
 
-/// ε of each phase, largest first. Values are probabilities (≤ 1); the last ε bounds the loss
-/// against the optimum by `n · 1e-7` (0.1 engaged persons in a million).
-const EPSILONS: [f64; 5] = [1e-2, 1e-3, 1e-4, 1e-5, 1e-7];
-/// Cap on the final passes that lower the prices of resources with spare capacity.
+/// ε of each phase, largest first, a factor 10 apart (a factor 100 from 1e-5 to 1e-7 cost a
+/// 200 000-person plan 14M bids in its last phase instead of 8M). Values are probabilities
+/// (≤ 1); the last ε bounds the loss against the optimum by `n · 1e-7` (0.1 engaged persons in
+/// a million).
+const EPSILONS: [f64; 6] = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7];
+/// Cap on the passes of one phase that lower the prices of resources with spare capacity.
 const MAX_CLEANUPS: usize = 64;
 
 /// The result of [`assign`].
@@ -83,6 +87,8 @@ pub(crate) struct Assigned {
     pub(crate) prices: Vec<f64>,
     /// Per resource, how many persons hold it.
     pub(crate) used: Vec<u32>,
+    /// Bids made (the auction's work).
+    pub(crate) bids: u64,
 }
 
 /// A bid held by a resource, ordered so the weakest (lowest bid, then highest person index) is
@@ -106,6 +112,8 @@ struct Market<'a> {
     price: Vec<f64>,
     /// Per person, the option held and the bid it holds it with.
     holder: Vec<Option<(usize, u64)>>,
+    /// Bids made.
+    bids: u64,
 }
 
 impl Market<'_> {
@@ -179,6 +187,7 @@ impl Market<'_> {
             let (r, w) = self.options.option(k);
             let r = r as usize;
             let bid = (w - v2 + eps).to_bits();
+            self.bids += 1;
             self.held[r].push(Reverse(Held {
                 bid,
                 person: Reverse(i as u32),
@@ -195,6 +204,97 @@ impl Market<'_> {
                 }
             }
             self.refresh(r);
+        }
+    }
+
+    /// The net value of what person `i` holds at the current prices (0 = nothing).
+    fn current(&self, i: usize) -> f64 {
+        self.holder[i].map_or(0.0, |(k, _)| {
+            let (r, w) = self.options.option(k);
+            w - self.price[r as usize]
+        })
+    }
+
+    /// A resource with spare capacity must not keep a positive price (else the prices do not
+    /// certify the bound). Each such resource's price is lowered just enough for its free
+    /// places to be wanted: to ε below the `free`-th highest price at which a person would
+    /// prefer it to what they hold by more than ε, or to zero when fewer persons want it at
+    /// all; those persons move there and bid as usual (prices then only rise). Moving leaves
+    /// places free elsewhere, so this repeats, at most [`MAX_CLEANUPS`] times. (Lowering the
+    /// price straight to zero works too, but sends every person who can use the resource into
+    /// a bidding war to raise it back: at a million persons that cost ten million bids.)
+    fn settle(&mut self, eps: f64, queue: &mut VecDeque<usize>) {
+        let resources = self.capacity.len();
+        for _ in 0..MAX_CLEANUPS {
+            let open: Vec<bool> = (0..resources)
+                .map(|r| self.count[r] < self.capacity[r] && self.price[r] > 0.0)
+                .collect();
+            let any_open = open.contains(&true);
+            let mut wants: Vec<Vec<f64>> = vec![Vec::new(); resources];
+            for i in (0..self.holder.len()).filter(|_| any_open) {
+                let held = self.holder[i].map(|(k, _)| k);
+                if held.is_some_and(|k| open[self.options.option(k).0 as usize]) {
+                    continue; // already on an open resource
+                }
+                // The person's two best net values (0 = staying unplanned) and where the best is.
+                let (mut best, mut second, mut at) = (0.0_f64, 0.0_f64, usize::MAX);
+                for (_, r, w) in self.options.of(i) {
+                    if self.capacity[r as usize] == 0 {
+                        continue;
+                    }
+                    let v = w - self.price[r as usize];
+                    if v > best {
+                        (second, best, at) = (best, v, r as usize);
+                    } else if v > second {
+                        second = v;
+                    }
+                }
+                for (_, r, w) in self.options.of(i) {
+                    let r = r as usize;
+                    if !open[r] {
+                        continue;
+                    }
+                    // The price below which the person prefers `r` to every other choice by
+                    // more than ε.
+                    let t = w - if at == r { second } else { best } - eps;
+                    if t > 0.0 {
+                        wants[r].push(t);
+                    }
+                }
+            }
+            for (r, list) in wants.iter_mut().enumerate() {
+                if !open[r] {
+                    continue;
+                }
+                let free = (self.capacity[r] - self.count[r]) as usize;
+                let lowered = if list.len() >= free {
+                    let (_, kth, _) = list.select_nth_unstable_by(free - 1, |a, b| b.total_cmp(a));
+                    (*kth - eps).max(0.0)
+                } else {
+                    0.0
+                };
+                // Not below the current price (rounding): lower by ε so every pass progresses.
+                self.reserve[r] = if lowered < self.price[r] {
+                    lowered
+                } else {
+                    (self.price[r] - eps).max(0.0)
+                };
+                self.refresh(r);
+            }
+            queue.clear();
+            for i in 0..self.holder.len() {
+                let Some((_, v1, _)) = self.best(i) else {
+                    continue;
+                };
+                if v1 > self.current(i) + eps {
+                    self.leave(i);
+                    queue.push_back(i);
+                }
+            }
+            if queue.is_empty() && !any_open {
+                break;
+            }
+            self.run(eps, queue);
         }
     }
 
@@ -223,6 +323,7 @@ pub(crate) fn assign(options: &Options, capacity: &[u32]) -> Assigned {
         count: vec![0; resources],
         price: vec![0.0; resources],
         holder: vec![None; n],
+        bids: 0,
     };
     let mut queue = VecDeque::with_capacity(n);
     let mut eps_prev = 0.0;
@@ -236,43 +337,14 @@ pub(crate) fn assign(options: &Options, capacity: &[u32]) -> Assigned {
         queue.clear();
         queue.extend(0..n);
         m.run(eps, &mut queue);
+        m.settle(eps, &mut queue);
         eps_prev = eps;
-    }
-    // A resource with spare capacity must not keep a positive price: lower it to zero and let
-    // persons who now prefer it by more than ε move there (prices then only rise again).
-    let eps = EPSILONS[EPSILONS.len() - 1];
-    for _ in 0..MAX_CLEANUPS {
-        let mut lowered = false;
-        for (r, &cap) in capacity.iter().enumerate() {
-            if m.count[r] < cap && m.price[r] > 0.0 {
-                m.reserve[r] = 0.0;
-                m.refresh(r);
-                lowered = true;
-            }
-        }
-        if !lowered {
-            break;
-        }
-        queue.clear();
-        for i in 0..n {
-            let Some((_, v1, _)) = m.best(i) else {
-                continue;
-            };
-            let current = m.holder[i].map_or(0.0, |(k, _)| {
-                let (r, w) = options.option(k);
-                w - m.price[r as usize]
-            });
-            if v1 > current + eps {
-                m.leave(i);
-                queue.push_back(i);
-            }
-        }
-        m.run(eps, &mut queue);
     }
     Assigned {
         chosen: m.holder.iter().map(|h| h.map(|(k, _)| k)).collect(),
         prices: m.price,
         used: m.count,
+        bids: m.bids,
     }
 }
 

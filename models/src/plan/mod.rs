@@ -28,6 +28,8 @@ mod input;
 mod options;
 
 #[cfg(test)]
+mod auction_perf;
+#[cfg(test)]
 mod auction_tests;
 #[cfg(test)]
 mod proptests;
@@ -38,6 +40,7 @@ use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 pub use input::{
     AttemptsPerPerson, Capacity, CapacityEntry, MAX_ATTEMPTS_PER_PERSON, MAX_WINDOW_SLOTS,
@@ -143,6 +146,20 @@ pub struct Plan {
     pub upper_bound: f64,
     /// Model rows scored.
     pub rows_scored: u64,
+    /// Where the time went (wall seconds).
+    pub timing: PlanTiming,
+}
+
+/// Wall seconds of a plan's stages (figures for benchmarks and progress lines; they vary
+/// from run to run, unlike everything else in a [`Plan`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PlanTiming {
+    /// Scoring every option of every person (on the plan's threads), all rounds.
+    pub scoring: f64,
+    /// The assignment (the auction; sequential), all rounds.
+    pub assignment: f64,
+    /// The upper bound and the rendering of the attempts.
+    pub rest: f64,
 }
 
 /// Persons scored per unit of work handed to a thread.
@@ -181,7 +198,9 @@ pub fn plan(
     let mut rows_scored = 0u64;
     let mut first_round: Option<(Options, Vec<Vec<candidates::Opt>>, Vec<f64>)> = None;
     let mut active: Vec<usize> = (0..n).filter(|&i| !not_found[i]).collect();
+    let mut timing = PlanTiming::default();
     for round in 0..rounds {
+        let clock = Instant::now();
         if active.is_empty() {
             break;
         }
@@ -199,6 +218,8 @@ pub fn plan(
                 ctx.score(i, &person, after, &open, scratch)
             }
         });
+        timing.scoring += clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
         let mut options = Options::new();
         for (&i, s) in active.iter().zip(&scored) {
             rows_scored += s.rows;
@@ -237,7 +258,9 @@ pub fn plan(
             first_round = Some((options, firsts, assigned.prices));
         }
         active = next;
+        timing.assignment += clock.elapsed().as_secs_f64();
     }
+    let clock = Instant::now();
     unplanned.extend((0..n).filter(|&i| not_found[i]).map(|person| Unplanned {
         person,
         reason: UnplannedReason::NotFound,
@@ -251,12 +274,14 @@ pub fn plan(
         bound::upper_bound(&options, &firsts, &capacity, &prices, rounds, scorer)
     });
     let attempts = render(&ctx, &chosen, threads);
+    timing.rest = clock.elapsed().as_secs_f64();
     Plan {
         attempts,
         unplanned,
         expected_engaged: expected.total(),
         upper_bound,
         rows_scored,
+        timing,
     }
 }
 

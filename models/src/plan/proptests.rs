@@ -450,9 +450,11 @@ proptest! {
     fn plans_obey_every_rule_and_capacity(p in problem(5, 30, 3)) {
         let b = build(&p);
         let scorer = Wobbly::new(p.seed);
-        let one = plan(&b.state, &scorer, &b.policy, request(&p, &b, 1));
+        let mut one = plan(&b.state, &scorer, &b.policy, request(&p, &b, 1));
         check(&p, &b, &one)?;
-        let three = plan(&b.state, &scorer, &b.policy, request(&p, &b, 3));
+        let mut three = plan(&b.state, &scorer, &b.policy, request(&p, &b, 3));
+        // Only the timings may differ.
+        (one.timing, three.timing) = Default::default();
         prop_assert_eq!(one, three, "threads changed the plan");
     }
 }
