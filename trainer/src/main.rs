@@ -13,7 +13,9 @@ use contactscore_trainer::ingest::{DispositionMap, InputPaths};
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
-use contactscore_trainer::{backtest, champion, demo, evaluate, inspect, plan, promote, score};
+use contactscore_trainer::{backtest, champion, demo, evaluate, inspect, promote, score};
+
+mod plan_cli;
 
 #[derive(Parser)]
 #[command(
@@ -85,44 +87,7 @@ enum Command {
     /// Plan a list under hourly capacity from a version's state (the batch form of the server's
     /// PlanCampaign): writes person_id, attempt_index, contact, channel, slot_start, slot_end,
     /// probability, one row per planned attempt in slot order.
-    Plan {
-        /// Models directory.
-        #[arg(long)]
-        models_dir: PathBuf,
-        /// Version (default: CURRENT).
-        #[arg(long)]
-        version: Option<String>,
-        /// The list: the contacts file's columns (person_id, contact, channels, timezone), one
-        /// or more rows per person; a person without a contact is planned over the contact
-        /// points the state knows.
-        #[arg(long)]
-        list: PathBuf,
-        /// Capacity: slot_start, attempts[, channel] (a line with a channel is its own
-        /// capacity, one without is shared); a slot not listed has none. Omitted: unlimited.
-        #[arg(long)]
-        capacity: Option<PathBuf>,
-        /// Start of the window (RFC 3339); slots are the whole UTC hours inside it.
-        #[arg(long)]
-        window_start: String,
-        /// End of the window (RFC 3339).
-        #[arg(long)]
-        window_end: String,
-        /// Attempts per person; a later one is for the case the earlier ones did not engage.
-        #[arg(long, default_value_t = 1)]
-        attempts_per_person: u32,
-        /// Contact policy file (TOML, like examples/policy.toml); default: the default policy.
-        #[arg(long)]
-        policy: Option<PathBuf>,
-        /// Output CSV.
-        #[arg(long)]
-        out: PathBuf,
-        /// Also write the persons left unplanned and why (person_id, reason).
-        #[arg(long)]
-        unplanned: Option<PathBuf>,
-        /// Scoring threads (default: every core; the plan does not depend on it).
-        #[arg(long)]
-        threads: Option<std::num::NonZeroUsize>,
-    },
+    Plan(plan_cli::PlanArgs),
     /// Write a realistic synthetic attempt log (attempts, contacts, persons, truth CSVs).
     Simulate {
         /// Number of persons.
@@ -348,67 +313,7 @@ fn run(cli: Cli) -> Result<()> {
                 out.join(backtest::REPORT_FILE).display()
             ));
         }
-        Command::Plan {
-            models_dir,
-            version,
-            list,
-            capacity,
-            window_start,
-            window_end,
-            attempts_per_person,
-            policy,
-            out,
-            unplanned,
-            threads,
-        } => {
-            let instant = |flag: &str, v: &str| {
-                v.trim()
-                    .parse::<jiff::Timestamp>()
-                    .map(|t| t.as_second())
-                    .map_err(|e| anyhow::anyhow!("{flag}: not an RFC 3339 timestamp ({e}): {v:?}"))
-            };
-            let req = plan::PlanFilesRequest {
-                models_dir,
-                version,
-                list,
-                capacity,
-                window_start: instant("--window-start", &window_start)?,
-                window_end: instant("--window-end", &window_end)?,
-                attempts_per_person,
-                policy: backtest::load_policy(policy.as_deref())?,
-                out: out.clone(),
-                unplanned,
-                threads: threads.unwrap_or_else(|| {
-                    std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
-                }),
-            };
-            let s = plan::plan_files(&req, &progress)?;
-            let reasons: Vec<String> = s
-                .unplanned
-                .iter()
-                .map(|(r, n)| format!("{} {n}", r.as_str()))
-                .collect();
-            println!(
-                "planned {} attempts for {} of {} persons with {} (unplanned: {})",
-                s.attempts,
-                s.planned_persons,
-                s.persons,
-                s.version,
-                reasons.join(", ")
-            );
-            println!(
-                "expected engaged {:.2}, upper bound {:.2} (ratio {:.4}); {} model rows scored; wrote {}",
-                s.expected_engaged,
-                s.upper_bound,
-                if s.upper_bound > 0.0 {
-                    s.expected_engaged / s.upper_bound
-                } else {
-                    1.0
-                },
-                s.rows_scored,
-                out.display()
-            );
-        }
+        Command::Plan(args) => plan_cli::run(args, &progress)?,
         Command::Simulate {
             persons,
             days,

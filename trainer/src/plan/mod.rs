@@ -123,11 +123,16 @@ pub fn plan_files(req: &PlanFilesRequest, progress: &Progress) -> Result<PlanSum
         threads: req.threads,
     };
     let planned = plan(&state, &model, &req.policy, request);
+    let t = planned.timing;
     progress.say(format_args!(
-        "planned {} attempts ({} model rows scored) in {:.1}s",
+        "planned {} attempts ({} model rows scored) in {:.1}s: scoring {:.1}s, assignment \
+         {:.1}s, bound and attempts {:.1}s",
         planned.attempts.len(),
         planned.rows_scored,
-        timer.elapsed().as_secs_f64()
+        timer.elapsed().as_secs_f64(),
+        t.scoring,
+        t.assignment,
+        t.rest
     ));
     output::write_plan(&req.out, &list.ids, &planned.attempts)?;
     if let Some(path) = &req.unplanned {
