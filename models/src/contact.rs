@@ -1,14 +1,25 @@
-//! Contact-point normalisation: phone numbers to E.164, emails trimmed and lower-cased, and masking
-//! for logs.
+//! Contact-point normalisation: phone numbers to E.164 with what libphonenumber's metadata says
+//! about them (valid or not, number type), emails trimmed and lower-cased, and masking for logs.
 //!
 //! One normaliser serves ingest, the simulator and the server, so `+55 (11) 98765-4321`,
 //! `5511987654321` and `+5511987654321` are the same key everywhere. Parsing uses `phonenumber`
 //! (a port of Google's libphonenumber) rather than hand-written rules.
+//!
+//! A phone contact falls in one of three classes:
+//! - **unparseable**: letters, or a digit count no numbering plan of its country allows (or no
+//!   country at all): an error;
+//! - **parseable but not valid**: the parser reads a country and a national number of a length
+//!   the country's plan allows, but the metadata lists no range containing it (a new range the
+//!   metadata does not know yet, a typo that may still ring somewhere, a dead number). It is
+//!   kept, keyed by the E.164 of the parse, with [`NumberInfo::valid`] false, so the model can
+//!   learn what such numbers are worth instead of the row being dropped;
+//! - **valid**: in a range the metadata lists, with its [`NumberType`].
 
 use std::fmt;
 use std::str::FromStr;
 
 use phonenumber::country::Id as RegionId;
+use phonenumber::metadata::DATABASE;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -23,6 +34,85 @@ pub enum ContactKind {
     Email,
 }
 
+/// The type of a phone number according to libphonenumber's metadata. A number outside every
+/// range the metadata lists (not valid) is [`NumberType::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberType {
+    /// A mobile number.
+    Mobile,
+    /// A fixed line.
+    FixedLine,
+    /// A range used by both (the metadata cannot tell; e.g. every North American number).
+    FixedLineOrMobile,
+    /// Voice over IP.
+    Voip,
+    /// Toll free (`0800`, `1-800`).
+    TollFree,
+    /// Premium rate.
+    Premium,
+    /// Anything else (shared cost, personal, pager, UAN…) or unknown.
+    Other,
+}
+
+impl NumberType {
+    /// Every type, in a fixed order (the order of the one-hot features).
+    pub const ALL: [NumberType; 7] = [
+        NumberType::Mobile,
+        NumberType::FixedLine,
+        NumberType::FixedLineOrMobile,
+        NumberType::Voip,
+        NumberType::TollFree,
+        NumberType::Premium,
+        NumberType::Other,
+    ];
+
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberType::Mobile => "mobile",
+            NumberType::FixedLine => "fixed_line",
+            NumberType::FixedLineOrMobile => "fixed_line_or_mobile",
+            NumberType::Voip => "voip",
+            NumberType::TollFree => "toll_free",
+            NumberType::Premium => "premium",
+            NumberType::Other => "other",
+        }
+    }
+
+    fn from_metadata(t: phonenumber::Type) -> Self {
+        use phonenumber::Type as T;
+        match t {
+            T::Mobile => NumberType::Mobile,
+            T::FixedLine => NumberType::FixedLine,
+            T::FixedLineOrMobile => NumberType::FixedLineOrMobile,
+            T::Voip => NumberType::Voip,
+            T::TollFree => NumberType::TollFree,
+            T::PremiumRate => NumberType::Premium,
+            T::SharedCost
+            | T::PersonalNumber
+            | T::Pager
+            | T::Uan
+            | T::Emergency
+            | T::Voicemail
+            | T::ShortCode
+            | T::StandardRate
+            | T::Carrier
+            | T::NoInternational
+            | T::Unknown => NumberType::Other,
+        }
+    }
+}
+
+/// What libphonenumber's metadata says about a phone number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NumberInfo {
+    /// Whether the number lies in a range the metadata lists for its country.
+    pub valid: bool,
+    /// Its type ([`NumberType::Other`] when not valid).
+    pub number_type: NumberType,
+}
+
 /// A normalised contact point.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Contact {
@@ -32,6 +122,8 @@ pub struct Contact {
     pub kind: ContactKind,
     /// ISO 3166 region of a phone number when known (`BR`), empty otherwise.
     pub region: String,
+    /// For a phone number, its validity and type; `None` for an email address.
+    pub number: Option<NumberInfo>,
 }
 
 impl Contact {
@@ -65,6 +157,10 @@ impl fmt::Display for Masked<'_> {
     }
 }
 
+/// Longest contact point accepted (an email address has at most 64 + 1 + 255 bytes; phone
+/// numbers are far shorter), so no one value can make a request or a row arbitrarily expensive.
+pub const MAX_CONTACT_BYTES: usize = 320;
+
 /// Normalises raw contact strings; holds the default region for national-format numbers.
 #[derive(Debug, Clone, Copy)]
 pub struct ContactNormalizer {
@@ -77,8 +173,8 @@ impl ContactNormalizer {
     pub fn new(default_region: &str) -> Result<Self, Error> {
         let id = RegionId::from_str(&default_region.trim().to_ascii_uppercase()).map_err(|_| {
             Error::InvalidConfig(format!(
-                "default_region {default_region:?} is not an ISO 3166 alpha-2 region known to \
-                 libphonenumber"
+                "default_region {} is not an ISO 3166 alpha-2 region known to libphonenumber",
+                crate::quote(default_region)
             ))
         })?;
         Ok(Self { default_region: id })
@@ -90,9 +186,17 @@ impl ContactNormalizer {
     }
 
     /// Normalise one raw contact. Anything with an `@` is an email; everything else must parse as
-    /// a valid phone number.
+    /// a phone number with a digit count its country's numbering plan allows. A number the
+    /// metadata does not list as valid is kept with [`NumberInfo::valid`] false (see the module
+    /// docs); a valid reading is always preferred to one that is not.
     pub fn normalize(&self, raw: &str) -> Result<Contact, Error> {
         let trimmed = raw.trim();
+        if trimmed.len() > MAX_CONTACT_BYTES {
+            return Err(Error::InvalidContact {
+                value: raw.to_owned(),
+                reason: format!("longer than {MAX_CONTACT_BYTES} bytes"),
+            });
+        }
         if trimmed.contains('@') {
             return normalize_email(trimmed);
         }
@@ -103,34 +207,101 @@ impl ContactNormalizer {
         if trimmed.is_empty() {
             return Err(bad("empty"));
         }
-        let number = match phonenumber::parse(Some(self.default_region), trimmed) {
-            Ok(n) if n.is_valid() => n,
-            first => {
-                // `5511987654321`: international digits written without the `+`.
-                let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
-                let retry = (!trimmed.starts_with('+') && digits.len() > 10)
-                    .then(|| phonenumber::parse(None, format!("+{digits}")).ok())
-                    .flatten()
-                    .filter(phonenumber::PhoneNumber::is_valid);
-                match (retry, first) {
-                    (Some(n), _) => n,
-                    (None, Ok(_)) => return Err(bad("not a valid number for its region")),
-                    (None, Err(e)) => return Err(bad(&e.to_string())),
-                }
+        let first = phonenumber::parse(Some(self.default_region), trimmed);
+        let first_type = first.as_ref().ok().map(|n| n.number_type(&DATABASE));
+        if let (Ok(n), Some(t)) = (&first, first_type)
+            && t != phonenumber::Type::Unknown
+        {
+            return Ok(phone(n, true, t));
+        }
+        // `5511987654321`: international digits written without the `+`.
+        let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+        let retry = (!trimmed.starts_with('+') && digits.len() > 10)
+            .then(|| phonenumber::parse(None, format!("+{digits}")).ok())
+            .flatten();
+        if let Some(n) = &retry {
+            let t = n.number_type(&DATABASE);
+            if t != phonenumber::Type::Unknown {
+                return Ok(phone(n, true, t));
             }
-        };
-        let key = e164(&number);
-        let region = number
-            .country()
-            .id()
-            .map(|id| id.as_ref().to_owned())
-            .unwrap_or_default();
-        Ok(Contact {
-            key,
-            kind: ContactKind::Phone,
-            region,
-        })
+        }
+        // Not valid: kept when its length fits its country's plan (the default region's reading
+        // first, as for valid numbers).
+        let possible = first
+            .as_ref()
+            .ok()
+            .filter(|n| possible_length(n))
+            .or(retry.as_ref().filter(|n| possible_length(n)));
+        match (possible, &first) {
+            (Some(n), _) => Ok(phone(n, false, phonenumber::Type::Unknown)),
+            (None, Ok(_)) => Err(bad(
+                "not a possible number: its digit count fits no numbering plan of its country",
+            )),
+            (None, Err(e)) => Err(bad(&e.to_string())),
+        }
     }
+}
+
+/// The contact of a parsed phone number with its validity and metadata type.
+fn phone(number: &phonenumber::PhoneNumber, valid: bool, t: phonenumber::Type) -> Contact {
+    let region = number
+        .country()
+        .id()
+        .map(|id| id.as_ref().to_owned())
+        .or_else(|| main_region(number.country().code()))
+        .unwrap_or_default();
+    Contact {
+        key: e164(number),
+        kind: ContactKind::Phone,
+        region,
+        number: Some(NumberInfo {
+            valid,
+            number_type: NumberType::from_metadata(t),
+        }),
+    }
+}
+
+/// The main region of a country calling code (`US` for `+1`), for numbers the metadata cannot
+/// place in one of the code's regions.
+fn main_region(code: u16) -> Option<String> {
+    let metas = DATABASE.by_code(&code)?;
+    metas
+        .iter()
+        .find(|m| m.is_main_country_for_code())
+        .or_else(|| metas.first())
+        .map(|m| m.id().to_owned())
+}
+
+/// Whether the national significant number's length is one the numbering plan of its calling
+/// code allows for some type of number (libphonenumber's "possible number" test; the crate's
+/// general descriptor carries no lengths, so the types' lengths are joined).
+fn possible_length(number: &phonenumber::PhoneNumber) -> bool {
+    let len = number.national().to_string().len();
+    let Ok(len) = u16::try_from(len) else {
+        return false;
+    };
+    DATABASE
+        .by_code(&number.country().code())
+        .unwrap_or_default()
+        .iter()
+        .any(|m| {
+            let d = m.descriptors();
+            [
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.personal_number(),
+                d.voip(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|desc| desc.possible_length().contains(&len))
+        })
 }
 
 /// E.164 text of a parsed number: `+`, country code, national significant number (with the
@@ -167,6 +338,7 @@ fn normalize_email(trimmed: &str) -> Result<Contact, Error> {
         key: lower,
         kind: ContactKind::Email,
         region: String::new(),
+        number: None,
     })
 }
 
@@ -219,7 +391,18 @@ mod tests {
 
     #[test]
     fn garbage_is_rejected_with_the_value() {
-        for raw in ["", "12", "not a number", "+99 123"] {
+        // Letters, too few or too many digits for the plan, no country at all.
+        for raw in [
+            "",
+            "12",
+            "not a number",
+            "+99 123",
+            "N/A",
+            "0000",
+            "(11) 9876",
+            "+55 11 98765-4321 999",
+            "+5511987654321999",
+        ] {
             let err = br()
                 .normalize(raw)
                 .err()
@@ -228,6 +411,75 @@ mod tests {
             assert!(err.contains("contact"), "{raw}: {err}");
         }
         assert!(ContactNormalizer::new("XX").is_err());
+    }
+
+    #[test]
+    fn huge_contacts_are_refused_and_quoted_short() {
+        // A syntactically valid but absurd address, and phone-like garbage.
+        for raw in [
+            format!("{}@example.com", "a".repeat(100_000)),
+            "9".repeat(1 << 20),
+        ] {
+            let err = br().normalize(&raw).expect_err("too long").to_string();
+            assert!(err.contains("longer than 320 bytes"), "{err}");
+            assert!(err.len() < 200, "{} bytes: {err:.100}", err.len());
+            assert!(err.contains(&format!("({} bytes)", raw.len())), "{err}");
+        }
+        let longest = format!("{}@example.com", "a".repeat(MAX_CONTACT_BYTES - 12));
+        assert!(br().normalize(&longest).is_ok());
+    }
+
+    #[test]
+    fn numbers_outside_listed_ranges_are_kept_as_not_valid() {
+        let n = br();
+        for (raw, key, region) in [
+            // Portugal has no 23x range; the digit count is Portugal's.
+            ("+351 230676310", "+351230676310", "PT"),
+            ("351230676310", "+351230676310", "PT"),
+            // Brazil has no area code 20.
+            ("+55 20 98765-4321", "+5520987654321", "BR"),
+            ("(20) 98765-4321", "+5520987654321", "BR"),
+            // A North American number whose area code starts with 1: no region, so the main
+            // country of +1.
+            ("+1 123 456 7890", "+11234567890", "US"),
+        ] {
+            let c = n.normalize(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(c.key, key, "{raw}");
+            assert_eq!(c.region, region, "{raw}");
+            assert_eq!(
+                c.number,
+                Some(NumberInfo {
+                    valid: false,
+                    number_type: NumberType::Other
+                }),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn valid_numbers_carry_their_type() {
+        let n = br();
+        for (raw, t) in [
+            ("+55 11 98765-4321", NumberType::Mobile),
+            ("+55 11 3456-7890", NumberType::FixedLine),
+            ("0800 123 4567", NumberType::TollFree),
+            ("+1 212 555 2671", NumberType::FixedLineOrMobile),
+            ("+1 800 555 0100", NumberType::TollFree),
+            ("+44 7912 345678", NumberType::Mobile),
+        ] {
+            let c = n.normalize(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(
+                c.number,
+                Some(NumberInfo {
+                    valid: true,
+                    number_type: t
+                }),
+                "{raw}"
+            );
+        }
+        let email = n.normalize("ana@example.com").expect("email");
+        assert_eq!(email.number, None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub enum Error {
     InvalidConfig(String),
 
     /// A contact point could not be normalised.
-    #[error("invalid contact {value:?}: {reason}")]
+    #[error("invalid contact {}: {reason}", crate::quote(value))]
     InvalidContact {
         /// The contact as given.
         value: String,
@@ -21,7 +21,10 @@ pub enum Error {
     },
 
     /// A time-zone name is not in the IANA database.
-    #[error("unknown time zone {value:?} (expected an IANA name such as America/Sao_Paulo)")]
+    #[error(
+        "unknown time zone {} (expected an IANA name such as America/Sao_Paulo)",
+        crate::quote(value)
+    )]
     InvalidTimezone {
         /// The zone as given.
         value: String,

@@ -2,6 +2,9 @@
 //! model families, artifact format and contact policy, shared by the trainer and the server so
 //! training and serving cannot drift apart.
 //!
+//! It also holds the crash-safe file handling ([`durable`]) that the server's state directory and
+//! the models directory share, and how error messages quote a value ([`quote`]).
+//!
 //! It knows nothing of gRPC or async runtimes: callers feed it attempts and candidates and get
 //! feature vectors, probabilities and decisions back.
 
@@ -11,6 +14,7 @@ pub mod artifact;
 pub mod calibration;
 pub mod contact;
 pub mod country_zones;
+pub mod durable;
 pub mod error;
 pub mod family;
 pub mod features;
@@ -19,9 +23,13 @@ pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod policy;
+pub mod quote;
 pub mod rank;
 pub mod schema;
+pub mod validation;
 
-pub use contact::{Contact, ContactKind, ContactNormalizer, Masked};
+pub use contact::{Contact, ContactKind, ContactNormalizer, Masked, NumberInfo, NumberType};
 pub use error::{Error, Result, explain};
+pub use quote::quote;
 pub use schema::{Channel, Outcome, Target};
+pub use validation::{LineType, Validation, ValidationStatus};

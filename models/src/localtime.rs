@@ -93,7 +93,7 @@ impl Zones {
 
 /// Local position of `t` given a UTC offset in seconds.
 pub fn local_from_offset(t: i64, offset: i32) -> LocalTime {
-    let local = t + i64::from(offset);
+    let local = t.saturating_add(i64::from(offset));
     let day = local.div_euclid(DAY);
     let second_of_day = local.rem_euclid(DAY);
     // 1970-01-01 was a Thursday (weekday 3 with Monday = 0).

@@ -20,8 +20,31 @@ pub const ATTEMPT_COLUMNS: [&str; 8] = [
     "campaign",
 ];
 
-/// Columns of a contacts file: `person_id` and `contact` are required.
-pub const CONTACT_COLUMNS: [&str; 5] = ["person_id", "contact", "channels", "timezone", "added_at"];
+/// Columns of a contacts file: `person_id` and `contact` are required; the last five are the
+/// latest carrier validation of the contact, when there is one.
+pub const CONTACT_COLUMNS: [&str; 10] = [
+    "person_id",
+    "contact",
+    "channels",
+    "timezone",
+    "added_at",
+    "validation_status",
+    "validated_at",
+    "line_type",
+    "carrier",
+    "ported",
+];
+
+/// Columns of a validations file (carrier / HLR lookups): the first four are required.
+pub const VALIDATION_COLUMNS: [&str; 7] = [
+    "person_id",
+    "contact",
+    "validated_at",
+    "validation_status",
+    "line_type",
+    "carrier",
+    "ported",
+];
 
 /// A way of reaching a contact point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -83,6 +106,29 @@ impl fmt::Display for Channel {
     }
 }
 
+/// Earliest plausible attempt instant: 1990-01-01T00:00:00Z. Contact-attempt logs do not go back
+/// further; an earlier value is a broken export (an epoch default, year 1), not history.
+pub const EARLIEST_PLAUSIBLE: i64 = 631_152_000;
+
+/// How far after the present an attempt may be dated (clock skew between dialers and the host).
+pub const MAX_AHEAD_SECONDS: i64 = 86_400;
+
+/// Why `t` (unix seconds) is not a plausible attempt instant when the present is `now`, if it is
+/// not: before [`EARLIEST_PLAUSIBLE`], or more than `max_ahead` seconds after `now`. Checked where
+/// instants enter (ingest, the server's requests), so no arithmetic on them can wrap and no row
+/// dated 2099 can empty a time slice.
+pub fn implausible_time(t: i64, now: i64, max_ahead: i64) -> Option<String> {
+    if t < EARLIEST_PLAUSIBLE {
+        return Some("implausible time: before 1990-01-01".to_owned());
+    }
+    let latest = now.saturating_add(max_ahead);
+    (t > latest).then(|| {
+        let limit = jiff::Timestamp::from_second(latest)
+            .map_or_else(|_| latest.to_string(), |ts| ts.to_string());
+        format!("implausible time: after {limit} (the present plus {max_ahead} s of clock skew)")
+    })
+}
+
 /// Error for a string that is not in a closed vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownValue {
@@ -98,8 +144,10 @@ impl fmt::Display for UnknownValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown {} {:?} (expected one of: {})",
-            self.kind, self.value, self.expected
+            "unknown {} {} (expected one of: {})",
+            self.kind,
+            crate::quote(&self.value),
+            self.expected
         )
     }
 }
@@ -204,6 +252,25 @@ impl Outcome {
     /// Whether the contact goal was achieved.
     pub fn is_converted(self) -> bool {
         matches!(self, Outcome::Converted)
+    }
+
+    /// Whether the outcome is evidence for a contact rule: `opt_out` (the pair is suppressed
+    /// until re-consent), `wrong_party` (the number, until a later engaged outcome) and `invalid`
+    /// (the pair, for the suppression window). Such outcomes reported live are kept until a
+    /// version's export provably contains them (see `artifact::evidence`).
+    pub fn is_rule_evidence(self) -> bool {
+        match self {
+            Outcome::OptOut | Outcome::WrongParty | Outcome::Invalid => true,
+            Outcome::NoAnswer
+            | Outcome::Busy
+            | Outcome::Voicemail
+            | Outcome::ThirdParty
+            | Outcome::RightParty
+            | Outcome::Converted
+            | Outcome::Delivered
+            | Outcome::Read
+            | Outcome::Replied => false,
+        }
     }
 
     /// Whether the contact point showed it does not reach the person at all.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use contactscore_models::policy::{Policy, PolicyConfig};
+use contactscore_models::quote;
 use serde::Deserialize;
 
 use crate::engine::Retention;
@@ -36,8 +37,8 @@ pub struct Config {
     pub max_contacts_per_request: usize,
     /// Most persons one PlanCampaign request may list.
     pub max_plan_persons: usize,
-    /// Largest request message accepted, in MiB (gRPC's default is 4; a PlanCampaign list of
-    /// 100 000 persons is ≈ 10 MiB).
+    /// Largest PlanCampaign request message accepted, in MiB (a list of 100 000 persons is
+    /// ≈ 10 MiB); every other call's messages are limited to gRPC's default 4 MiB.
     pub max_request_mib: usize,
     /// How long in-flight requests get to finish on shutdown.
     pub shutdown_grace_ms: u64,
@@ -79,7 +80,8 @@ impl Default for Config {
 }
 
 /// Bearer-token authentication of the `ContactScoring` service (health and reflection stay open).
-/// The token itself never goes in the file: name an environment variable or a file holding it.
+/// The tokens themselves never go in the file: name an environment variable or a file holding
+/// each. With an admin token set, `ForgetPerson`, `ReloadModel` and `RecordConsent` need it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
@@ -87,6 +89,10 @@ pub struct AuthConfig {
     pub bearer_token_env: Option<String>,
     /// File holding the token (trailing whitespace ignored).
     pub bearer_token_file: Option<PathBuf>,
+    /// Environment variable holding the admin token.
+    pub admin_token_env: Option<String>,
+    /// File holding the admin token (trailing whitespace ignored).
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// TLS: PEM certificate chain and private key.
@@ -122,6 +128,8 @@ pub struct Settings {
     pub retention: Retention,
     /// Expected bearer token, if authentication is on.
     pub bearer_token: Option<String>,
+    /// The admin token, if the admin RPCs need one.
+    pub admin_token: Option<String>,
     /// TLS certificate and key (PEM bytes).
     pub tls: Option<(Vec<u8>, Vec<u8>)>,
 }
@@ -173,15 +181,17 @@ impl Config {
         let listen = self.listen.parse().map_err(|e| {
             bad(
                 "listen",
-                format!("{:?} is not host:port ({e})", self.listen),
+                format!("{} is not host:port ({e})", quote(&self.listen)),
             )
         })?;
         let metrics_listen = match self.metrics_listen.trim() {
             "" => None,
-            a => Some(
-                a.parse()
-                    .map_err(|e| bad("metrics_listen", format!("{a:?} is not host:port ({e})")))?,
-            ),
+            a => Some(a.parse().map_err(|e| {
+                bad(
+                    "metrics_listen",
+                    format!("{} is not host:port ({e})", quote(a)),
+                )
+            })?),
         };
         if self.reload_interval_ms == 0 {
             return Err(bad("reload_interval_ms", "must be positive".into()));
@@ -222,7 +232,22 @@ impl Config {
             .policy
             .validate()
             .map_err(|e| bad("policy", e.to_string()))?;
-        let bearer_token = self.auth.token()?;
+        let bearer_token = token(
+            "bearer_token",
+            self.auth.bearer_token_env.as_deref(),
+            self.auth.bearer_token_file.as_deref(),
+        )?;
+        let admin_token = token(
+            "admin_token",
+            self.auth.admin_token_env.as_deref(),
+            self.auth.admin_token_file.as_deref(),
+        )?;
+        if admin_token.is_some() && admin_token == bearer_token {
+            return Err(bad(
+                "auth.admin_token",
+                "is the same as the bearer token; it would protect nothing".into(),
+            ));
+        }
         let tls = match &self.tls {
             None => None,
             Some(t) => {
@@ -241,37 +266,36 @@ impl Config {
             policy,
             retention,
             bearer_token,
+            admin_token,
             tls,
         })
     }
 }
 
-impl AuthConfig {
-    fn token(&self) -> Result<Option<String>> {
-        let token = match (&self.bearer_token_env, &self.bearer_token_file) {
-            (None, None) => return Ok(None),
-            (Some(_), Some(_)) => {
-                return Err(ServerError::Config(
-                    "auth: set bearer_token_env or bearer_token_file, not both".into(),
-                ));
-            }
-            (Some(var), None) => std::env::var(var).map_err(|_| {
-                ServerError::Config(format!(
-                    "auth.bearer_token_env: environment variable {var} is not set"
-                ))
-            })?,
-            (None, Some(path)) => {
-                std::fs::read_to_string(path).map_err(|e| ServerError::io(path, e))?
-            }
-        };
-        let token = token.trim().to_owned();
-        if token.is_empty() {
-            return Err(ServerError::Config(
-                "auth: the bearer token is empty".into(),
-            ));
+/// The token `name` (`bearer_token`, `admin_token`) from its `_env` variable or `_file`.
+fn token(name: &str, env: Option<&str>, file: Option<&Path>) -> Result<Option<String>> {
+    let token = match (env, file) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err(ServerError::Config(format!(
+                "auth: set {name}_env or {name}_file, not both"
+            )));
         }
-        Ok(Some(token))
+        (Some(var), None) => std::env::var(var).map_err(|_| {
+            ServerError::Config(format!(
+                "auth.{name}_env: environment variable {} is not set",
+                quote(var)
+            ))
+        })?,
+        (None, Some(path)) => {
+            std::fs::read_to_string(path).map_err(|e| ServerError::io(path, e))?
+        }
+    };
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        return Err(ServerError::Config(format!("auth: the {name} is empty")));
     }
+    Ok(Some(token))
 }
 
 #[cfg(test)]
@@ -307,5 +331,17 @@ mod tests {
         check("attempt_id_retention_days = 0", "attempt_id_retention_days");
         check("max_plan_persons = 0", "max_plan_persons");
         check("max_request_mib = 1", "max_request_mib");
+        check(
+            "[auth]\nadmin_token_env = \"CONTACTSCORE_SURELY_UNSET_VAR\"",
+            "admin_token_env",
+        );
+        check(
+            "[auth]\nadmin_token_env = \"A\"\nadmin_token_file = \"b\"",
+            "admin_token_env or admin_token_file",
+        );
+        check(
+            "[auth]\nbearer_token_env = \"PATH\"\nadmin_token_env = \"PATH\"",
+            "auth.admin_token",
+        );
     }
 }

@@ -1,18 +1,31 @@
 //! Conversions between the protobuf messages and the domain: requests are validated here (every
-//! error names the field, e.g. `contacts[1].timezone`) and domain answers are turned back into
-//! responses. No business logic lives here.
+//! error names the field, e.g. `contacts[1].channels[0]`, and quotes at most 64 characters of
+//! a value) and domain answers are turned back into responses. No business logic lives here.
+//!
+//! What is wrong with the request itself (person id, horizon, the request's zone, an unknown
+//! channel name, too many contact points) is INVALID_ARGUMENT; what is wrong with one contact
+//! point's data (unreadable, unknown zone) is not: it is answered in `blocked` and the others
+//! are ranked, so one bad number never stops the decision for the person.
+//!
+//! Instants are checked against a plausible range (not before 1990; attempts and consents at
+//! most an hour ahead of the server's clock, `as_of` at most a year ahead), so nothing
+//! downstream computes with `i64::MIN` or year 9999.
 
 use contactscore_models::artifact::manifest::Manifest;
 use contactscore_models::family::Family;
 use contactscore_models::metrics::BinaryMetrics;
-use contactscore_models::rank::Ranking;
-use contactscore_models::{Channel, ContactNormalizer, Outcome};
+use contactscore_models::rank::{Ranking, Rejected, Rejection};
+use contactscore_models::schema::{EARLIEST_PLAUSIBLE, implausible_time};
+use contactscore_models::{
+    Channel, ContactKind, ContactNormalizer, LineType, Outcome, ValidationStatus, quote,
+};
 use contactscore_proto::v1;
 use prost_types::Timestamp;
 
 use crate::config::Limits;
 use crate::engine::consent::Consent;
 use crate::engine::journal::LiveOutcome;
+use crate::engine::validation::{ValidValidation, ValidationRecord};
 use crate::engine::{ReloadFailure, Serving, ValidOutcome, ValidRank};
 use crate::error::{Result, ServerError};
 
@@ -20,6 +33,8 @@ use crate::error::{Result, ServerError};
 const MAX_ID_LEN: usize = 256;
 /// Outcomes may not be dated more than this far in the future (clock skew allowance).
 const MAX_FUTURE_SECONDS: i64 = 3_600;
+/// `as_of` may plan at most this far ahead.
+pub(crate) const MAX_PLAN_AHEAD_SECONDS: i64 = 366 * 86_400;
 
 fn id(field: &str, value: &str) -> Result<String> {
     let v = value.trim();
@@ -59,15 +74,28 @@ fn timezone(field: &str, value: &str) -> Result<Option<String>> {
     jiff::tz::TimeZone::get(v).map_err(|_| {
         ServerError::invalid(
             field,
-            format!("unknown time zone {v:?} (expected an IANA name such as America/Sao_Paulo)"),
+            format!(
+                "unknown time zone {} (expected an IANA name such as America/Sao_Paulo)",
+                quote(v)
+            ),
         )
     })?;
     Ok(Some(v.to_owned()))
 }
 
-fn seconds(field: &str, ts: &Timestamp) -> Result<i64> {
+/// The unix seconds of `ts`, which must be a plausible instant: not before 1990 and at most
+/// `max_ahead` seconds after `now`.
+pub(crate) fn seconds(field: &str, ts: &Timestamp, now: i64, max_ahead: i64) -> Result<i64> {
     if !(0..1_000_000_000).contains(&ts.nanos) {
         return Err(ServerError::invalid(field, "nanos must be in 0..1e9"));
+    }
+    if let Some(why) = implausible_time(ts.seconds, now, max_ahead) {
+        let clock = if ts.seconds < EARLIEST_PLAUSIBLE {
+            ""
+        } else {
+            " (check the caller's clock)"
+        };
+        return Err(ServerError::invalid(field, format!("{why}{clock}")));
     }
     Ok(ts.seconds)
 }
@@ -86,18 +114,46 @@ pub fn rank_request(
             format!("at most {} contact points per request", limits.max_contacts),
         ));
     }
+    let mut rejected = Vec::new();
     let contacts = if req.contacts.is_empty() {
         None
     } else {
         let mut out = Vec::with_capacity(req.contacts.len());
         for (i, c) in req.contacts.iter().enumerate() {
             let field = format!("contacts[{i}]");
-            let contact = normalizer
-                .normalize(&c.contact)
-                .map_err(|e| ServerError::invalid(format!("{field}.contact"), e.to_string()))?;
+            let raw = c.contact.trim();
+            if raw.len() > MAX_ID_LEN {
+                return Err(ServerError::invalid(
+                    format!("{field}.contact"),
+                    format!("longer than {MAX_ID_LEN} bytes"),
+                ));
+            }
             let chs = channels(&format!("{field}.channels"), &c.channels)?;
-            let tz = timezone(&format!("{field}.timezone"), &c.timezone)?;
-            out.push((contact, chs, tz));
+            let contact = match normalizer.normalize(raw) {
+                Ok(contact) => contact,
+                Err(_) => {
+                    rejected.push(Rejected {
+                        contact: raw.to_owned(),
+                        kind: if raw.contains('@') {
+                            ContactKind::Email
+                        } else {
+                            ContactKind::Phone
+                        },
+                        channels: chs,
+                        reason: Rejection::UnparseableContact,
+                    });
+                    continue;
+                }
+            };
+            match timezone(&format!("{field}.timezone"), &c.timezone) {
+                Ok(tz) => out.push((contact, chs, tz)),
+                Err(_) => rejected.push(Rejected {
+                    contact: contact.key,
+                    kind: contact.kind,
+                    channels: chs,
+                    reason: Rejection::UnknownTimezone,
+                }),
+            }
         }
         Some(out)
     };
@@ -118,11 +174,12 @@ pub fn rank_request(
     Ok(ValidRank {
         person_id,
         contacts,
+        rejected,
         channels: channels("channels", &req.channels)?,
         as_of: req
             .as_of
             .as_ref()
-            .map(|t| seconds("as_of", t))
+            .map(|t| seconds("as_of", t, now, MAX_PLAN_AHEAD_SECONDS))
             .transpose()?
             .unwrap_or(now),
         horizon_hours,
@@ -186,13 +243,7 @@ pub fn outcome(
         .attempted_at
         .as_ref()
         .ok_or_else(|| ServerError::invalid("outcome.attempted_at", "required"))
-        .and_then(|t| seconds("outcome.attempted_at", t))?;
-    if at > now + MAX_FUTURE_SECONDS {
-        return Err(ServerError::invalid(
-            "outcome.attempted_at",
-            "more than an hour in the future (check the dialer's clock)",
-        ));
-    }
+        .and_then(|t| seconds("outcome.attempted_at", t, now, MAX_FUTURE_SECONDS))?;
     let outcome: Outcome =
         o.outcome
             .parse()
@@ -236,15 +287,9 @@ pub fn consent(
     let at = req
         .consented_at
         .as_ref()
-        .map(|t| seconds("consented_at", t))
+        .map(|t| seconds("consented_at", t, now, MAX_FUTURE_SECONDS))
         .transpose()?
         .unwrap_or(now);
-    if at > now + MAX_FUTURE_SECONDS {
-        return Err(ServerError::invalid(
-            "consented_at",
-            "more than an hour in the future (check the caller's clock)",
-        ));
-    }
     // Never later than now: with a caller's clock running fast, a consent dated ahead would
     // lift an opt-out the person makes in the next minutes.
     let at = at.min(now);
@@ -253,6 +298,68 @@ pub fn consent(
         contact: contact.key,
         channel: ch,
         at,
+    })
+}
+
+/// Validate a carrier validation.
+pub fn validation(
+    req: v1::RecordValidationRequest,
+    normalizer: &ContactNormalizer,
+    now: i64,
+) -> Result<ValidValidation> {
+    let person_id = id("person_id", &req.person_id)?;
+    let contact = normalizer
+        .normalize(&req.contact)
+        .map_err(|e| ServerError::invalid("contact", e.to_string()))?;
+    if contact.kind != ContactKind::Phone {
+        return Err(ServerError::invalid(
+            "contact",
+            "carrier validation applies to phone numbers, not email addresses",
+        ));
+    }
+    if req.status.trim().is_empty() {
+        return Err(ServerError::invalid(
+            "status",
+            "required (one of: active, inactive, unknown)",
+        ));
+    }
+    let status: ValidationStatus =
+        req.status
+            .parse()
+            .map_err(|e: contactscore_models::schema::UnknownValue| {
+                ServerError::invalid("status", e.to_string())
+            })?;
+    let line_type: LineType =
+        req.line_type
+            .parse()
+            .map_err(|e: contactscore_models::schema::UnknownValue| {
+                ServerError::invalid("line_type", e.to_string())
+            })?;
+    let carrier = req.carrier.trim();
+    if carrier.len() > MAX_ID_LEN {
+        return Err(ServerError::invalid(
+            "carrier",
+            format!("longer than {MAX_ID_LEN} bytes"),
+        ));
+    }
+    let at = req
+        .validated_at
+        .as_ref()
+        .map(|t| seconds("validated_at", t, now, MAX_FUTURE_SECONDS))
+        .transpose()?
+        .unwrap_or(now);
+    Ok(ValidValidation {
+        record: ValidationRecord {
+            person_id,
+            contact: contact.key.clone(),
+            status,
+            // Never later than now: a validation dated ahead would outrank the next engagement.
+            at: at.min(now),
+            line_type,
+            carrier: carrier.to_owned(),
+            ported: Some(req.ported),
+        },
+        contact,
     })
 }
 

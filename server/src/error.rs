@@ -27,6 +27,51 @@ pub enum ServerError {
     #[error("missing or invalid bearer token")]
     Unauthenticated,
 
+    /// The caller's token does not allow this call (an admin RPC without the admin token).
+    #[error("{0} needs the admin token ([auth] admin_token_env / admin_token_file)")]
+    PermissionDenied(&'static str),
+
+    /// The request stream of a client-streaming call failed (the client went away, or a
+    /// message was over the size limit): the status it failed with.
+    #[error("request stream failed: {0}")]
+    Received(tonic::Status),
+
+    /// A `RecordOutcomes` stream stopped at message `#resume_from` because of `error`: every
+    /// message before it is recorded (durable) and none from it on, so the client can resend
+    /// from there.
+    #[error(
+        "{error} (the {resume_from} messages before it are recorded: {recorded} new, {duplicates} already recorded; resend from message #{resume_from})"
+    )]
+    StreamStopped {
+        /// Why the stream stopped.
+        error: Box<ServerError>,
+        /// Messages before the stop (all recorded).
+        resume_from: u64,
+        /// Of those, newly recorded.
+        recorded: u64,
+        /// Of those, already recorded before.
+        duplicates: u64,
+    },
+
+    /// Another process holds the state directory's lock (two servers must never share one).
+    #[error(
+        "{}: the state directory is in use by another process ({}); stop it first, or give this \
+         server its own --state-dir",
+        dir.display(),
+        pid.map_or_else(|| "pid unknown".to_owned(), |p| format!("pid {p}"))
+    )]
+    StateDirInUse {
+        /// The state directory.
+        dir: PathBuf,
+        /// The holder's pid, as written in the lock file.
+        pid: Option<u32>,
+    },
+
+    /// A failure inside the server that no request could cause (a task that panicked, a
+    /// writer thread gone). Logged with its details; callers get a generic message.
+    #[error("internal: {0}")]
+    Internal(String),
+
     /// The shared library failed (loading a model, a corrupt artifact).
     #[error(transparent)]
     Models(#[from] contactscore_models::Error),

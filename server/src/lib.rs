@@ -4,10 +4,12 @@
 //! to newly promoted versions without a restart, and never suggests what the contact rules
 //! forbid (the ranking and the rules live in `contactscore-models`).
 
+pub mod auth;
 pub mod config;
 pub mod convert;
 pub mod engine;
 pub mod error;
+pub mod limit;
 pub mod metrics;
 pub mod plan;
 pub mod redact;

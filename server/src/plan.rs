@@ -11,7 +11,8 @@ use std::num::NonZeroUsize;
 
 use contactscore_models::features::{FeatureState, PersonState};
 use contactscore_models::plan::{
-    AttemptsPerPerson, Capacity, CapacityEntry, Plan, PlanPerson, PlanRequest, PlanWindow, plan,
+    AttemptsPerPerson, Capacity, CapacityEntry, MAX_WINDOW_SLOTS, Plan, PlanPerson, PlanRequest,
+    PlanWindow, plan,
 };
 use contactscore_models::rank::RankContact;
 use contactscore_models::{Channel, ContactNormalizer, country_zones};
@@ -49,19 +50,28 @@ fn plan_field(e: contactscore_models::Error) -> ServerError {
     ServerError::Models(e)
 }
 
-fn seconds(field: &str, ts: Option<&prost_types::Timestamp>) -> Result<i64> {
+/// A required instant of the request, checked for plausibility like every instant the server
+/// takes ([`convert::seconds`]): not before 1990, and at most `max_ahead` seconds after `now`.
+fn seconds(
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+    now: i64,
+    max_ahead: i64,
+) -> Result<i64> {
     let ts = ts.ok_or_else(|| ServerError::invalid(field, "required"))?;
-    if !(0..1_000_000_000).contains(&ts.nanos) {
-        return Err(ServerError::invalid(field, "nanos must be in 0..1e9"));
-    }
-    Ok(ts.seconds)
+    convert::seconds(field, ts, now, max_ahead)
 }
 
-/// Validate a PlanCampaign request.
+/// Validate a PlanCampaign request received at `now`. The window may start at most as far
+/// ahead as a Rank's `as_of` may; its end and the capacity lines at most a whole window
+/// further. A listed person's contact point that cannot be read or names an unknown zone does
+/// not fail the request: as in Rank, it is left out of that person's options (a person left
+/// with none is unplanned, `all_contacts_blocked`).
 pub fn validate(
     req: v1::PlanCampaignRequest,
     normalizer: &ContactNormalizer,
     limits: &Limits,
+    now: i64,
 ) -> Result<ValidPlan> {
     if req.persons.len() > limits.max_plan_persons {
         return Err(ServerError::invalid(
@@ -74,15 +84,22 @@ pub fn validate(
             ),
         ));
     }
-    let start = seconds("window_start", req.window_start.as_ref())?;
-    let end = seconds("window_end", req.window_end.as_ref())?;
+    let ahead = convert::MAX_PLAN_AHEAD_SECONDS;
+    let beyond = ahead + i64::from(MAX_WINDOW_SLOTS) * 3_600;
+    let start = seconds("window_start", req.window_start.as_ref(), now, ahead)?;
+    let end = seconds("window_end", req.window_end.as_ref(), now, beyond)?;
     let window = PlanWindow::new(start, end).map_err(plan_field)?;
     let attempts_per_person =
         AttemptsPerPerson::new(req.attempts_per_person).map_err(plan_field)?;
     let mut capacity = Vec::with_capacity(req.capacity.len());
     for (i, c) in req.capacity.iter().enumerate() {
         let field = format!("capacity[{i}]");
-        let slot_start = seconds(&format!("{field}.slot_start"), c.slot_start.as_ref())?;
+        let slot_start = seconds(
+            &format!("{field}.slot_start"),
+            c.slot_start.as_ref(),
+            now,
+            beyond,
+        )?;
         let channel = match c.channel.trim() {
             "" => None,
             ch => Some(

@@ -10,16 +10,16 @@ use std::sync::Arc;
 
 use contactscore_proto::v1::contact_scoring_server::ContactScoringServer;
 use tokio::net::TcpListener;
-use tonic::service::Interceptor;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
-use tonic::{Request, Status};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::auth::TokenCheck;
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::error::{Result, ServerError};
+use crate::limit::{MAX_MESSAGE_BYTES, MessageLimitLayer};
 use crate::metrics;
 use crate::service::Service;
 
@@ -30,33 +30,6 @@ pub struct Bound {
     pub grpc: SocketAddr,
     /// Metrics, when enabled.
     pub metrics: Option<SocketAddr>,
-}
-
-/// Checks `authorization: Bearer <token>` on every call of the service it wraps.
-#[derive(Clone)]
-struct BearerCheck {
-    expected: Option<Arc<str>>,
-}
-
-impl Interceptor for BearerCheck {
-    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
-        let Some(expected) = &self.expected else {
-            return Ok(req);
-        };
-        let given = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        match given {
-            Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(req),
-            _ => Err(ServerError::Unauthenticated.into()),
-        }
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Run the server until `shutdown` resolves; `ready` is called once the sockets are bound.
@@ -108,8 +81,9 @@ pub async fn run(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
-    let check = BearerCheck {
-        expected: settings.bearer_token.as_deref().map(Arc::from),
+    let check = TokenCheck {
+        bearer: settings.bearer_token.as_deref().map(Arc::from),
+        admin: settings.admin_token.as_deref().map(Arc::from),
     };
     // The decoding limit is per service in tonic, not per call: raised for PlanCampaign's lists.
     let scoring = tonic::service::interceptor::InterceptedService::new(
@@ -124,7 +98,12 @@ pub async fn run(
     let grpc = listener
         .local_addr()
         .map_err(|e| ServerError::io(settings.listen.to_string(), e))?;
-    let mut builder = Server::builder();
+    // 4 MiB for every call but PlanCampaign, which takes a campaign list (max_request_mib).
+    let limit = MessageLimitLayer::new(MAX_MESSAGE_BYTES).with_method(
+        "/contactscore.v1.ContactScoring/PlanCampaign",
+        settings.limits.max_request_bytes.max(MAX_MESSAGE_BYTES),
+    );
+    let mut builder = Server::builder().layer(limit);
     if let Some((cert, key)) = &settings.tls {
         builder = builder
             .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
@@ -144,7 +123,7 @@ pub async fn run(
                 let _ = stop_rx.await;
             },
         );
-    tracing::info!(%grpc, metrics = ?metrics_addr, tls = settings.tls.is_some(), auth = settings.bearer_token.is_some(), "listening");
+    tracing::info!(%grpc, metrics = ?metrics_addr, tls = settings.tls.is_some(), auth = settings.bearer_token.is_some(), admin_token = settings.admin_token.is_some(), "listening");
     ready(Bound {
         grpc,
         metrics: metrics_addr,
@@ -166,7 +145,7 @@ pub async fn run(
             }
         }
     };
-    result.map_err(|e| ServerError::io("grpc server", std::io::Error::other(e)))?;
+    result.map_err(|e| ServerError::Internal(format!("grpc server: {e}")))?;
     tracing::info!("stopped");
     Ok(())
 }

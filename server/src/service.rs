@@ -1,6 +1,7 @@
-//! The `ContactScoring` gRPC handlers. Each one is thin: validate and convert the request
-//! (`convert.rs`), call the engine, convert the answer; errors become statuses in `status.rs`.
-//! Every call is timed and counted by code for the metrics.
+//! The `ContactScoring` gRPC handlers. Each one is thin: check the caller's role for the admin
+//! RPCs (`auth.rs`), validate and convert the request (`convert.rs`), call the engine, convert
+//! the answer; errors become statuses in `status.rs`. Every call is timed and counted by code
+//! for the metrics.
 
 use std::sync::Arc;
 
@@ -10,14 +11,12 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::auth::require_admin;
 use crate::config::Limits;
 use crate::convert;
 use crate::engine::{Engine, Reloaded};
 use crate::error::{Result, ServerError};
 use crate::metrics::RpcTimer;
-
-/// Outcomes of a `RecordOutcomes` stream are made durable in batches of this size.
-const RECORD_BATCH: usize = 512;
 
 /// The service.
 #[derive(Debug, Clone)]
@@ -138,45 +137,27 @@ impl ContactScoring for Service {
         request: Request<Streaming<v1::RecordOutcomeRequest>>,
     ) -> Result<Response<v1::RecordOutcomesResponse>, Status> {
         let timer = RpcTimer::start("RecordOutcomes");
-        let mut inbound = request.into_inner();
-        let mut total = v1::RecordOutcomesResponse::default();
-        let mut batch = Vec::with_capacity(RECORD_BATCH);
-        let mut i = 0usize;
-        let result: Result<(), Status> = async {
-            loop {
-                let msg = inbound.next().await.transpose()?;
-                let done = msg.is_none();
-                if let Some(req) = msg {
-                    let serving = self.engine.current().map_err(Status::from)?;
-                    let now = jiff::Timestamp::now().as_second();
-                    let o = convert::outcome(req, &serving.normalizer, now).map_err(|e| {
-                        // Earlier messages are already recorded; name the bad one.
-                        Status::from(e.within(&format!("message #{i}")))
-                    })?;
-                    batch.push(o);
-                    i += 1;
-                }
-                if batch.len() >= RECORD_BATCH || (done && !batch.is_empty()) {
-                    let counts = self
-                        .engine
-                        .record(std::mem::take(&mut batch))
-                        .await
-                        .map_err(Status::from)?;
-                    total.recorded += counts.recorded;
-                    total.duplicates += counts.duplicates;
-                }
-                if done {
-                    return Ok(());
-                }
-            }
-        }
-        .await;
-        timer.finish(
-            result
-                .as_ref()
-                .map_or_else(Status::code, |()| tonic::Code::Ok),
-        );
-        result.map(|()| Response::new(total))
+        let engine = &self.engine;
+        let mut next = 0usize;
+        let messages = request.into_inner().map(|msg| {
+            let i = next;
+            next += 1;
+            let req = msg.map_err(ServerError::Received)?;
+            let serving = engine.current()?;
+            let now = jiff::Timestamp::now().as_second();
+            // Name the bad message: the client resends from it once fixed.
+            convert::outcome(req, &serving.normalizer, now)
+                .map_err(|e| e.within(&format!("message #{i}")))
+        });
+        let result =
+            self.engine
+                .record_stream(messages)
+                .await
+                .map(|c| v1::RecordOutcomesResponse {
+                    recorded: c.recorded,
+                    duplicates: c.duplicates,
+                });
+        finish(timer, result)
     }
 
     async fn get_model_info(
@@ -193,6 +174,7 @@ impl ContactScoring for Service {
     ) -> Result<Response<v1::ForgetPersonResponse>, Status> {
         let timer = RpcTimer::start("ForgetPerson");
         let result = async {
+            require_admin(&request, "ForgetPerson")?;
             let person = request.into_inner().person_id;
             let person = person.trim();
             if person.is_empty() {
@@ -212,6 +194,7 @@ impl ContactScoring for Service {
     ) -> Result<Response<v1::RecordConsentResponse>, Status> {
         let timer = RpcTimer::start("RecordConsent");
         let result = async {
+            require_admin(&request, "RecordConsent")?;
             let serving = self.engine.current()?;
             let now = jiff::Timestamp::now().as_second();
             let c = convert::consent(request.into_inner(), &serving.normalizer, now)?;
@@ -225,6 +208,25 @@ impl ContactScoring for Service {
         finish(timer, result)
     }
 
+    async fn record_validation(
+        &self,
+        request: Request<v1::RecordValidationRequest>,
+    ) -> Result<Response<v1::RecordValidationResponse>, Status> {
+        let timer = RpcTimer::start("RecordValidation");
+        let result = async {
+            let serving = self.engine.current()?;
+            let now = jiff::Timestamp::now().as_second();
+            let v = convert::validation(request.into_inner(), &serving.normalizer, now)?;
+            drop(serving);
+            let (person, status) = (crate::redact::person(&v.record.person_id), v.record.status);
+            let recorded = self.engine.validate(v).await?;
+            tracing::info!(%person, status = status.as_str(), recorded, "carrier validation recorded");
+            Ok(v1::RecordValidationResponse { recorded })
+        }
+        .await;
+        finish(timer, result)
+    }
+
     async fn plan_campaign(
         &self,
         request: Request<v1::PlanCampaignRequest>,
@@ -232,8 +234,13 @@ impl ContactScoring for Service {
         let timer = RpcTimer::start("PlanCampaign");
         let result = async {
             let serving = self.engine.current()?;
-            let valid =
-                crate::plan::validate(request.into_inner(), &serving.normalizer, &self.limits)?;
+            let now = jiff::Timestamp::now().as_second();
+            let valid = crate::plan::validate(
+                request.into_inner(),
+                &serving.normalizer,
+                &self.limits,
+                now,
+            )?;
             let engine = self.engine.clone();
             // Seconds of scoring for a large list: off the async workers.
             tokio::task::spawn_blocking(move || crate::plan::run(&engine, &serving, valid))
@@ -246,12 +253,17 @@ impl ContactScoring for Service {
 
     async fn reload_model(
         &self,
-        _request: Request<v1::ReloadModelRequest>,
+        request: Request<v1::ReloadModelRequest>,
     ) -> Result<Response<v1::ModelInfo>, Status> {
         let timer = RpcTimer::start("ReloadModel");
+        if let Err(e) = require_admin(&request, "ReloadModel") {
+            return finish(timer, Err(e));
+        }
         // A failed load keeps the old version serving; the failure shows in the answer.
         let reloaded = self.engine.reload().await;
-        if let Ok(Reloaded::NoVersion) = reloaded {
+        if let Ok(Reloaded::NoVersion) = reloaded
+            && self.engine.current().is_err()
+        {
             return finish(timer, Err(ServerError::NoModel));
         }
         finish(timer, Ok(self.model_info()))

@@ -20,6 +20,11 @@ pub struct SimData {
     pub contacts: PathBuf,
     /// persons.csv
     pub persons: PathBuf,
+    /// validations.csv (carrier lookups during the history)
+    pub validations: PathBuf,
+    /// Rows of attempts.csv that are not attempts (malformed, or at implausible times): train
+    /// with this many bad rows.
+    pub bad_rows: u64,
     /// truth.csv
     pub truth: PathBuf,
 }
@@ -33,12 +38,14 @@ pub fn simulated(persons: u32, days: u32, seed: u64) -> Result<SimData> {
         seed,
         ..SimulateParams::default()
     };
-    simulate(&params, dir.path())?;
+    let summary = simulate(&params, dir.path())?;
     let p = |f: &str| dir.path().join(f);
     Ok(SimData {
         attempts: p("attempts.csv"),
         contacts: p("contacts.csv"),
         persons: p("persons.csv"),
+        validations: p("validations.csv"),
+        bad_rows: summary.bad_rows(),
         truth: p("truth.csv"),
         dir,
     })

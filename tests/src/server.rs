@@ -19,19 +19,27 @@ use tonic::transport::Channel;
 /// How long the server may take to print its start-up line (loading a model included).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Train on `attempts` into `models` (promoting the new version); returns its version id.
-pub fn train_into(attempts: &Path, contacts: Option<&Path>, models: &Path) -> Result<String> {
+/// Train on `attempts` into `models` (promoting the new version), skipping up to
+/// `max_bad_rows` bad rows (the simulator's malformed and implausible ones); returns its
+/// version id.
+pub fn train_into(
+    attempts: &Path,
+    contacts: Option<&Path>,
+    models: &Path,
+    max_bad_rows: u64,
+) -> Result<String> {
     let settings = Config::default().validate()?;
     let req = TrainRequest {
         inputs: InputPaths {
             attempts: vec![attempts.to_owned()],
             contacts: contacts.map(Path::to_owned),
             persons: None,
+            validations: None,
         },
         models_dir: models.to_owned(),
         family: FamilyChoice::Auto,
         promotion: Promotion::Always,
-        max_bad_rows: 0,
+        max_bad_rows,
     };
     Ok(train(&req, &settings, &Progress::silent())?
         .manifest
@@ -133,6 +141,49 @@ impl ServerProc {
             addr: addr.unwrap_or_default(),
             metrics,
         })
+    }
+
+    /// Start the server as [`ServerProc::start`] does, expecting it to refuse: returns its exit
+    /// code and what it wrote to stderr once it has exited, or an error (after killing it) if it
+    /// started listening instead.
+    pub fn refused(models: &Path, state: &Path, extra: &[&str]) -> Result<(Option<i32>, String)> {
+        let mut child = Command::new(server_binary()?)
+            .arg("--models-dir")
+            .arg(models)
+            .arg("--state-dir")
+            .arg(state)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting contactscore-server")?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+            text
+        });
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        // Until it exits (end of stdout) or starts listening.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("listening on ") {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("the server started ({line}) instead of refusing");
+            }
+        }
+        let status = child.wait()?;
+        let stderr = errors
+            .join()
+            .map_err(|_| anyhow!("stderr reader panicked"))?;
+        Ok((status.code(), stderr))
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The endpoint URL.

@@ -73,18 +73,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..SimulateParams::default()
     };
     let data = dir.join("data");
-    simulate(&params, &data)?;
+    let sim = simulate(&params, &data)?;
     let models = dir.join("models");
     let req = TrainRequest {
         inputs: contactscore_trainer::ingest::InputPaths {
             attempts: vec![data.join("attempts.csv")],
             contacts: Some(data.join("contacts.csv")),
             persons: Some(data.join("persons.csv")),
+            validations: Some(data.join("validations.csv")),
         },
         models_dir: models.clone(),
         family: FamilyChoice::Auto,
         promotion: Promotion::Always,
-        max_bad_rows: 0,
+        // The simulator's malformed and implausible rows, exactly.
+        max_bad_rows: sim.bad_rows(),
     };
     let trained = train(&req, &Config::default().validate()?, &Progress::silent())?.manifest;
     let registry = Registry::open(&models)?;
@@ -94,7 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     grow(&mut state, args.persons);
     let mut manifest = loaded.manifest;
     manifest.version = format!("{}-plan{}", trained.version, state.len());
-    registry.publish(&mut manifest, &loaded.model, &state)?;
+    registry.publish(&mut manifest, &loaded.model, &state, &loaded.evidence)?;
     registry.promote(&manifest.version)?;
     println!(
         "setup: simulate 5 000 × 60 days, train ({}), grow to {} persons, publish: {:.1} s",

@@ -46,7 +46,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("attempts.csv: {:.0} MiB", size as f64 / (1 << 20) as f64);
 
     let settings = Config::default().validate()?;
-    let req = TrainRequest::on_simulated(dir.path(), "attempts.csv", dir.path().join("models"));
+    let req = TrainRequest::on_simulated(
+        dir.path(),
+        "attempts.csv",
+        "validations.csv",
+        dir.path().join("models"),
+        sim.bad_rows(),
+    );
     let out = train(&req, &settings, &Progress::new(false))?;
     let n = out.manifest.rows.attempts as f64;
     let get = |k: &str| {

@@ -80,8 +80,8 @@ pub fn compare(
     let after = Some(manifest.window.end.clone());
     let Ok(cutoff) = manifest.window.end.parse::<jiff::Timestamp>() else {
         let reason = format!(
-            "the champion's training cutoff {:?} is not an RFC 3339 instant",
-            manifest.window.end
+            "the champion's training cutoff {} is not an RFC 3339 instant",
+            contactscore_models::quote(&manifest.window.end)
         );
         return not(version, after, reason);
     };

@@ -110,7 +110,10 @@ impl Config {
         jiff::tz::TimeZone::get(&self.default_timezone).map_err(|_| {
             bad(
                 "default_timezone",
-                format!("{:?} is not an IANA zone", self.default_timezone),
+                format!(
+                    "{} is not an IANA zone",
+                    contactscore_models::quote(&self.default_timezone)
+                ),
             )
         })?;
         let target = self

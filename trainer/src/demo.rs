@@ -9,7 +9,7 @@ use crate::ingest::DispositionMap;
 use crate::progress::Progress;
 use crate::score::{ScoreRequest, score};
 use crate::simulate::{SimulateParams, simulate};
-use crate::split::split_by_time;
+use crate::split::{split_by_time, split_on};
 use crate::train::{TrainOutcome, TrainRequest, train};
 use crate::{Result, TrainerError};
 
@@ -49,10 +49,15 @@ pub fn demo(
     };
     let sim = simulate(&params, &data)?;
     progress.say(format_args!(
-        "simulated {} attempts for {} persons into {}",
+        "simulated {} attempts for {} persons into {} ({} carrier lookups, {} of {} contact \
+         points outside the numbering metadata's ranges, {} malformed rows)",
         sim.attempts,
         sim.persons,
-        data.display()
+        data.display(),
+        sim.validations + sim.validated_contacts,
+        sim.unlisted_contacts,
+        sim.contacts,
+        sim.bad_rows()
     ));
     let p = |f: &str| -> PathBuf { data.join(f) };
     let cutoff = params.start.as_second() + i64::from(req.days - req.holdout_days) * 86_400;
@@ -62,13 +67,28 @@ pub fn demo(
         &p("train_attempts.csv"),
         &p("holdout_attempts.csv"),
     )?;
+    // Carrier lookups are split at the same instant: training must not see the holdout's.
+    split_on(
+        "validated_at",
+        &p("validations.csv"),
+        cutoff,
+        &p("train_validations.csv"),
+        &p("holdout_validations.csv"),
+    )?;
     progress.say(format_args!(
-        "split at day {}: {n_train} attempts to train on, {n_holdout} held out",
+        "split at day {}: {n_train} attempt rows to train on, {n_holdout} held out",
         req.days - req.holdout_days
     ));
     let models = req.out.join("models");
+    // The simulator's malformed rows are bad rows: allow exactly as many as it wrote.
     let trained = train(
-        &TrainRequest::on_simulated(&data, "train_attempts.csv", models.clone()),
+        &TrainRequest::on_simulated(
+            &data,
+            "train_attempts.csv",
+            "train_validations.csv",
+            models.clone(),
+            sim.bad_rows(),
+        ),
         settings,
         progress,
     )?;
@@ -77,8 +97,9 @@ pub fn demo(
             models_dir: models,
             version: Some(trained.manifest.version.clone()),
             attempts: vec![p("holdout_attempts.csv")],
+            validations: Some(p("holdout_validations.csv")),
             dispositions: DispositionMap::default(),
-            max_bad_rows: 0,
+            max_bad_rows: sim.bad_rows(),
         },
         progress,
     )?;

@@ -7,7 +7,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TrainerError {
     /// A row of an input file is bad (fail-fast mode, or more bad rows than `--max-bad-rows`).
-    #[error("{}:{line}: column {column:?}: {reason} (value {value:?})", file.display())]
+    #[error(
+        "{}:{line}: column {}: {reason} (value {})",
+        file.display(),
+        contactscore_models::quote(column),
+        contactscore_models::quote(value)
+    )]
     BadRow {
         /// The input file.
         file: PathBuf,

@@ -77,7 +77,8 @@ pub fn export(
         .attempts
         .iter()
         .chain(&req.inputs.contacts)
-        .chain(&req.inputs.persons);
+        .chain(&req.inputs.persons)
+        .chain(&req.inputs.validations);
     if let Some(p) = inputs.clone().find(|p| same(p)) {
         return Err(TrainerError::BadFile {
             file: p.clone(),
@@ -110,6 +111,7 @@ pub fn export(
                 manifest,
                 model,
                 state,
+                evidence: _,
             } = Registry::open(dir)?.load(req.version.as_deref())?;
             Start {
                 state,
@@ -125,6 +127,7 @@ pub fn export(
         max_bad_rows: req.max_bad_rows,
         dispositions: settings.dispositions.clone(),
         progress: progress.bars(),
+        now: IngestOptions::now(),
     };
     let data = ingest(&req.inputs, &opts)?;
     crate::train::announce(&data.report, progress);

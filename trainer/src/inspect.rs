@@ -1,5 +1,6 @@
 //! `inspect`: list the versions in a models directory with their key metrics, or show one
-//! manifest in full.
+//! manifest in full. The manifest is not covered by a checksum, so each version's model file is
+//! verified against it (checksum, family, feature schema) before the manifest is believed.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,7 +10,8 @@ use contactscore_models::artifact::Registry;
 use crate::Result;
 
 /// One line per version: id, CURRENT marker, family, window end, test log loss / AUC / ECE.
-/// Versions whose manifest cannot be read are listed with the reason, not hidden.
+/// Versions whose manifest cannot be read, or disagrees with the model file, are listed with the
+/// reason, not hidden.
 pub fn list(models_dir: &Path) -> Result<String> {
     let registry = Registry::open(models_dir)?;
     let current = registry.current()?;
@@ -24,8 +26,8 @@ pub fn list(models_dir: &Path) -> Result<String> {
         } else {
             " "
         };
-        match registry.manifest(&v) {
-            Ok(m) => {
+        match registry.load_model(Some(&v)) {
+            Ok((m, _)) => {
                 let metrics = m.metrics.get(&m.family);
                 let _ = writeln!(
                     out,
@@ -51,8 +53,7 @@ pub fn list(models_dir: &Path) -> Result<String> {
 /// A version's manifest as pretty JSON (`None` = CURRENT).
 pub fn show(models_dir: &Path, version: Option<&str>) -> Result<String> {
     let registry = Registry::open(models_dir)?;
-    let v = registry.resolve(version)?;
-    let m = registry.manifest(&v)?;
+    let (m, _) = registry.load_model(version)?;
     serde_json::to_string_pretty(&m)
         .map_err(|e| crate::TrainerError::Config(format!("internal: manifest to JSON: {e}")))
 }

@@ -9,13 +9,15 @@ use clap::{Parser, Subcommand};
 use contactscore_models::family::Family;
 use contactscore_trainer::config::Config;
 use contactscore_trainer::export::{ExportRequest, export};
-use contactscore_trainer::ingest::{DispositionMap, InputPaths};
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
 use contactscore_trainer::{backtest, champion, demo, evaluate, inspect, promote, score};
 
+mod args;
 mod plan_cli;
+
+use args::{Inputs, ScoreArgs};
 
 #[derive(Parser)]
 #[command(
@@ -102,6 +104,12 @@ enum Command {
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
+        /// Malformed attempt rows (bad rows for ingest) per 10 000 attempts.
+        #[arg(long, default_value_t = 10)]
+        malformed_per_10k: u32,
+        /// Attempt rows with implausible times (before 1990, decades ahead) per 10 000 attempts.
+        #[arg(long, default_value_t = 2)]
+        implausible_per_10k: u32,
     },
     /// Fit, calibrate, select and publish a model version.
     Train {
@@ -189,62 +197,6 @@ enum Command {
     },
 }
 
-/// The input files of a replay.
-#[derive(clap::Args)]
-struct Inputs {
-    /// Attempt log(s): .csv, .csv.gz or .parquet (repeat for several files).
-    #[arg(long, required = true)]
-    attempts: Vec<PathBuf>,
-    /// Known contact points.
-    #[arg(long)]
-    contacts: Option<PathBuf>,
-    /// Person time zones and attributes.
-    #[arg(long)]
-    persons: Option<PathBuf>,
-}
-
-impl From<Inputs> for InputPaths {
-    fn from(i: Inputs) -> Self {
-        Self {
-            attempts: i.attempts,
-            contacts: i.contacts,
-            persons: i.persons,
-        }
-    }
-}
-
-#[derive(clap::Args)]
-struct ScoreArgs {
-    /// Models directory.
-    #[arg(long)]
-    models_dir: PathBuf,
-    /// Version (default: CURRENT).
-    #[arg(long)]
-    version: Option<String>,
-    /// Attempt log(s) after the model's training window.
-    #[arg(long, required = true)]
-    attempts: Vec<PathBuf>,
-    /// Configuration file (for the disposition map).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Skip and count up to N bad rows instead of failing on the first.
-    #[arg(long, default_value_t = 0)]
-    max_bad_rows: u64,
-}
-
-impl ScoreArgs {
-    fn request(self) -> Result<score::ScoreRequest> {
-        let config = Config::load(self.config.as_deref())?;
-        Ok(score::ScoreRequest {
-            models_dir: self.models_dir,
-            version: self.version,
-            attempts: self.attempts,
-            dispositions: DispositionMap::from_toml_table(&config.dispositions)?,
-            max_bad_rows: self.max_bad_rows,
-        })
-    }
-}
-
 fn run(cli: Cli) -> Result<()> {
     let progress = Progress::new(cli.quiet);
     match cli.command {
@@ -292,18 +244,7 @@ fn run(cli: Cli) -> Result<()> {
                 policy: backtest::load_policy(policy.as_deref())?,
             };
             if let Some(per_hour) = capacity {
-                let req = backtest::capacity::CapacityRequest {
-                    base: req,
-                    per_hour,
-                };
-                let report = backtest::capacity::capacity_backtest(&req, &settings, &progress)
-                    .with_context(|| format!("backtesting into {}", out.display()))?;
-                print!("{}", backtest::capacity::render(&report));
-                progress.say(format_args!(
-                    "wrote {}",
-                    out.join(backtest::capacity::CAPACITY_REPORT_FILE).display()
-                ));
-                return Ok(());
+                return plan_cli::capacity_backtest(req, per_hour, &settings, &progress);
             }
             let report = backtest::backtest(&req, &settings, &progress)
                 .with_context(|| format!("backtesting into {}", out.display()))?;
@@ -319,24 +260,42 @@ fn run(cli: Cli) -> Result<()> {
             days,
             seed,
             out,
+            malformed_per_10k,
+            implausible_per_10k,
         } => {
             let params = SimulateParams {
                 persons,
                 days,
                 seed,
+                malformed_per_10k,
+                implausible_per_10k,
                 ..SimulateParams::default()
             };
             let s = simulate(&params, &out)
                 .with_context(|| format!("simulating into {}", out.display()))?;
             println!(
-                "wrote {} attempts ({} duplicate rows), {} persons, {} contact points to {} ({} engaged)",
+                "wrote {} attempts ({} duplicate rows), {} persons, {} contact points ({} outside \
+                 the numbering metadata's ranges, {} with a carrier lookup), {} carrier lookups \
+                 to {} ({} engaged)",
                 s.attempts,
                 s.duplicate_rows,
                 s.persons,
                 s.contacts,
+                s.unlisted_contacts,
+                s.validated_contacts,
+                s.validations,
                 out.display(),
                 s.engaged
             );
+            if s.bad_rows() > 0 {
+                println!(
+                    "attempts.csv also has {} malformed and {} implausible rows: train with \
+                     --max-bad-rows {}",
+                    s.malformed_rows,
+                    s.implausible_rows,
+                    s.bad_rows()
+                );
+            }
         }
         Command::Train {
             inputs,

@@ -1,10 +1,12 @@
 //! The binary's `plan` subcommand: its flags, and turning them into a
-//! [`plan::PlanFilesRequest`] and the summary it prints.
+//! [`plan::PlanFilesRequest`] and the summary it prints; and `backtest --capacity`, the
+//! backtest of planning under capacity.
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use contactscore_trainer::config::Settings;
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::{backtest, plan};
 
@@ -100,5 +102,25 @@ pub fn run(a: PlanArgs, progress: &Progress) -> Result<()> {
         s.rows_scored,
         out.display()
     );
+    Ok(())
+}
+
+/// `backtest --capacity N`: run the capacity backtest of `base`, print its table and say where
+/// the report went.
+pub fn capacity_backtest(
+    base: backtest::BacktestRequest,
+    per_hour: u32,
+    settings: &Settings,
+    progress: &Progress,
+) -> Result<()> {
+    let out = base.out.clone();
+    let req = backtest::capacity::CapacityRequest { base, per_hour };
+    let report = backtest::capacity::capacity_backtest(&req, settings, progress)
+        .with_context(|| format!("backtesting into {}", out.display()))?;
+    print!("{}", backtest::capacity::render(&report));
+    progress.say(format_args!(
+        "wrote {}",
+        out.join(backtest::capacity::CAPACITY_REPORT_FILE).display()
+    ));
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Replaying an attempt log through the feature state in time order: each selected attempt's
 //! features are read from the state *before* the attempt is applied, then the attempt is applied.
-//! Training, `score` and `evaluate` all go through here.
+//! Carrier validations are events of the same history: each is applied when the replay reaches
+//! its instant (before the features of an attempt at or after it). Training, `score` and
+//! `evaluate` all go through here.
 
 use contactscore_models::country_zones;
 use contactscore_models::features::{Candidate, FeatureSchema, FeatureState};
@@ -101,6 +103,9 @@ impl Selection {
 /// Replay every attempt of `data` (already sorted by time) through `state`. For each selected
 /// attempt, `visit` receives its ordinal (see [`Selection`]), the row and its point-in-time
 /// features, read before the attempt is applied. Every attempt is applied, selected or not.
+/// Each validation of a person is applied before the person's first attempt at or after its
+/// instant; those after the person's last attempt are applied at the end, so the final state
+/// holds every one.
 ///
 /// Persons are replayed one after another, each through all of their own attempts in time order,
 /// rather than all attempts in global time order. The state of one person never depends on
@@ -121,6 +126,7 @@ pub fn replay(
     let mut buf = Vec::with_capacity(schema.len());
     let mut batch = Vec::with_capacity(GATHER);
     let order = person_major(data);
+    let mut validations = PersonValidations::new(data);
     for (c, chunk) in order.chunks(GATHER).enumerate() {
         // Person-major order reads the time-sorted rows at random: fetch a chunk of them in a
         // tight loop, where the CPU overlaps the cache misses, before the dependent work.
@@ -131,12 +137,14 @@ pub fn replay(
         }));
         for (row, ordinal) in &batch {
             let slot = slots[row.person as usize];
+            validations.apply(state, data, slot, row.person, Some(row.t))?;
             let contact = &data.contacts[row.contact as usize];
             if let Some(ordinal) = *ordinal {
                 buf.clear();
                 let cand = Candidate {
                     contact: &contact.key,
                     kind: contact.kind,
+                    number: contact.number,
                     zone: None,
                     channel: row.channel,
                     t: row.t,
@@ -148,8 +156,79 @@ pub fn replay(
         }
         bar.set_position((c * GATHER + chunk.len()) as u64);
     }
+    for (person, &slot) in slots.iter().enumerate() {
+        let person = u32::try_from(person).unwrap_or(u32::MAX);
+        validations.apply(state, data, slot, person, None)?;
+    }
     bar.finish();
     Ok(())
+}
+
+/// Each person's validations in time order, with how far the replay has applied them.
+struct PersonValidations {
+    /// Indices into `data.validations`, grouped by person, each group in time order.
+    order: Vec<u32>,
+    /// Per person: the next position in `order` to apply, and the end of the person's group.
+    next: Vec<u32>,
+    end: Vec<u32>,
+}
+
+impl PersonValidations {
+    /// A stable counting sort of the (time-sorted) validations by person; nothing to hold when
+    /// there are none.
+    fn new(data: &Ingested) -> Self {
+        if data.validations.is_empty() {
+            return Self {
+                order: Vec::new(),
+                next: Vec::new(),
+                end: Vec::new(),
+            };
+        }
+        let n = data.persons.len();
+        let mut end = vec![0u32; n];
+        for v in &data.validations {
+            end[v.person as usize] += 1;
+        }
+        let mut next = vec![0u32; n];
+        let mut total = 0u32;
+        for p in 0..n {
+            next[p] = total;
+            total += end[p];
+            end[p] = total;
+        }
+        let mut fill = next.clone();
+        let mut order = vec![0u32; data.validations.len()];
+        for (i, v) in data.validations.iter().enumerate() {
+            let at = &mut fill[v.person as usize];
+            order[*at as usize] = u32::try_from(i).unwrap_or(u32::MAX);
+            *at += 1;
+        }
+        Self { order, next, end }
+    }
+
+    /// Apply `person`'s validations up to and including instant `until` (`None`: all left).
+    fn apply(
+        &mut self,
+        state: &mut FeatureState,
+        data: &Ingested,
+        slot: u32,
+        person: u32,
+        until: Option<i64>,
+    ) -> Result<()> {
+        if self.order.is_empty() {
+            return Ok(());
+        }
+        let p = person as usize;
+        while self.next[p] < self.end[p] {
+            let v = &data.validations[self.order[self.next[p] as usize] as usize];
+            if until.is_some_and(|t| v.t > t) {
+                break;
+            }
+            state.apply_validation(slot, &data.contacts[v.contact as usize], v.validation())?;
+            self.next[p] += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Rows fetched per gather step of [`replay`] (≈ 160 KiB of rows: stays in L2).

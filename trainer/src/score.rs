@@ -21,6 +21,8 @@ pub struct ScoreRequest {
     pub version: Option<String>,
     /// Attempt files, read in order.
     pub attempts: Vec<PathBuf>,
+    /// Carrier validations of the same period, applied at their instants.
+    pub validations: Option<PathBuf>,
     /// Dialer code map (from `--config`).
     pub dispositions: DispositionMap,
     /// Bad rows allowed (0 = fail fast).
@@ -66,17 +68,20 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
         manifest,
         model,
         mut state,
+        evidence: _,
     } = registry.load(req.version.as_deref())?;
     let opts = IngestOptions {
         normalizer: ContactNormalizer::new(&manifest.serving.default_region)?,
         max_bad_rows: req.max_bad_rows,
         dispositions: req.dispositions.clone(),
         progress: progress.bars(),
+        now: IngestOptions::now(),
     };
     let inputs = InputPaths {
         attempts: req.attempts.clone(),
         contacts: None,
         persons: None,
+        validations: req.validations.clone(),
     };
     let data = ingest(&inputs, &opts)?;
     crate::train::announce(&data.report, progress);

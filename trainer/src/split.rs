@@ -9,6 +9,17 @@ use crate::{Result, TrainerError};
 /// Copy the rows of `src` with `attempted_at` before `cutoff` (unix seconds) to `before` and the
 /// rest to `after`, both with the header. Returns the two row counts.
 pub fn split_by_time(src: &Path, cutoff: i64, before: &Path, after: &Path) -> Result<(u64, u64)> {
+    split_on("attempted_at", src, cutoff, before, after)
+}
+
+/// [`split_by_time`] on the RFC 3339 column `column` (`validated_at` for a validations file).
+pub fn split_on(
+    column: &str,
+    src: &Path,
+    cutoff: i64,
+    before: &Path,
+    after: &Path,
+) -> Result<(u64, u64)> {
     let csv_err = |path: &Path, e: csv::Error| TrainerError::BadFile {
         file: path.to_owned(),
         reason: e.to_string(),
@@ -17,10 +28,10 @@ pub fn split_by_time(src: &Path, cutoff: i64, before: &Path, after: &Path) -> Re
     let headers = r.byte_headers().map_err(|e| csv_err(src, e))?.clone();
     let col = headers
         .iter()
-        .position(|h| h.eq_ignore_ascii_case(b"attempted_at"))
+        .position(|h| h.eq_ignore_ascii_case(column.as_bytes()))
         .ok_or_else(|| TrainerError::BadFile {
             file: src.to_owned(),
-            reason: "no attempted_at column".into(),
+            reason: format!("no {column} column"),
         })?;
     let mut wb = csv::Writer::from_path(before).map_err(|e| csv_err(before, e))?;
     let mut wa = csv::Writer::from_path(after).map_err(|e| csv_err(after, e))?;
@@ -37,7 +48,7 @@ pub fn split_by_time(src: &Path, cutoff: i64, before: &Path, after: &Path) -> Re
         let t = parse_rfc3339(&raw).map_err(|reason| TrainerError::BadRow {
             file: src.to_owned(),
             line,
-            column: "attempted_at".into(),
+            column: column.into(),
             value: raw.clone(),
             reason,
         })?;

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use contactscore_models::artifact::{
-    ChampionComparison, Manifest, Registry, RowCounts, ServingSettings, TrainingWindow,
+    ChampionComparison, Manifest, Registry, RowCounts, RuleEvidence, ServingSettings,
+    TrainingWindow,
 };
 use contactscore_models::calibration::Calibrator;
 use contactscore_models::family::{Dataset, Family};
@@ -80,20 +81,29 @@ pub struct TrainRequest {
 }
 
 impl TrainRequest {
-    /// Train on simulator output in `dir`: the attempts file `attempts` with the `contacts.csv`
-    /// and `persons.csv` beside it, family chosen automatically, promoted, failing on any bad row
-    /// (what `demo`, `backtest` and the benchmarks do).
-    pub fn on_simulated(dir: &Path, attempts: &str, models_dir: PathBuf) -> Self {
+    /// Train on simulator output in `dir`: the attempts file `attempts` and validations file
+    /// `validations` with the `contacts.csv` and `persons.csv` beside them, family chosen
+    /// automatically, promoted, skipping up to `max_bad_rows` bad rows (the simulator's
+    /// [`crate::simulate::SimulateSummary::bad_rows`]: what `demo`, `backtest` and the
+    /// benchmarks do).
+    pub fn on_simulated(
+        dir: &Path,
+        attempts: &str,
+        validations: &str,
+        models_dir: PathBuf,
+        max_bad_rows: u64,
+    ) -> Self {
         Self {
             inputs: InputPaths {
                 attempts: vec![dir.join(attempts)],
                 contacts: Some(dir.join("contacts.csv")),
                 persons: Some(dir.join("persons.csv")),
+                validations: Some(dir.join(validations)),
             },
             models_dir,
             family: FamilyChoice::Auto,
             promotion: Promotion::Always,
-            max_bad_rows: 0,
+            max_bad_rows,
         }
     }
 }
@@ -128,6 +138,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         max_bad_rows: req.max_bad_rows,
         dispositions: settings.dispositions.clone(),
         progress: progress.bars(),
+        now: IngestOptions::now(),
     };
     let data = ingest(&req.inputs, &opts)?;
     let mut timings = vec![("ingest".to_owned(), started.elapsed().as_secs_f64())];
@@ -205,6 +216,13 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         },
         progress,
     )?;
+    // The contact-rule evidence this export provably holds: the server replays live opt-outs,
+    // wrong parties and invalids onto this version unless they are listed here.
+    let evidence = RuleEvidence::collect(
+        data.attempts
+            .iter()
+            .map(|row| (data.attempt_id(row), row.outcome)),
+    );
     // Only the report is needed from here on; free the attempt tables before fitting, where
     // memory peaks.
     let report = data.report.clone();
@@ -353,7 +371,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         champion: comparison,
     };
     let publish_started = progress.timer();
-    registry.publish(&mut manifest, &model, &state)?;
+    registry.publish(&mut manifest, &model, &state, &evidence)?;
     if promote {
         registry.promote(&manifest.version)?;
     }

@@ -1,8 +1,11 @@
-//! Model artifacts: the manifest format and the versioned models directory.
+//! Model artifacts: the manifest format, the versioned models directory, and the rule evidence
+//! each version's export contained.
 
+pub mod evidence;
 pub mod manifest;
 pub mod registry;
 
+pub use evidence::RuleEvidence;
 pub use manifest::{
     ChampionComparison, ComparisonResult, FORMAT_VERSION, Manifest, RowCounts, ServingSettings,
     TrainingWindow,

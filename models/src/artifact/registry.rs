@@ -1,14 +1,18 @@
 //! The models directory as a registry: one immutable subdirectory per version, written to a
 //! temporary directory, fsynced and renamed into place; a `CURRENT` file naming the promoted
-//! version, replaced atomically. Loading verifies format version, checksums and feature schema.
+//! version, replaced atomically. Loading verifies format version, checksums, the family and the
+//! feature schema. Every file is written through [`crate::durable`]: private modes (`state.bin`
+//! holds contact points), no temporary left behind by a failed write.
 
-use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::evidence::{self, RuleEvidence};
 use super::manifest::{FORMAT_VERSION, Manifest};
+use crate::durable::{self, Leftovers};
 use crate::features::FeatureState;
 use crate::model::ResponseModel;
 use crate::{Error, Result};
@@ -22,7 +26,10 @@ pub const STATE: &str = "state.bin";
 /// The pointer to the promoted version.
 pub const CURRENT: &str = "CURRENT";
 
-const STATE_MAGIC: &[u8; 8] = b"CSSTATE1";
+/// Magic of a state snapshot; the digit is the encoding's version (postcard is not
+/// self-describing, so a field added to the state is a new version). 2: contact points carry
+/// their number's metadata validity and type and their latest carrier validation.
+const STATE_MAGIC: &[u8; 8] = b"CSSTATE2";
 
 /// A models directory.
 #[derive(Debug, Clone)]
@@ -39,13 +46,15 @@ pub struct LoadedVersion {
     pub model: ResponseModel,
     /// The feature state at the end of its training history.
     pub state: FeatureState,
+    /// The rule evidence its export contained (empty for versions written before it was kept).
+    pub evidence: RuleEvidence,
 }
 
 impl Registry {
-    /// Open (and create if needed) the models directory `dir`.
+    /// Open (and create if needed, mode `0700`) the models directory `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        durable::create_private_dir(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(Self { dir })
     }
 
@@ -103,13 +112,15 @@ impl Registry {
     }
 
     /// Publish a new version: write `manifest` (its `files` checksums are filled in here), the
-    /// model and the state snapshot to a temporary directory, fsync everything, then rename it
-    /// into place. An existing version is never overwritten.
+    /// model, the state snapshot and the rule evidence to a temporary directory, fsync
+    /// everything, then rename it into place. An existing version is never overwritten; on
+    /// failure the temporary directory is removed (and so are those of publishers that crashed).
     pub fn publish(
         &self,
         manifest: &mut Manifest,
         model: &ResponseModel,
         state: &FeatureState,
+        evidence: &RuleEvidence,
     ) -> Result<PathBuf> {
         let final_dir = self.dir.join(&manifest.version);
         if final_dir.exists() {
@@ -118,13 +129,29 @@ impl Registry {
                 "version already exists; versions are immutable",
             ));
         }
-        let tmp = self
-            .dir
-            .join(format!(".tmp-{}-{}", manifest.version, std::process::id()));
+        durable::remove_temporaries(&self.dir, Leftovers::OfDeadWriters)
+            .map_err(|e| Error::io(&self.dir, e))?;
+        let tmp = durable::temp_path(&final_dir);
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         }
-        fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        durable::create_private_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let written = self.write_version(&tmp, &final_dir, manifest, model, state, evidence);
+        if written.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        written.map(|()| final_dir)
+    }
+
+    fn write_version(
+        &self,
+        tmp: &Path,
+        final_dir: &Path,
+        manifest: &mut Manifest,
+        model: &ResponseModel,
+        state: &FeatureState,
+        evidence: &RuleEvidence,
+    ) -> Result<()> {
         let model_bytes = serde_json::to_vec(model)
             .map_err(|e| Error::artifact(tmp.join(MODEL), e.to_string()))?;
         let mut state_bytes = STATE_MAGIC.to_vec();
@@ -132,34 +159,36 @@ impl Registry {
             postcard::to_stdvec(state)
                 .map_err(|e| Error::artifact(tmp.join(STATE), e.to_string()))?,
         );
+        let evidence_bytes = evidence.to_bytes();
         manifest.format_version = FORMAT_VERSION;
-        manifest
-            .files
-            .insert(MODEL.into(), sha256_hex(&model_bytes));
-        manifest
-            .files
-            .insert(STATE.into(), sha256_hex(&state_bytes));
+        for (name, bytes) in [
+            (MODEL, &model_bytes),
+            (STATE, &state_bytes),
+            (evidence::FILE, &evidence_bytes),
+        ] {
+            manifest.files.insert(name.into(), sha256_hex(bytes));
+        }
         let manifest_bytes = serde_json::to_vec_pretty(manifest)
             .map_err(|e| Error::artifact(tmp.join(MANIFEST), e.to_string()))?;
-        write_synced(&tmp.join(MODEL), &model_bytes)?;
-        write_synced(&tmp.join(STATE), &state_bytes)?;
-        write_synced(&tmp.join(MANIFEST), &manifest_bytes)?;
-        sync_dir(&tmp)?;
-        fs::rename(&tmp, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
-        sync_dir(&self.dir)?;
-        Ok(final_dir)
+        for (name, bytes) in [
+            (MODEL, &model_bytes),
+            (STATE, &state_bytes),
+            (evidence::FILE, &evidence_bytes),
+            (MANIFEST, &manifest_bytes),
+        ] {
+            let path = tmp.join(name);
+            durable::write_new(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        }
+        durable::sync_dir(tmp).map_err(|e| Error::io(tmp, e))?;
+        fs::rename(tmp, final_dir).map_err(|e| Error::io(final_dir, e))?;
+        durable::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))
     }
 
-    /// Point `CURRENT` at `version` atomically (write a temporary file, fsync, rename).
+    /// Point `CURRENT` at `version` atomically ([`durable::replace`]).
     pub fn promote(&self, version: &str) -> Result<()> {
         let version = self.resolve(Some(version))?;
-        let tmp = self
-            .dir
-            .join(format!(".CURRENT.tmp-{}", std::process::id()));
-        write_synced(&tmp, format!("{version}\n").as_bytes())?;
         let path = self.dir.join(CURRENT);
-        fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        sync_dir(&self.dir)
+        durable::replace(&path, format!("{version}\n").as_bytes()).map_err(|e| Error::io(&path, e))
     }
 
     /// Read a version's manifest and check its format version.
@@ -197,11 +226,27 @@ impl Registry {
             StateError::Format(reason) => Error::artifact(dir.join(STATE), reason),
         })?;
         state.rebuild_index();
+        let evidence = self.evidence(&manifest, &dir)?;
         Ok(LoadedVersion {
             manifest,
             model,
             state,
+            evidence,
         })
+    }
+
+    /// The rule evidence of the version in `dir`, verified against the manifest's checksum;
+    /// empty when the version predates it (its manifest lists no such file).
+    fn evidence(&self, manifest: &Manifest, dir: &Path) -> Result<RuleEvidence> {
+        let Some(want) = manifest.files.get(evidence::FILE) else {
+            return Ok(RuleEvidence::default());
+        };
+        let path = dir.join(evidence::FILE);
+        let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        if &sha256_hex(&bytes) != want {
+            return Err(corrupt(dir, evidence::FILE));
+        }
+        RuleEvidence::from_bytes(&bytes, &path)
     }
 
     /// Load and verify a version's manifest and model without its state snapshot (`None` =
@@ -225,6 +270,18 @@ impl Registry {
             return Err(Error::artifact(
                 &dir,
                 "model and manifest disagree on the feature schema",
+            ));
+        }
+        // The manifest is not covered by a checksum: a hand-edited family must not be believed.
+        let family = model.primary.family();
+        if family != manifest.family {
+            return Err(Error::artifact(
+                dir.join(MANIFEST),
+                format!(
+                    "the manifest says family {} but {MODEL} holds a {} model",
+                    manifest.family.as_str(),
+                    family.as_str()
+                ),
             ));
         }
         Ok((manifest, model))
@@ -266,7 +323,9 @@ fn read_state(path: &Path, want: &str) -> std::result::Result<FeatureState, Stat
         },
     );
     let mut magic = [0u8; STATE_MAGIC.len()];
-    let magic_ok = reader.read_exact(&mut magic).is_ok() && &magic == STATE_MAGIC;
+    let read_magic = reader.read_exact(&mut magic).is_ok();
+    let magic_ok = read_magic && &magic == STATE_MAGIC;
+    let older = read_magic && magic[..7] == STATE_MAGIC[..7] && magic[7] < STATE_MAGIC[7];
     // Strings are copied out of this scratch space one at a time (`String`/`Box<str>` fields), so
     // it only needs to hold the longest one.
     let mut scratch = vec![0u8; 1 << 20];
@@ -281,6 +340,11 @@ fn read_state(path: &Path, want: &str) -> std::result::Result<FeatureState, Stat
         return Err(StateError::Checksum);
     }
     match (magic_ok, decoded) {
+        (false, _) if older => Err(StateError::Format(format!(
+            "state snapshot format {} is from an older build (this one reads {}); retrain the model",
+            char::from(magic[7]),
+            char::from(STATE_MAGIC[7])
+        ))),
         (false, _) => Err(StateError::Format(
             "not a contactscore state snapshot".into(),
         )),
@@ -310,18 +374,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = File::create(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    f.sync_all().map_err(|e| Error::io(path, e))
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::io(dir, e))
 }
 
 #[cfg(test)]
@@ -378,6 +430,13 @@ mod tests {
         assert!(
             matches!(&r, Err(StateError::Format(m)) if m.contains("not a contactscore")),
             "bad magic accepted"
+        );
+        let mut older = good.clone();
+        older[7] = b'1';
+        let r = read_state(&write(dir.path(), &older), &sha256_hex(&older));
+        assert!(
+            matches!(&r, Err(StateError::Format(m)) if m.contains("older build")),
+            "an older snapshot is not named as such"
         );
         let cut = &good[..good.len() - 3];
         let r = read_state(&write(dir.path(), cut), &sha256_hex(cut));

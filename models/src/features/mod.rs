@@ -1,6 +1,7 @@
 //! Point-in-time features: the incremental state updated by each attempt outcome, the feature
 //! vector read from it, and the schema that names that vector.
 
+mod apply;
 mod fastmath;
 pub mod rows;
 pub mod schema;

@@ -6,7 +6,8 @@
 //! on the pair and the instant together. The person's counts, fatigue and contact tallies at an
 //! instant are the same for every pair; the local time and hour-of-week cells are the same for
 //! every pair in the same zone; a contact's counts are the same for each of its channels. Only
-//! the (contact, channel) segment is computed per row. Every value still comes from the segment
+//! the (contact, channel) segment and the short number segment (it falls back on the pair's own
+//! [`super::Candidate::number`] for a contact the state does not know) are computed per row. Every value still comes from the segment
 //! functions of `vector.rs` with the same inputs, so rows are bit-identical to
 //! [`FeatureState::features`] (checked row by row in debug builds, and by tests against the
 //! pre-segment implementation).
@@ -16,17 +17,18 @@ use super::state::{ContactState, FeatureState, PersonState};
 use super::tally::TallyView;
 use super::vector::{
     SEG_CONTACT, SEG_HOURS, SEG_PERSON, SEG_TIME, Writer, attribute_segment, channel_segment,
-    contact_segment, hours_segment, listed_segment, pair_segment, person_segment, time_segment,
-    visible_contact,
+    contact_segment, hours_segment, listed_segment, number_segment, pair_segment, person_segment,
+    time_segment, visible_contact,
 };
 use crate::localtime::LocalTime;
-use crate::{Channel, ContactKind};
+use crate::{Channel, ContactKind, NumberInfo};
 
 /// A (contact, channel) pair of the person, resolved once for all its rows.
 #[derive(Debug, Clone, Copy)]
 pub struct RowPair<'k> {
     key: &'k str,
     kind: ContactKind,
+    number: Option<NumberInfo>,
     channel: Channel,
     zone: Option<u16>,
     /// The contact's index in the person's state, if the state knows it.
@@ -44,6 +46,11 @@ impl<'k> RowPair<'k> {
     /// The contact's kind.
     pub fn kind(&self) -> ContactKind {
         self.kind
+    }
+
+    /// What the metadata says about the number (`None` for an email).
+    pub fn number(&self) -> Option<NumberInfo> {
+        self.number
     }
 
     /// The channel.
@@ -117,12 +124,13 @@ impl<'a> PersonRows<'a> {
         self.times.binary_search(&t).ok()
     }
 
-    /// Resolve the pair (`contact` of `kind`, `channel`); `zone` overrides the state's zone for it, as
-    /// [`super::Candidate::zone`] does.
+    /// Resolve the pair (`contact` of `kind`, `channel`); `number` and `zone` are the
+    /// candidate's, as in [`super::Candidate`] (`zone` overrides the state's zone for it).
     pub fn pair<'k>(
         &mut self,
         contact: &'k str,
         kind: ContactKind,
+        number: Option<NumberInfo>,
         channel: Channel,
         zone: Option<u16>,
     ) -> RowPair<'k> {
@@ -139,6 +147,7 @@ impl<'a> PersonRows<'a> {
         RowPair {
             key: contact,
             kind,
+            number,
             channel,
             zone,
             index,
@@ -167,6 +176,7 @@ impl<'a> PersonRows<'a> {
         listed_segment(&mut w, contact, pair.channel);
         w.out.extend_from_slice(&at.person);
         w.out.extend_from_slice(&zoned.hours);
+        number_segment(&mut w, contact, pair.number, t);
         attribute_segment(&mut w, person, self.schema);
         #[cfg(debug_assertions)]
         self.check(pair, t, &out[start..]);
@@ -181,6 +191,7 @@ impl<'a> PersonRows<'a> {
         let cand = super::Candidate {
             contact: pair.contact(),
             kind: pair.kind(),
+            number: pair.number,
             zone: pair.zone,
             channel: pair.channel,
             t,

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Version of the feature code. Bump it whenever `vector.rs` changes what a feature means.
-pub const FEATURE_VERSION: u32 = 1;
+/// 2: the number's metadata validity and type, and its latest carrier validation.
+pub const FEATURE_VERSION: u32 = 2;
 
 /// Prior engaged rate used to smooth per-entity rates inside the features.
 pub const RATE_PRIOR: f32 = 0.1;
@@ -92,6 +93,20 @@ pub const BASE_FEATURES: &[FeatureDef] = &[
     f("ph_block_engaged", 0.0),
     f("ph_block_rate", RATE_PRIOR),
     f("ph_bucket_rate", RATE_PRIOR),
+    f("number_valid", 1.0),
+    f("nt_mobile", 0.0),
+    f("nt_fixed_line", 0.0),
+    f("nt_fixed_line_or_mobile", 0.0),
+    f("nt_voip", 0.0),
+    f("nt_toll_free", 0.0),
+    f("nt_premium", 0.0),
+    f("nt_other", 0.0),
+    f("val_status", 0.0),
+    f("val_days_since", 365.0),
+    f("val_line_mobile", 0.0),
+    f("val_line_landline", 0.0),
+    f("val_line_voip", 0.0),
+    f("val_ported", 0.0),
 ];
 
 /// How a person attribute is encoded.

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{apply_channel, apply_contact, apply_person};
 use super::tally::{HALF_LIVES_DAYS, Tally};
 use crate::localtime::{DAY, LocalTime, Zones};
-use crate::{Channel, Contact, ContactKind, Outcome, Result, country_zones};
-use apply::{apply_channel, apply_contact, apply_person};
-
-mod apply;
+use crate::{
+    Channel, Contact, ContactKind, NumberInfo, Outcome, Result, Validation, country_zones,
+};
 
 /// How long per-person attempt instants are kept for the 24 h / 7 day counts.
 pub const RECENT_WINDOW: i64 = 7 * DAY;
@@ -59,6 +59,10 @@ pub struct ContactState {
     pub key: Box<str>,
     /// Phone or email.
     pub kind: ContactKind,
+    /// For a phone number, what libphonenumber's metadata says about it (valid, type).
+    pub number: Option<NumberInfo>,
+    /// The latest carrier validation (by its own instant), when there was one.
+    pub validation: Option<Validation>,
     /// The contact's own time zone, when the contacts file gave one.
     pub zone: Option<u16>,
     /// The zone of the number's country when that country has a single zone.
@@ -122,7 +126,7 @@ pub struct HourCell {
 impl HourCell {
     /// Decay factor applied to hour cells: the longest half-life, since availability is stable.
     pub fn decay(&self, t: i64) -> f32 {
-        let days = ((t - self.at).max(0) as f32) / 86_400.0;
+        let days = (t.saturating_sub(self.at).max(0) as f32) / 86_400.0;
         (-days / HALF_LIVES_DAYS[2]).exp2()
     }
 }
@@ -158,7 +162,7 @@ impl PersonState {
     pub fn attempts_within(&self, t: i64, window: i64) -> usize {
         self.recent
             .iter()
-            .filter(|&&a| a < t && a >= t - window)
+            .filter(|&&a| a < t && a >= t.saturating_sub(window))
             .count()
     }
 }
@@ -324,6 +328,11 @@ impl FeatureState {
     }
 
     /// Apply one attempt outcome. This is the only way the state learns from attempts.
+    ///
+    /// Attempts are meant to come in time order (the trainer's replay), but a late report is
+    /// older than what the state already holds; the contact-rule fields come out as in time
+    /// order either way (latest opt-out, latest invalid, a wrong party cleared by a later
+    /// engaged outcome whichever arrives first), and the decayed counts never decay backwards.
     pub fn apply(
         &mut self,
         slot: u32,
@@ -356,7 +365,13 @@ impl FeatureState {
         outcome: Outcome,
     ) {
         let ci = match person.contact_index(&contact.key) {
-            Some(i) => i,
+            Some(i) => {
+                let c = &mut person.contacts[i];
+                if c.number.is_none() {
+                    c.number = contact.number;
+                }
+                i
+            }
             None => {
                 let country_zone =
                     country_zones::zone_for_region(&contact.region).and_then(|z| self.zones.id(z));
@@ -365,6 +380,27 @@ impl FeatureState {
         };
         let local = self.local(person, Some(&person.contacts[ci]), t);
         person.record(ci, local, channel, t, outcome);
+    }
+
+    /// Apply one carrier validation of `contact` (point in time, like an attempt: the replay
+    /// applies it at its instant). The latest validation by instant is kept; a contact point the
+    /// person was not known to have becomes known at the validation. Not an attempt: no count,
+    /// cap or cool-down changes, and the state's cutoff (its latest attempt) stays.
+    pub fn apply_validation(
+        &mut self,
+        slot: u32,
+        contact: &Contact,
+        validation: Validation,
+    ) -> Result<()> {
+        let ci = self.contact_or_insert(slot, contact, Some(validation.at))?;
+        let c = &mut self.persons[slot as usize].contacts[ci];
+        if c.known_since.is_none() {
+            c.known_since = Some(validation.at);
+        }
+        if c.validation.is_none_or(|v| validation.at >= v.at) {
+            c.validation = Some(validation);
+        }
+        Ok(())
     }
 
     /// Re-consent of the person in `slot` to `contact` on `channel` at `t`: lifts an opt-out
@@ -396,6 +432,10 @@ impl FeatureState {
         seen: Option<i64>,
     ) -> Result<usize> {
         if let Some(i) = self.persons[slot as usize].contact_index(&contact.key) {
+            let c = &mut self.persons[slot as usize].contacts[i];
+            if c.number.is_none() {
+                c.number = contact.number;
+            }
             return Ok(i);
         }
         let country_zone = country_zones::zone_for_region(&contact.region)
@@ -416,6 +456,8 @@ impl PersonState {
         self.contacts.push(ContactState {
             key: contact.key.as_str().into(),
             kind: contact.kind,
+            number: contact.number,
+            validation: None,
             zone: None,
             country_zone,
             listed_channels: 0,
@@ -445,8 +487,4 @@ impl PersonState {
 
 fn slot(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
-}
-
-fn latest(a: Option<i64>, t: i64) -> Option<i64> {
-    Some(a.map_or(t, |a| a.max(t)))
 }

@@ -50,7 +50,7 @@ impl Tally {
     /// sees the counts undecayed rather than inflated.
     #[inline]
     pub fn view(&self, t: i64) -> TallyView {
-        let f = decay_factors(t - self.at);
+        let f = decay_factors(t.saturating_sub(self.at));
         TallyView {
             attempts: mul(self.attempts, f),
             reached: mul(self.reached, f),

@@ -27,6 +27,7 @@ fn feats(
     let cand = Candidate {
         contact: key,
         kind: crate::ContactKind::Phone,
+        number: None,
         zone: None,
         channel: ch,
         t,
@@ -94,6 +95,46 @@ fn wrong_party_is_cleared_by_a_later_engagement() {
     let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 + 2 * DAY);
     assert_eq!(get(&schema, &v, "pc_wrong_party"), 0.0);
     assert!(get(&schema, &v, "ph_block_engaged") > 0.0);
+}
+
+#[test]
+fn rule_fields_come_out_as_in_time_order_when_outcomes_arrive_late() {
+    let wrong = |s: &FeatureState, slot| s.person(slot).contacts[0].wrong_party_at;
+    let channel = |s: &FeatureState, slot| s.person(slot).contacts[0].channels[0].clone();
+    // In time order: wrong party, then engaged; and an opt-out and invalid pair.
+    let (mut in_order, _, c, slot) = setup();
+    for (t, o) in [
+        (T0, Outcome::WrongParty),
+        (T0 + DAY, Outcome::RightParty),
+        (T0 + 2 * DAY, Outcome::OptOut),
+        (T0 + 3 * DAY, Outcome::Invalid),
+    ] {
+        in_order
+            .apply(slot, &c, Channel::Voice, t, o)
+            .expect("apply");
+    }
+    // The same outcomes reported newest first.
+    let (mut late, _, c, slot) = setup();
+    for (t, o) in [
+        (T0 + 3 * DAY, Outcome::Invalid),
+        (T0 + 2 * DAY, Outcome::OptOut),
+        (T0 + DAY, Outcome::RightParty),
+        (T0, Outcome::WrongParty),
+    ] {
+        late.apply(slot, &c, Channel::Voice, t, o).expect("apply");
+    }
+    assert_eq!(wrong(&in_order, slot), None);
+    assert_eq!(wrong(&late, slot), None, "the later engagement clears it");
+    let (a, b) = (channel(&in_order, slot), channel(&late, slot));
+    assert_eq!(
+        (a.opted_out_at, a.last_invalid_at, a.invalid_count),
+        (b.opted_out_at, b.last_invalid_at, b.invalid_count)
+    );
+    assert_eq!(late.cutoff, Some(T0 + 3 * DAY));
+    // A wrong party after the latest engagement stands, in any order.
+    late.apply(slot, &c, Channel::Voice, T0 + 4 * DAY, Outcome::WrongParty)
+        .expect("apply");
+    assert_eq!(wrong(&late, slot), Some(T0 + 4 * DAY));
 }
 
 #[test]
@@ -246,4 +287,99 @@ fn forgetting_a_person_erases_them_and_keeps_the_others_findable() {
     // A forgotten person starts from nothing when seen again.
     let again = state.slot_or_insert("P3");
     assert_eq!(state.person(again), &PersonState::default());
+}
+
+#[test]
+fn number_class_and_type_are_features() {
+    let (s, schema, c, slot) = setup();
+    let n = ContactNormalizer::new("BR").expect("BR");
+    let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0);
+    // Not in the state yet and no number given: missing, not "invalid".
+    assert!(get(&schema, &v, "number_valid").is_nan());
+    let with = |raw: &str| {
+        let contact = n.normalize(raw).expect("parses");
+        let cand = Candidate {
+            contact: &contact.key,
+            kind: contact.kind,
+            number: contact.number,
+            zone: None,
+            channel: Channel::Voice,
+            t: T0,
+        };
+        let mut out = Vec::new();
+        s.features(&schema, Some(slot), &cand, &mut out);
+        out
+    };
+    let mobile = with("+55 11 98765-4321");
+    assert_eq!(get(&schema, &mobile, "number_valid"), 1.0);
+    assert_eq!(get(&schema, &mobile, "nt_mobile"), 1.0);
+    assert_eq!(get(&schema, &mobile, "nt_other"), 0.0);
+    let landline = with("+55 11 3456-7890");
+    assert_eq!(get(&schema, &landline, "nt_fixed_line"), 1.0);
+    let unlisted = with("+55 20 98765-4321");
+    assert_eq!(get(&schema, &unlisted, "number_valid"), 0.0);
+    assert_eq!(get(&schema, &unlisted, "nt_other"), 1.0);
+    assert_eq!(get(&schema, &unlisted, "nt_mobile"), 0.0);
+    let email = with("ana@example.com");
+    assert!(get(&schema, &email, "number_valid").is_nan());
+    for t in crate::NumberType::ALL {
+        let name = format!("nt_{}", t.as_str());
+        assert_eq!(get(&schema, &email, &name), 0.0, "{name}");
+    }
+    // Once in the state, the state's record of the number is used.
+    let mut s2 = s.clone();
+    let bad = n.normalize("+55 20 98765-4321").expect("parses");
+    s2.apply(slot, &bad, Channel::Voice, T0, Outcome::Invalid)
+        .expect("apply");
+    let v = feats(&s2, &schema, slot, &bad.key, Channel::Voice, T0 + DAY);
+    assert_eq!(get(&schema, &v, "number_valid"), 0.0);
+}
+
+#[test]
+fn the_latest_validation_known_at_the_instant_is_a_feature() {
+    use crate::{LineType, Validation, ValidationStatus};
+    let (mut s, schema, c, slot) = setup();
+    let validation = |at, status, ported| Validation {
+        at,
+        status,
+        line_type: LineType::Mobile,
+        ported,
+    };
+    s.apply_validation(
+        slot,
+        &c,
+        validation(T0, ValidationStatus::Inactive, Some(true)),
+    )
+    .expect("validate");
+    let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 + DAY);
+    assert_eq!(get(&schema, &v, "val_status"), -1.0);
+    assert!((get(&schema, &v, "val_days_since") - 1.0).abs() < 1e-6);
+    assert_eq!(get(&schema, &v, "val_line_mobile"), 1.0);
+    assert_eq!(get(&schema, &v, "val_line_landline"), 0.0);
+    assert_eq!(get(&schema, &v, "val_ported"), 1.0);
+    // Not known before it happened.
+    let before = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 - 60);
+    assert!(get(&schema, &before, "val_status").is_nan());
+    assert!(get(&schema, &before, "val_days_since").is_nan());
+    // An older validation arriving later does not replace it; a newer one does.
+    s.apply_validation(
+        slot,
+        &c,
+        validation(T0 - DAY, ValidationStatus::Active, None),
+    )
+    .expect("validate");
+    let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 + DAY);
+    assert_eq!(get(&schema, &v, "val_status"), -1.0);
+    s.apply_validation(
+        slot,
+        &c,
+        validation(T0 + 60, ValidationStatus::Active, None),
+    )
+    .expect("validate");
+    let v = feats(&s, &schema, slot, &c.key, Channel::Voice, T0 + DAY);
+    assert_eq!(get(&schema, &v, "val_status"), 1.0);
+    assert!(get(&schema, &v, "val_ported").is_nan());
+    // A validation is not an attempt.
+    assert_eq!(get(&schema, &v, "pc_attempts_180d"), 0.0);
+    assert_eq!(s.cutoff, None);
 }

@@ -5,7 +5,8 @@
 //! The vector is written in *segments*, each a contiguous run of features that depends on less
 //! than the whole candidate: the channel alone, the local time (zone and instant), the (contact,
 //! channel) state at the instant, the contact's state at the instant, the person's state at the
-//! instant, the person's hour-of-week cells in local time. [`FeatureState::features`] writes them
+//! instant, the person's hour-of-week cells in local time, the number and its latest carrier
+//! validation at the instant. [`FeatureState::features`] writes them
 //! one after the other; [`super::rows::PersonRows`] writes the very same segment functions but
 //! computes each segment once per key (a person's slot instant, a contact at an instant, …) and
 //! copies it into every row that shares it, which is what makes ranking and planning dozens of
@@ -18,7 +19,7 @@ use super::schema::{BASE_FEATURES, FeatureSchema, RATE_PRIOR};
 use super::state::{ChannelState, ContactState, FeatureState, PersonState};
 use super::tally::{H, TallyView};
 use crate::localtime::{DAY, LocalTime};
-use crate::{Channel, ContactKind};
+use crate::{Channel, ContactKind, LineType, NumberInfo, NumberType, ValidationStatus};
 
 /// A candidate to compute features for.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +28,9 @@ pub struct Candidate<'a> {
     pub contact: &'a str,
     /// Phone or email (used when the contact is not in the state yet).
     pub kind: ContactKind,
+    /// What the metadata says about a phone number (used when the contact is not in the state
+    /// yet); `None` for an email.
+    pub number: Option<NumberInfo>,
     /// Zone override for this contact (e.g. from a Rank request), else resolved from the state.
     pub zone: Option<u16>,
     /// The channel.
@@ -43,9 +47,17 @@ pub(super) const SEG_CONTACT: usize = 17;
 pub(super) const SEG_LISTED: usize = 1;
 pub(super) const SEG_PERSON: usize = 13;
 pub(super) const SEG_HOURS: usize = 6;
+pub(super) const SEG_NUMBER: usize = 14;
 
 const _: () = assert!(
-    SEG_CHANNEL + SEG_TIME + SEG_PAIR + SEG_CONTACT + SEG_LISTED + SEG_PERSON + SEG_HOURS
+    SEG_CHANNEL
+        + SEG_TIME
+        + SEG_PAIR
+        + SEG_CONTACT
+        + SEG_LISTED
+        + SEG_PERSON
+        + SEG_HOURS
+        + SEG_NUMBER
         == BASE_FEATURES.len()
 );
 
@@ -66,8 +78,9 @@ impl Writer<'_> {
         }
     }
     fn days_since(&mut self, t: i64, at: Option<i64>) {
-        self.out
-            .push(at.map_or(f32::NAN, |a| ((t - a).max(0) as f32) / DAY as f32));
+        self.out.push(at.map_or(f32::NAN, |a| {
+            (t.saturating_sub(a).max(0) as f32) / DAY as f32
+        }));
     }
 }
 
@@ -124,6 +137,7 @@ impl FeatureState {
         listed_segment(&mut w, contact, cand.channel);
         person_segment(&mut w, person, &pv, t);
         hours_segment(&mut w, person, local, &pv, t);
+        number_segment(&mut w, contact, cand.number, t);
         debug_assert_eq!(w.out.len() - start, BASE_FEATURES.len());
         attribute_segment(&mut w, person, schema);
     }
@@ -250,6 +264,36 @@ pub(super) fn hours_segment(
     w.push((be + 3.0 * person_rate) / (ba + 3.0));
 }
 
+/// The number itself (metadata validity and type; NaN / all zero for an email) and its latest
+/// carrier validation known at `t`. `number` is the candidate's own
+/// ([`Candidate::number`]), used when the state does not know the contact's.
+pub(super) fn number_segment(
+    w: &mut Writer<'_>,
+    contact: Option<&ContactState>,
+    number: Option<NumberInfo>,
+    t: i64,
+) {
+    let number = contact.and_then(|c| c.number).or(number);
+    w.push(number.map_or(f32::NAN, |n| if n.valid { 1.0 } else { 0.0 }));
+    for nt in NumberType::ALL {
+        w.flag(number.is_some_and(|n| n.number_type == nt));
+    }
+    let v = contact.and_then(|c| c.validation).filter(|v| v.at <= t);
+    w.push(v.map_or(f32::NAN, |v| match v.status {
+        ValidationStatus::Active => 1.0,
+        ValidationStatus::Unknown => 0.0,
+        ValidationStatus::Inactive => -1.0,
+    }));
+    w.days_since(t, v.map(|v| v.at));
+    for line in [LineType::Mobile, LineType::Landline, LineType::Voip] {
+        w.flag(v.is_some_and(|v| v.line_type == line));
+    }
+    w.push(
+        v.and_then(|v| v.ported)
+            .map_or(f32::NAN, |p| if p { 1.0 } else { 0.0 }),
+    );
+}
+
 /// Person attributes, after the built-in features.
 pub(super) fn attribute_segment(w: &mut Writer<'_>, person: &PersonState, schema: &FeatureSchema) {
     for i in 0..schema.attributes.len() {
@@ -262,7 +306,8 @@ pub(super) fn attribute_segment(w: &mut Writer<'_>, person: &PersonState, schema
 fn looks_dead(c: &ContactState, t: i64) -> bool {
     c.wrong_party_at.is_some()
         || (!c.channels.is_empty()
-            && c.channels
-                .iter()
-                .all(|s| s.last_invalid_at.is_some_and(|i| t - i < 30 * DAY)))
+            && c.channels.iter().all(|s| {
+                s.last_invalid_at
+                    .is_some_and(|i| t.saturating_sub(i) < 30 * DAY)
+            }))
 }

@@ -93,6 +93,9 @@ impl<'a> Ctx<'a> {
                     let query = RankQuery {
                         slot: None,
                         contacts: p.contacts,
+                        // Contact points the caller could not read are not in the list: they
+                        // are only answered in a ranking's `blocked`, which a plan has not.
+                        rejected: Vec::new(),
                         channels,
                         as_of: window.start(0),
                         horizon_hours: window.slots(),
@@ -132,6 +135,7 @@ impl<'a> Ctx<'a> {
                     key: pair.key.to_owned(),
                     kind: pair.kind,
                     region: String::new(),
+                    number: pair.number,
                 },
                 |c| c.contact.clone(),
             )
@@ -184,6 +188,16 @@ impl<'a> Ctx<'a> {
         s.cand.clear();
         let (mut usable_pair, mut allowed_slot) = (false, false);
         for (pi, pair) in pairs.iter().enumerate() {
+            // As in a ranking: a contact point the state does not know is judged by what its
+            // number alone says (invalid_number); one it knows by every rule.
+            let unknown = pair
+                .state
+                .is_none()
+                .then(|| self.policy.number_block(pair.number, pair.channel))
+                .flatten();
+            if unknown.is_some() {
+                continue;
+            }
             let blocked = self.policy.allowed_at(
                 &self.state.zones,
                 pair.zone,
@@ -237,7 +251,7 @@ impl<'a> Ctx<'a> {
                 Some((p, rp)) if p == pi => rp,
                 Some(_) | None => {
                     let p = &pairs[pi as usize];
-                    let rp = rows.pair(p.key, p.kind, p.channel, Some(p.zone));
+                    let rp = rows.pair(p.key, p.kind, p.number, p.channel, Some(p.zone));
                     current = Some((pi, rp));
                     rp
                 }

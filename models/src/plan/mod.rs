@@ -90,8 +90,10 @@ pub struct PlanRequest<'a> {
 pub enum UnplannedReason {
     /// Unknown to the state, and the request gave no contact points.
     NotFound,
-    /// Every candidate (contact, channel) is blocked for good (opt-out, wrong party) or
-    /// unusable (no channel left by the restrictions, a channel that cannot carry the contact).
+    /// Every candidate (contact, channel) is blocked for good (opt-out, wrong party, validated
+    /// inactive, invalid number) or unusable (no channel left by the restrictions, a channel
+    /// that cannot carry the contact), or the request listed no contact point that could be
+    /// used (the server leaves out one it cannot read or whose zone it does not know).
     AllContactsBlocked,
     /// Some pair is usable, but the rules allow none of the window's slots (local-time
     /// windows, caps, cool-down, a recent invalid).
@@ -334,7 +336,7 @@ fn render(ctx: &Ctx<'_>, chosen: &[Vec<Chosen>], threads: usize) -> Vec<PlannedA
                     slot_start: t,
                     probability: c.p,
                     score: c.p,
-                    reasons: reasons(&person, pair.state, pair.channel, local, t),
+                    reasons: reasons(&person, pair.state, pair.number, pair.channel, local, t),
                 },
             });
         }

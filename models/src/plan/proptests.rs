@@ -13,7 +13,8 @@ use crate::calibration::sigmoid;
 use crate::features::{Candidate, FeatureSchema};
 use crate::localtime::DAY;
 use crate::policy::proptests::{
-    BASE, Case, KEYS, ZONES, brute_in_window, brute_pair_ok, case, config, raw_windows,
+    BASE, Case, KEYS, ZONES, apply_lookup, brute_in_window, brute_number_blocked, brute_pair_ok,
+    case, config, raw_windows,
 };
 use crate::policy::{HOUR, PolicyConfig};
 use crate::rank::{Scorer, candidate_channels};
@@ -128,11 +129,21 @@ pub(super) fn build(p: &Problem) -> Built {
         let slot = state.slot_or_insert(&format!("P{i}"));
         let pz = c.person_zone.map(|z| ZONES[z]);
         state.set_person_info(slot, pz, Vec::new()).expect("zone");
+        // Lookups and attempts in time order (a lookup first at equal instants), as
+        // `build_state` and the replay do: the rule checker reads both.
+        let mut lookups = c.lookups.iter().peekable();
         for a in &c.attempts {
+            while let Some(l) = lookups.next_if(|l| l.t <= a.t) {
+                apply_lookup(&mut state, slot, &contacts[l.contact], l);
+            }
             state
                 .apply(slot, &contacts[a.contact], a.channel, a.t, a.outcome)
                 .expect("apply");
             last = last.max(a.t);
+        }
+        for l in lookups {
+            apply_lookup(&mut state, slot, &contacts[l.contact], l);
+            last = last.max(l.t);
         }
     }
     let cfg = config(&p.cases[0]);
@@ -326,6 +337,7 @@ fn check(p: &Problem, b: &Built, plan: &Plan) -> Result<(), TestCaseError> {
             let cand = Candidate {
                 contact: &s.contact,
                 kind: b.contacts[ci].kind,
+                number: b.contacts[ci].number,
                 zone: Some(zone),
                 channel: s.channel,
                 t,
@@ -395,7 +407,8 @@ fn check(p: &Problem, b: &Built, plan: &Plan) -> Result<(), TestCaseError> {
                             .iter()
                             .any(|e| e.contact == ci && e.outcome.is_engaged() && e.t > w.t)
                 });
-                usable_pair |= !opted && !wrong;
+                let number = brute_number_blocked(&p.cases[i], &b.cfg, ci, ch);
+                usable_pair |= !opted && !wrong && !number;
                 for k in 0..b.window.slots() {
                     let t = b.window.start(k);
                     if brute_slot_in_window(zones, zone, &raw_windows(&p.cases[0], ch), t)

@@ -91,6 +91,7 @@ fn ways(
                 let cand = Candidate {
                     contact: &c.key,
                     kind: c.kind,
+                    number: c.number,
                     zone: Some(zone),
                     channel: ch,
                     t,

@@ -45,6 +45,14 @@ pub struct PolicyConfig {
     /// A (contact, channel) is suppressed this many days after its last `invalid` outcome;
     /// 0 disables the suppression.
     pub invalid_suppression_days: u32,
+    /// Block phone numbers that libphonenumber's metadata does not list as valid for their
+    /// country (reason `invalid_number`). Off by default: such numbers are kept and ranked, and
+    /// the model learns what they are worth from their outcomes.
+    pub block_invalid_numbers: bool,
+    /// Block a number on every phone channel while its latest carrier validation is `inactive`
+    /// and later than its last engagement (reason `validated_inactive`), until a later
+    /// engagement or an `active` validation.
+    pub block_validated_inactive: bool,
 }
 
 impl Default for PolicyConfig {
@@ -56,6 +64,8 @@ impl Default for PolicyConfig {
             max_attempts_per_7_days: 10,
             cooldown_after_engaged_hours: 24,
             invalid_suppression_days: 30,
+            block_invalid_numbers: false,
+            block_validated_inactive: true,
         }
     }
 }
@@ -138,13 +148,16 @@ impl PolicyConfig {
             max_weekly: self.max_attempts_per_7_days,
             cooldown: i64::from(self.cooldown_after_engaged_hours) * HOUR,
             invalid_for: i64::from(self.invalid_suppression_days) * DAY,
+            block_invalid_numbers: self.block_invalid_numbers,
+            block_validated_inactive: self.block_validated_inactive,
         })
     }
 }
 
 fn unknown_preset(name: &str) -> Error {
     Error::InvalidConfig(format!(
-        "preset: unknown preset {name:?} (expected one of {})",
+        "preset: unknown preset {} (expected one of {})",
+        crate::quote(name),
         PRESETS.join(", ")
     ))
 }
@@ -172,7 +185,10 @@ fn parse_week(channel: &str, week: &WeekWindows) -> Result<Week> {
     for (i, (day, ranges)) in week.days().into_iter().enumerate() {
         for (j, r) in ranges.iter().enumerate() {
             let parsed = parse_range(r).map_err(|why| {
-                Error::InvalidConfig(format!("windows.{channel}.{day}[{j}]: {why} (got {r:?})"))
+                Error::InvalidConfig(format!(
+                    "windows.{channel}.{day}[{j}]: {why} (got {})",
+                    crate::quote(r)
+                ))
             })?;
             days[i].push(parsed);
         }

@@ -4,7 +4,7 @@
 //! capacity is given for, so it needs the same two tests — the slot inside one of the channel's
 //! windows, and [`Policy::check`] passing at the slot's start — at instants it chooses.
 
-use super::{Block, History, Policy, permanent_block, window};
+use super::{Block, History, Policy, window};
 use crate::Channel;
 use crate::features::state::{ContactState, PersonState};
 use crate::localtime::Zones;
@@ -14,7 +14,10 @@ impl Policy {
     /// channel): the slot lies entirely inside one of the channel's windows in `zone`, and
     /// [`Policy::check`] passes at `t` (caps counted for that instant and its local day).
     /// Writes one flag per start into `allowed` (cleared first). `Err` with the block when the
-    /// pair is blocked whatever the instant (opt-out, wrong party); `allowed` is then empty.
+    /// pair is blocked whatever the instant (opt-out, wrong party, validated inactive, invalid
+    /// number: what [`Policy::check`] reports for a contact point the state knows); `allowed`
+    /// is then empty. For a contact point the state has never seen, callers ask
+    /// [`Policy::number_block`] first, as the ranking does.
     #[allow(clippy::too_many_arguments)]
     pub fn allowed_at(
         &self,
@@ -27,7 +30,7 @@ impl Policy {
         allowed: &mut Vec<bool>,
     ) -> Result<(), Block> {
         allowed.clear();
-        if let Some(b) = permanent_block(contact, channel) {
+        if let Some(b) = self.permanent_block(contact, channel) {
             return Err(b);
         }
         let week = self.windows(channel);

@@ -1,7 +1,8 @@
 //! The contact policy engine: which (contact, channel, hour) may be suggested at all. Ranking
 //! only orders what this module allows, so a forbidden contact (outside local calling hours,
-//! over a frequency cap, in a cool-down, opted out, wrong party, recently invalid) can never be
-//! suggested however good its score.
+//! over a frequency cap, in a cool-down, opted out, wrong party, recently invalid, validated
+//! inactive by its carrier, or — when configured — a number libphonenumber's metadata does not
+//! list as valid) can never be suggested however good its score.
 //!
 //! The engine is pure and synchronous: it reads the point-in-time [`PersonState`] /
 //! [`ContactState`] that the feature state keeps and answers for concrete instants.
@@ -25,9 +26,9 @@ use std::fmt;
 pub use config::{PRESETS, PolicyConfig, WeekWindows};
 pub use window::{HOUR, Week};
 
-use crate::Channel;
 use crate::features::state::{ContactState, PersonState};
 use crate::localtime::{DAY, Zones};
+use crate::{Channel, NumberInfo, ValidationStatus};
 
 /// Why a (contact, channel) may not be used at some instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,6 +47,12 @@ pub enum BlockReason {
     WeeklyCap,
     /// The hour is outside the channel's local-time windows.
     OutsideWindow,
+    /// The number lies outside every range libphonenumber's metadata lists for its country
+    /// (only with `block_invalid_numbers`).
+    InvalidNumber,
+    /// The number's latest carrier validation said `inactive`, after its last engagement (until
+    /// a later engagement or an `active` validation; with `block_validated_inactive`).
+    ValidatedInactive,
 }
 
 impl BlockReason {
@@ -59,6 +66,8 @@ impl BlockReason {
             BlockReason::DailyCap => "daily_cap",
             BlockReason::WeeklyCap => "weekly_cap",
             BlockReason::OutsideWindow => "outside_window",
+            BlockReason::InvalidNumber => "invalid_number",
+            BlockReason::ValidatedInactive => "validated_inactive",
         }
     }
 }
@@ -75,8 +84,8 @@ pub struct Block {
     /// Why.
     pub reason: BlockReason,
     /// Earliest instant (unix seconds) at which this block could lift; `None` = indefinitely
-    /// (opt-out, wrong party, or a channel with no window at all). Another rule may still block
-    /// at that instant.
+    /// (opt-out, wrong party, invalid number, validated inactive, or a channel with no window at
+    /// all). Another rule may still block at that instant.
     pub until: Option<i64>,
 }
 
@@ -99,6 +108,8 @@ pub struct Policy {
     max_weekly: u32,
     cooldown: i64,
     invalid_for: i64,
+    block_invalid_numbers: bool,
+    block_validated_inactive: bool,
 }
 
 impl Default for Policy {
@@ -131,6 +142,11 @@ impl<'a> History<'a> {
 }
 
 impl Policy {
+    /// How long an `invalid` outcome suppresses its (contact, channel), in seconds.
+    pub fn invalid_for(&self) -> i64 {
+        self.invalid_for
+    }
+
     /// The windows of `channel`.
     pub fn windows(&self, channel: Channel) -> &Week {
         &self.windows[channel.index()]
@@ -142,7 +158,8 @@ impl Policy {
     /// ([`crate::features::state::FeatureState::resolve_zone`]); it defines the local day.
     /// `contact` is `None` for a contact point the state has never seen.
     ///
-    /// When several rules block, an indefinite one (opt-out, then wrong party) is reported,
+    /// When several rules block, an indefinite one (opt-out, wrong party, validated inactive,
+    /// invalid number, in that order) is reported,
     /// else the one that lifts latest (ties: invalid, cool-down, weekly, daily), since the pair
     /// cannot be used before that.
     pub fn check(
@@ -154,7 +171,7 @@ impl Policy {
         channel: Channel,
         t: i64,
     ) -> Result<(), Block> {
-        if let Some(b) = permanent_block(contact, channel) {
+        if let Some(b) = self.permanent_block(contact, channel) {
             return Err(b);
         }
         let history = History::new(zones, zone, person);
@@ -190,12 +207,12 @@ impl Policy {
         if horizon_hours == 0 {
             return Ok(Vec::new());
         }
-        if let Some(b) = permanent_block(contact, channel) {
+        if let Some(b) = self.permanent_block(contact, channel) {
             return Err(b);
         }
         let week = self.windows(channel);
         let history = History::new(zones, zone, person);
-        let end = from + i64::from(horizon_hours) * HOUR;
+        let end = from.saturating_add(i64::from(horizon_hours) * HOUR);
         let mut allowed = Vec::new();
         let mut worst: Option<Block> = None;
         let mut last_window_only: Option<i64> = None;
@@ -211,7 +228,7 @@ impl Policy {
                     }
                 }
             }
-            t = window::next_local_hour(zones, zone, t + HOUR);
+            t = window::next_local_hour(zones, zone, t.saturating_add(HOUR));
         }
         if !allowed.is_empty() {
             return Ok(allowed);
@@ -219,7 +236,7 @@ impl Policy {
         if let Some(s) = last_window_only {
             let b = Block {
                 reason: BlockReason::OutsideWindow,
-                until: window::next_window_slot(zones, zone, week, s + HOUR),
+                until: window::next_window_slot(zones, zone, week, s.saturating_add(HOUR)),
             };
             if worst.is_none_or(|w| b.later_than(&w)) {
                 worst = Some(b);
@@ -258,13 +275,13 @@ impl Policy {
             .and_then(|c| c.channel(channel))
             .and_then(|s| s.last_invalid_at)
         {
-            let lift = bad + self.invalid_for;
+            let lift = bad.saturating_add(self.invalid_for);
             if t < lift {
                 consider(BlockReason::Invalid, lift);
             }
         }
         if let Some(e) = person.last_engaged_at {
-            let lift = e + self.cooldown;
+            let lift = e.saturating_add(self.cooldown);
             if t < lift {
                 consider(BlockReason::CoolDown, lift);
             }
@@ -284,20 +301,44 @@ impl Policy {
     }
 }
 
-/// Blocks that hold whatever the instant: opt-out on the pair, wrong party on the number.
-fn permanent_block(contact: Option<&ContactState>, channel: Channel) -> Option<Block> {
-    let c = contact?;
-    let reason = if c.channel(channel).is_some_and(|s| s.opted_out_at.is_some()) {
-        BlockReason::OptedOut
-    } else if c.wrong_party_at.is_some() {
-        BlockReason::WrongParty
-    } else {
-        return None;
-    };
-    Some(Block {
-        reason,
-        until: None,
-    })
+impl Policy {
+    /// Blocks that hold whatever the instant: opt-out on the pair, wrong party on the number,
+    /// the number validated inactive by its carrier after its last engagement, and (when
+    /// configured) a number the metadata does not list as valid.
+    fn permanent_block(&self, contact: Option<&ContactState>, channel: Channel) -> Option<Block> {
+        let c = contact?;
+        let reason = if c.channel(channel).is_some_and(|s| s.opted_out_at.is_some()) {
+            BlockReason::OptedOut
+        } else if c.wrong_party_at.is_some() {
+            BlockReason::WrongParty
+        } else if self.block_validated_inactive
+            && !channel.is_email()
+            && c.validation.is_some_and(|v| {
+                v.status == ValidationStatus::Inactive && c.last_engaged_at.is_none_or(|e| v.at > e)
+            })
+        {
+            BlockReason::ValidatedInactive
+        } else {
+            return self.number_block(c.number, channel);
+        };
+        Some(Block {
+            reason,
+            until: None,
+        })
+    }
+
+    /// The block a phone number gets from what the metadata says about it alone: with
+    /// `block_invalid_numbers`, a number outside every listed range is blocked on every phone
+    /// channel. The ranking and the planner ask this for a contact point the state has never
+    /// seen (for one it knows, [`Policy::check`], [`Policy::allowed_slots`] and
+    /// [`Policy::allowed_at`] include it).
+    pub fn number_block(&self, number: Option<NumberInfo>, channel: Channel) -> Option<Block> {
+        (self.block_invalid_numbers && !channel.is_email() && number.is_some_and(|n| !n.valid))
+            .then_some(Block {
+                reason: BlockReason::InvalidNumber,
+                until: None,
+            })
+    }
 }
 
 /// When the weekly cap blocks an attempt at `t` (attempts in `(t - 7 days, t]` already at the
@@ -305,12 +346,12 @@ fn permanent_block(contact: Option<&ContactState>, channel: Channel) -> Option<B
 /// one more fits, i.e. the `(n - max + 1)`-th oldest counted attempt + 7 days.
 fn weekly_lift(recent: &[i64], max: u32, t: i64) -> Option<i64> {
     // `recent` is sorted oldest first, so the counted attempts are one contiguous run.
-    let lo = recent.partition_point(|&a| a <= t - 7 * DAY);
+    let lo = recent.partition_point(|&a| a <= t.saturating_sub(7 * DAY));
     let hi = recent.partition_point(|&a| a <= t);
     let counted = recent.get(lo..hi).unwrap_or_default();
     let (n, max) = (counted.len(), max as usize);
     if n < max {
         return None;
     }
-    Some(counted[n - max] + 7 * DAY)
+    Some(counted[n - max].saturating_add(7 * DAY))
 }

@@ -4,25 +4,29 @@
 //! the checker finds allowed (away from DST transitions) is returned.
 //!
 //! The checker deliberately shares no code with the engine: windows are tested minute by minute
-//! against the raw generated intervals, caps and suppressions are recounted from the attempts.
+//! against the raw generated intervals, caps and suppressions are recounted from the attempts,
+//! carrier validations and which number lies outside the metadata's ranges.
 //! The ranking property test (`rank/proptests.rs`) reuses the generator and the checker.
 
 use proptest::prelude::*;
 
 use super::*;
 use crate::features::state::FeatureState;
-use crate::{Contact, ContactNormalizer, Outcome};
+use crate::{Contact, ContactNormalizer, LineType, Outcome, Validation, ValidationStatus};
 
 /// 2026-02-25T00:00:00Z: histories span the New York DST change of 2026-03-08.
 pub(crate) const BASE: i64 = 1_771_977_600;
 pub(crate) const ZONES: [&str; 3] = ["America/Sao_Paulo", "America/New_York", "Asia/Kolkata"];
 pub(crate) const PRESET_NAMES: [&str; 3] = ["default", "us_tcpa", "br"];
-pub(crate) const KEYS: [&str; 4] = [
+pub(crate) const KEYS: [&str; 5] = [
     "+5511987654321",
     "+5511912345678",
     "ana@example.com",
     "+5511955554444", // never attempted: the candidate may be unknown to the state
+    "+5520987654321", // outside the metadata's ranges (no area code 20)
 ];
+/// The index in [`KEYS`] of the number outside the metadata's ranges.
+pub(crate) const UNLISTED: usize = 4;
 
 /// Raw windows of one weekday in minutes, `[start, end)`, possibly overlapping.
 pub(crate) type RawWeek = [Vec<(u32, u32)>; 7];
@@ -35,10 +39,21 @@ pub(crate) struct Attempt {
     pub(crate) outcome: Outcome,
 }
 
+/// A carrier validation of number `contact` (an index into [`KEYS`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Lookup {
+    pub(crate) contact: usize,
+    pub(crate) t: i64,
+    pub(crate) status: ValidationStatus,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Case {
     pub(crate) person_zone: Option<usize>,
     pub(crate) attempts: Vec<Attempt>,
+    pub(crate) lookups: Vec<Lookup>,
+    pub(crate) block_invalid_numbers: bool,
+    pub(crate) block_validated_inactive: bool,
     pub(crate) preset: usize,
     pub(crate) overrides: Vec<Option<RawWeek>>,
     pub(crate) daily: u32,
@@ -61,7 +76,8 @@ fn raw_week() -> impl Strategy<Value = RawWeek> {
 }
 
 fn attempt() -> impl Strategy<Value = Attempt> {
-    (0usize..3, 0usize..5, 0i64..21 * DAY, 0usize..12).prop_map(|(contact, ch, t, o)| Attempt {
+    let contacts = prop::sample::select(vec![0usize, 1, 2, UNLISTED]);
+    (contacts, 0usize..5, 0i64..21 * DAY, 0usize..12).prop_map(|(contact, ch, t, o)| Attempt {
         contact,
         // The email address is only ever emailed; numbers get the other channels.
         channel: if contact == 2 {
@@ -74,6 +90,15 @@ fn attempt() -> impl Strategy<Value = Attempt> {
     })
 }
 
+fn lookup() -> impl Strategy<Value = Lookup> {
+    let numbers = prop::sample::select(vec![0usize, 1, 3, UNLISTED]);
+    (numbers, 0i64..21 * DAY, 0usize..3).prop_map(|(contact, t, s)| Lookup {
+        contact,
+        t: BASE + t,
+        status: ValidationStatus::ALL[s],
+    })
+}
+
 pub(crate) fn case() -> impl Strategy<Value = Case> {
     (
         (
@@ -83,26 +108,41 @@ pub(crate) fn case() -> impl Strategy<Value = Case> {
             prop::collection::vec(prop::option::weighted(0.3, raw_week()), 5),
         ),
         (1u32..6, 1u32..15, 0u32..48, 0u32..40),
-        (0usize..4, 0usize..5, 0i64..3 * DAY, 1u32..200),
+        (0usize..KEYS.len(), 0usize..5, 0i64..3 * DAY, 1u32..200),
         (any::<bool>(), 0i64..21 * DAY, any::<bool>()),
+        (
+            prop::collection::vec(lookup(), 0..6),
+            prop::bool::weighted(0.3),
+            prop::bool::weighted(0.8),
+        ),
     )
         .prop_map(
-            |((pz, mut attempts, preset, overrides), caps, cand, spread)| {
+            |((pz, mut attempts, preset, overrides), caps, cand, spread, lookups)| {
                 // Half the histories are squeezed into ~2 days around a random instant, so daily
                 // and weekly caps bind; half the queries start within 3 hours of the last attempt.
                 let (dense, center, soon) = spread;
+                let (mut lookups, block_invalid_numbers, block_validated_inactive) = lookups;
                 if dense {
                     for a in &mut attempts {
                         a.t = BASE + center + (a.t - BASE) / 10;
                     }
+                    for l in &mut lookups {
+                        l.t = BASE + center + (l.t - BASE) / 10;
+                    }
                 }
                 attempts.sort_by_key(|a| a.t);
                 attempts.dedup_by_key(|a| a.t);
+                // One lookup per number and instant: the latest is then unambiguous.
+                lookups.sort_by_key(|l| (l.contact, l.t));
+                lookups.dedup_by_key(|l| (l.contact, l.t));
                 let (daily, weekly, cooldown_h, invalid_d) = caps;
                 let (cand_contact, cand_channel, from_after, horizon) = cand;
                 Case {
                     person_zone: pz,
                     attempts,
+                    lookups,
+                    block_invalid_numbers,
+                    block_validated_inactive,
                     preset,
                     overrides,
                     daily,
@@ -147,6 +187,8 @@ pub(crate) fn config(c: &Case) -> PolicyConfig {
     cfg.max_attempts_per_7_days = c.weekly;
     cfg.cooldown_after_engaged_hours = c.cooldown_h;
     cfg.invalid_suppression_days = c.invalid_d;
+    cfg.block_invalid_numbers = c.block_invalid_numbers;
+    cfg.block_validated_inactive = c.block_validated_inactive;
     cfg
 }
 
@@ -237,12 +279,37 @@ pub(crate) fn brute_pair_ok(
             && a.outcome == Outcome::Invalid
             && t < a.t + i64::from(p.invalid_suppression_days) * DAY
     });
+    let number_blocked = brute_number_blocked(c, p, k, ch);
     same_day < p.max_attempts_per_local_day as usize
         && week < p.max_attempts_per_7_days as usize
         && !cool
         && !opted
         && !wrong
         && !invalid
+        && !number_blocked
+}
+
+/// Whether the number itself blocks contact `k` of case `c` on `ch` whatever the instant: its
+/// latest lookup says inactive with no engagement since (`block_validated_inactive`), or it is
+/// the number outside the metadata's ranges (`block_invalid_numbers`); phone channels only.
+pub(crate) fn brute_number_blocked(c: &Case, p: &PolicyConfig, k: usize, ch: Channel) -> bool {
+    let phone = !ch.is_email();
+    let latest = c
+        .lookups
+        .iter()
+        .filter(|l| l.contact == k)
+        .max_by_key(|l| l.t);
+    let validated_inactive = p.block_validated_inactive
+        && phone
+        && latest.is_some_and(|l| {
+            l.status == ValidationStatus::Inactive
+                && !c
+                    .attempts
+                    .iter()
+                    .any(|e| e.contact == k && e.outcome.is_engaged() && e.t >= l.t)
+        });
+    let unlisted = p.block_invalid_numbers && phone && k == UNLISTED;
+    validated_inactive || unlisted
 }
 
 /// The feature state after the case's history: person `P` in slot 0, and the [`KEYS`] contacts.
@@ -256,13 +323,32 @@ pub(crate) fn build_state(c: &Case) -> (FeatureState, u32, Vec<Contact>) {
         .iter()
         .map(|k| norm.normalize(k).expect("key"))
         .collect();
+    // Lookups and attempts in time order (a lookup first at equal instants, as the replay does).
+    let mut lookups = c.lookups.iter().peekable();
     for a in &c.attempts {
+        while let Some(l) = lookups.next_if(|l| l.t <= a.t) {
+            apply_lookup(&mut state, slot, &contacts[l.contact], l);
+        }
         let contact = &contacts[a.contact];
         state
             .apply(slot, contact, a.channel, a.t, a.outcome)
             .expect("apply");
     }
+    for l in lookups {
+        apply_lookup(&mut state, slot, &contacts[l.contact], l);
+    }
     (state, slot, contacts)
+}
+
+/// Apply lookup `l` of `contact` to the person in `slot` (line type unknown, porting unknown).
+pub(crate) fn apply_lookup(state: &mut FeatureState, slot: u32, contact: &Contact, l: &Lookup) {
+    let v = Validation {
+        at: l.t,
+        status: l.status,
+        line_type: LineType::Unknown,
+        ported: None,
+    };
+    state.apply_validation(slot, contact, v).expect("validate");
 }
 
 fn run(c: &Case) -> std::result::Result<(), TestCaseError> {
@@ -279,7 +365,14 @@ fn run(c: &Case) -> std::result::Result<(), TestCaseError> {
     let from = last + c.from_after;
     let end = from + i64::from(c.horizon) * 3_600;
     let zones = &state.zones;
-    let got = policy.allowed_slots(zones, zone, person, cand, channel, from, c.horizon);
+    // As the ranking asks: a number the state does not know is judged by its number alone.
+    let got = match cand {
+        None => match policy.number_block(contacts[c.cand_contact].number, channel) {
+            Some(b) => Err(b),
+            None => policy.allowed_slots(zones, zone, person, cand, channel, from, c.horizon),
+        },
+        Some(_) => policy.allowed_slots(zones, zone, person, cand, channel, from, c.horizon),
+    };
     let week = raw_windows(c, channel);
     let allowed = got.clone().unwrap_or_default();
     // Soundness: every returned slot obeys every rule.

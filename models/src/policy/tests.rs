@@ -330,3 +330,101 @@ fn reason_strings_are_stable() {
         assert_eq!(r.to_string(), s);
     }
 }
+
+#[test]
+fn a_number_validated_inactive_is_blocked_until_engaged_or_validated_active() {
+    use crate::{LineType, Validation, ValidationStatus};
+    let mut f = Fixture::new(None);
+    let t = sp(0, 10);
+    let validate = |f: &mut Fixture, at, status| {
+        let v = Validation {
+            at,
+            status,
+            line_type: LineType::Unknown,
+            ported: None,
+        };
+        f.state
+            .apply_validation(f.slot, &f.c1, v)
+            .expect("validate");
+    };
+    let policy = Policy::default();
+    // Engaged on the number, then validated inactive: blocked on every phone channel.
+    f.apply(false, Channel::Voice, t - 5 * DAY, Outcome::RightParty);
+    validate(&mut f, t - DAY, ValidationStatus::Inactive);
+    for ch in [Channel::Voice, Channel::Sms, Channel::Whatsapp] {
+        assert_eq!(
+            f.check(&policy, false, ch, t),
+            Err(block(BlockReason::ValidatedInactive, None)),
+            "{ch}"
+        );
+    }
+    // Not the person's other number, and not when the rule is off.
+    assert_eq!(f.check(&policy, true, Channel::Voice, t), Ok(()));
+    let off = PolicyConfig {
+        block_validated_inactive: false,
+        ..PolicyConfig::default()
+    }
+    .validate()
+    .expect("valid");
+    assert_eq!(f.check(&off, false, Channel::Voice, t), Ok(()));
+    // A later engagement lifts it (the cool-down then applies for a day)…
+    f.apply(false, Channel::Sms, t, Outcome::Replied);
+    assert_eq!(f.check(&policy, false, Channel::Voice, t + 2 * DAY), Ok(()));
+    // …until a newer inactive validation; then an active one lifts it again.
+    validate(&mut f, t + DAY, ValidationStatus::Inactive);
+    assert_eq!(
+        f.check(&policy, false, Channel::Voice, t + 2 * DAY),
+        Err(block(BlockReason::ValidatedInactive, None))
+    );
+    validate(&mut f, t + DAY + 60, ValidationStatus::Active);
+    assert_eq!(f.check(&policy, false, Channel::Voice, t + 2 * DAY), Ok(()));
+    // An opt-out is still reported first.
+    validate(&mut f, t + DAY + 120, ValidationStatus::Inactive);
+    f.apply(false, Channel::Sms, t + DAY + 180, Outcome::OptOut);
+    assert_eq!(
+        f.check(&policy, false, Channel::Sms, t + 2 * DAY),
+        Err(block(BlockReason::OptedOut, None))
+    );
+}
+
+#[test]
+fn numbers_outside_listed_ranges_are_blocked_only_when_configured() {
+    let mut f = Fixture::new(None);
+    let unlisted = number("+55 20 98765-4321");
+    let t = sp(0, 10);
+    f.state
+        .apply(
+            f.slot,
+            &unlisted,
+            Channel::Voice,
+            t - DAY,
+            Outcome::NoAnswer,
+        )
+        .expect("apply");
+    let p = f.state.person(f.slot);
+    let c = p.contact_index(&unlisted.key).map(|i| &p.contacts[i]);
+    let zone = f.state.resolve_zone(p, c);
+    let strict = PolicyConfig {
+        block_invalid_numbers: true,
+        ..PolicyConfig::default()
+    }
+    .validate()
+    .expect("valid");
+    let default = Policy::default();
+    assert_eq!(
+        default.check(&f.state.zones, zone, p, c, Channel::Voice, t),
+        Ok(())
+    );
+    assert_eq!(
+        strict.check(&f.state.zones, zone, p, c, Channel::Sms, t),
+        Err(block(BlockReason::InvalidNumber, None))
+    );
+    // A number the state does not know: the same answer from the number alone.
+    assert_eq!(
+        strict.number_block(unlisted.number, Channel::Whatsapp),
+        Some(block(BlockReason::InvalidNumber, None))
+    );
+    assert_eq!(default.number_block(unlisted.number, Channel::Voice), None);
+    assert_eq!(strict.number_block(f.c1.number, Channel::Voice), None);
+    assert_eq!(strict.number_block(None, Channel::Email), None);
+}

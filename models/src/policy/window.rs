@@ -69,8 +69,8 @@ impl Week {
             return false;
         }
         let weekday = u8::try_from((day + 3).rem_euclid(7)).unwrap_or(0);
-        let start = lo - day * DAY;
-        let end = hi - day * DAY + 1;
+        // Seconds into the local day (`rem_euclid` cannot overflow, unlike `lo - day * DAY`).
+        let (start, end) = (lo.rem_euclid(DAY), hi.rem_euclid(DAY) + 1);
         self.day(weekday)
             .iter()
             .any(|&(s, e)| i64::from(s) <= start && end <= i64::from(e))
@@ -88,9 +88,10 @@ pub const DAY_SECS: u32 = 86_400;
 /// touches, so a slot straddling a DST change is only allowed if that whole widened range is
 /// inside one window (in practice transitions happen at night, outside every window but email's).
 pub fn slot_in_window(zones: &Zones, zone: u16, week: &Week, t: i64) -> bool {
+    let last = t.saturating_add(HOUR - 1);
     let a = i64::from(zones.local(zone, t).offset);
-    let b = i64::from(zones.local(zone, t + HOUR - 1).offset);
-    week.contains_local(t + a.min(b), t + HOUR - 1 + a.max(b))
+    let b = i64::from(zones.local(zone, last).offset);
+    week.contains_local(t.saturating_add(a.min(b)), last.saturating_add(a.max(b)))
 }
 
 /// The first instant `>= t` that is a whole local hour (`:00:00` local) in `zone`.
@@ -102,11 +103,11 @@ pub fn next_local_hour(zones: &Zones, zone: u16, t: i64) -> i64 {
     let mut c = t;
     for _ in 0..4 {
         let off = i64::from(zones.local(zone, c).offset);
-        let rem = (c + off).rem_euclid(HOUR);
+        let rem = c.saturating_add(off).rem_euclid(HOUR);
         if rem == 0 {
             return c;
         }
-        c += HOUR - rem;
+        c = c.saturating_add(HOUR - rem);
     }
     c
 }
@@ -115,7 +116,11 @@ pub fn next_local_hour(zones: &Zones, zone: u16, t: i64) -> i64 {
 /// midnight, or the first instant of the next day when midnight is skipped by a DST change.
 pub fn next_local_day_start(zones: &Zones, zone: u16, t: i64) -> i64 {
     let here = zones.local(zone, t);
-    let guess = (here.day + 1) * DAY - i64::from(here.offset);
+    let guess = here
+        .day
+        .saturating_add(1)
+        .saturating_mul(DAY)
+        .saturating_sub(i64::from(here.offset));
     if guess > t
         && zones.local(zone, guess).day > here.day
         && zones.local(zone, guess - 1).day <= here.day
@@ -123,7 +128,7 @@ pub fn next_local_day_start(zones: &Zones, zone: u16, t: i64) -> i64 {
         return guess;
     }
     // Offset changed before midnight: binary search for the first instant of a later day.
-    let (mut lo, mut hi) = (t, t + 2 * DAY);
+    let (mut lo, mut hi) = (t, t.saturating_add(2 * DAY));
     while hi - lo > 1 {
         let m = lo + (hi - lo) / 2;
         if zones.local(zone, m).day > here.day {
@@ -141,13 +146,13 @@ pub fn next_window_slot(zones: &Zones, zone: u16, week: &Week, t: i64) -> Option
     if week.is_never() {
         return None;
     }
-    let end = t + 8 * DAY;
+    let end = t.saturating_add(8 * DAY);
     let mut s = next_local_hour(zones, zone, t);
     while s < end {
         if slot_in_window(zones, zone, week, s) {
             return Some(s);
         }
-        s = next_local_hour(zones, zone, s + HOUR);
+        s = next_local_hour(zones, zone, s.saturating_add(HOUR));
     }
     None
 }

@@ -121,6 +121,7 @@ fn one_slot_at_a_time(
             let cand = Candidate {
                 contact: pair.key,
                 kind: pair.kind,
+                number: pair.number,
                 zone: Some(pair.zone),
                 channel: pair.channel,
                 t,
@@ -161,6 +162,7 @@ proptest! {
             horizon_hours: c.horizon,
             max_suggestions: max,
             person_zone: None,
+            rejected: Vec::new(),
         };
         let m = model();
         let batched = rank(&state, m, &policy, &query);

@@ -11,12 +11,16 @@
 //! buffer and scored in one [`Scorer::probabilities`] call: the trees score a batch several
 //! times cheaper per row than one row at a time, and scoring is most of a `Rank`. Pairs the
 //! rules exclude are returned as [`Blocked`] with the rule and the instant it lifts, so a caller
-//! is never left guessing.
+//! is never left guessing. A contact point the caller could not have ranked at all (unreadable,
+//! or in an unknown time zone: [`Rejected`]) comes back blocked too, on its channels, while the
+//! person's other contact points are ranked: one bad contact never stops the decision.
 
 mod reasons;
 
 #[cfg(test)]
 mod batch_tests;
+#[cfg(test)]
+mod contact_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -27,7 +31,7 @@ use crate::features::Candidate;
 use crate::features::state::{ContactState, PersonState};
 use crate::features::{FeatureSchema, FeatureState, PersonRows};
 use crate::policy::{BlockReason, HOUR, Policy};
-use crate::{Channel, Contact, ContactKind};
+use crate::{Channel, Contact, ContactKind, NumberInfo};
 
 pub use reasons::reasons;
 
@@ -53,6 +57,39 @@ pub struct RankContact {
     pub zone: Option<u16>,
 }
 
+/// Why a contact point of a request could not be ranked at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Neither an email address nor a phone number any numbering plan allows.
+    UnparseableContact,
+    /// The contact point's own time zone is not an IANA zone.
+    UnknownTimezone,
+}
+
+impl Rejection {
+    /// Stable string (API and logs).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::UnparseableContact => "unparseable_contact",
+            Rejection::UnknownTimezone => "unknown_timezone",
+        }
+    }
+}
+
+/// A contact point of a request that cannot be ranked; it comes back in [`Ranking::blocked`] on
+/// its channels (those asked for, else the defaults for its kind and what the state knows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The normalised key when the contact was readable, else the contact as given (trimmed).
+    pub contact: String,
+    /// Its kind (an unreadable contact with an `@` is taken for an email address).
+    pub kind: ContactKind,
+    /// Channels asked for it (empty = the defaults).
+    pub channels: Vec<Channel>,
+    /// Why.
+    pub reason: Rejection,
+}
+
 /// What to rank.
 #[derive(Debug, Clone)]
 pub struct RankQuery {
@@ -60,6 +97,8 @@ pub struct RankQuery {
     pub slot: Option<u32>,
     /// Candidates; `None` = the contact points the state knows for the person at `as_of`.
     pub contacts: Option<Vec<RankContact>>,
+    /// Contact points of the request that cannot be ranked (reported in `blocked`).
+    pub rejected: Vec<Rejected>,
     /// Only these channels (empty = all).
     pub channels: Vec<Channel>,
     /// Plan from this instant (unix seconds).
@@ -92,7 +131,7 @@ pub struct Suggestion {
 impl Suggestion {
     /// End of the slot.
     pub fn slot_end(&self) -> i64 {
-        self.slot_start + HOUR
+        self.slot_start.saturating_add(HOUR)
     }
 }
 
@@ -103,6 +142,8 @@ pub enum Exclusion {
     Rule(BlockReason),
     /// The channel cannot carry this kind of contact (voice to an email address).
     ChannelNotSupported,
+    /// The contact point itself could not be ranked.
+    Rejected(Rejection),
 }
 
 impl Exclusion {
@@ -111,6 +152,7 @@ impl Exclusion {
         match self {
             Exclusion::Rule(r) => r.as_str(),
             Exclusion::ChannelNotSupported => "channel_not_supported",
+            Exclusion::Rejected(r) => r.as_str(),
         }
     }
 }
@@ -179,6 +221,7 @@ impl Scorer for crate::model::ResponseModel {
 pub(crate) struct Pair<'a> {
     pub(crate) key: &'a str,
     pub(crate) kind: ContactKind,
+    pub(crate) number: Option<NumberInfo>,
     pub(crate) state: Option<&'a ContactState>,
     pub(crate) zone: u16,
     pub(crate) channel: Channel,
@@ -216,7 +259,13 @@ pub fn rank(
     let mut spans: Vec<(&Pair<'_>, std::ops::Range<usize>)> = Vec::with_capacity(allowed.len());
     let mut rows: Vec<f32> = Vec::with_capacity(pairs.len() * 16 * width);
     for (pair, slots) in &allowed {
-        let rp = builder.pair(pair.key, pair.kind, pair.channel, Some(pair.zone));
+        let rp = builder.pair(
+            pair.key,
+            pair.kind,
+            pair.number,
+            pair.channel,
+            Some(pair.zone),
+        );
         for &t in slots {
             let start = rows.len();
             if let Some(ti) = builder.time_index(t) {
@@ -257,15 +306,24 @@ fn allowed_slots(
     pair: &Pair<'_>,
     out: &mut Ranking,
 ) -> Option<Vec<i64>> {
-    let allowed = policy.allowed_slots(
-        &state.zones,
-        pair.zone,
-        person,
-        pair.state,
-        pair.channel,
-        query.as_of,
-        query.horizon_hours,
-    );
+    // A contact point the state does not know: what its number alone says.
+    let unknown = pair
+        .state
+        .is_none()
+        .then(|| policy.number_block(pair.number, pair.channel))
+        .flatten();
+    let allowed = match unknown {
+        Some(b) => Err(b),
+        None => policy.allowed_slots(
+            &state.zones,
+            pair.zone,
+            person,
+            pair.state,
+            pair.channel,
+            query.as_of,
+            query.horizon_hours,
+        ),
+    };
     match allowed {
         Ok(slots) => Some(slots),
         Err(b) => {
@@ -295,7 +353,7 @@ fn suggest(
         slot_start: t,
         probability: p,
         score: p,
-        reasons: reasons(person, pair.state, pair.channel, local, t),
+        reasons: reasons(person, pair.state, pair.number, pair.channel, local, t),
     });
 }
 
@@ -321,57 +379,88 @@ pub(crate) fn collect_pairs<'a>(
     blocked: &mut Vec<Blocked>,
 ) {
     let allowed = |c: Channel| query.channels.is_empty() || query.channels.contains(&c);
-    let mut push = |key: &'a str, kind, zone: Option<u16>, asked: &[Channel]| {
-        let cs = person.contact_index(key).map(|i| &person.contacts[i]);
-        if pairs.iter().any(|p: &Pair<'_>| p.key == key) {
-            return;
-        }
-        let zone = zone
-            .or(cs.and_then(|c| c.zone))
-            .or(query.person_zone)
-            .or(person.zone)
-            .or(cs.and_then(|c| c.country_zone))
-            .unwrap_or(state.default_zone);
-        let mut channels: Vec<Channel> = if asked.is_empty() {
-            candidate_channels(kind, cs)
-        } else {
-            asked.to_vec()
-        };
-        let mut seen = 0u8;
-        channels.retain(|c| {
-            let bit = 1u8 << c.index();
-            let first = seen & bit == 0;
-            seen |= bit;
-            first
-        });
-        for channel in channels.into_iter().filter(|&c| allowed(c)) {
-            if !supports(kind, channel) {
-                blocked.push(Blocked {
-                    contact: key.to_owned(),
-                    channel,
-                    reason: Exclusion::ChannelNotSupported,
-                    until: None,
-                });
-                continue;
+    let mut push =
+        |key: &'a str, kind, number: Option<NumberInfo>, zone: Option<u16>, asked: &[Channel]| {
+            let cs = person.contact_index(key).map(|i| &person.contacts[i]);
+            if pairs.iter().any(|p: &Pair<'_>| p.key == key) {
+                return;
             }
-            pairs.push(Pair {
-                key,
-                kind,
-                state: cs,
-                zone,
-                channel,
+            let zone = zone
+                .or(cs.and_then(|c| c.zone))
+                .or(query.person_zone)
+                .or(person.zone)
+                .or(cs.and_then(|c| c.country_zone))
+                .unwrap_or(state.default_zone);
+            let mut channels: Vec<Channel> = if asked.is_empty() {
+                candidate_channels(kind, cs)
+            } else {
+                asked.to_vec()
+            };
+            let mut seen = 0u8;
+            channels.retain(|c| {
+                let bit = 1u8 << c.index();
+                let first = seen & bit == 0;
+                seen |= bit;
+                first
             });
-        }
-    };
+            for channel in channels.into_iter().filter(|&c| allowed(c)) {
+                if !supports(kind, channel) {
+                    blocked.push(Blocked {
+                        contact: key.to_owned(),
+                        channel,
+                        reason: Exclusion::ChannelNotSupported,
+                        until: None,
+                    });
+                    continue;
+                }
+                pairs.push(Pair {
+                    key,
+                    kind,
+                    number: number.or(cs.and_then(|c| c.number)),
+                    state: cs,
+                    zone,
+                    channel,
+                });
+            }
+        };
     match &query.contacts {
         Some(list) => {
             for c in list {
-                push(&c.contact.key, c.contact.kind, c.zone, &c.channels);
+                push(
+                    &c.contact.key,
+                    c.contact.kind,
+                    c.contact.number,
+                    c.zone,
+                    &c.channels,
+                );
             }
         }
         None => {
             for c in person.contacts.iter().filter(|c| c.known_at(query.as_of)) {
-                push(&c.key, c.kind, None, &[]);
+                push(&c.key, c.kind, c.number, None, &[]);
+            }
+        }
+    }
+    for r in &query.rejected {
+        if pairs.iter().any(|p| p.key == r.contact) {
+            continue;
+        }
+        let channels = if r.channels.is_empty() {
+            let cs = person
+                .contact_index(&r.contact)
+                .map(|i| &person.contacts[i]);
+            candidate_channels(r.kind, cs)
+        } else {
+            r.channels.clone()
+        };
+        for (i, &channel) in channels.iter().enumerate() {
+            if allowed(channel) && !channels[..i].contains(&channel) {
+                blocked.push(Blocked {
+                    contact: r.contact.clone(),
+                    channel,
+                    reason: Exclusion::Rejected(r.reason),
+                    until: None,
+                });
             }
         }
     }

@@ -57,6 +57,7 @@ fn run(c: &Case, seed: u64, max: usize) -> Result<(), TestCaseError> {
         horizon_hours: c.horizon,
         max_suggestions: max,
         person_zone: None,
+        rejected: Vec::new(),
     };
     let ranking = rank(&state, &scorer, &policy, &query);
     let person = state.person(slot);

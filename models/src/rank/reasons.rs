@@ -2,9 +2,9 @@
 //! agent or auditor can see why a number, channel and hour were chosen. They describe the
 //! evidence in the feature state; they do not re-derive the model's decision.
 
-use crate::Channel;
 use crate::features::state::{ContactState, PersonState};
 use crate::localtime::{DAY, LocalTime};
+use crate::{Channel, NumberInfo};
 
 /// An engagement within this long counts as recent.
 const RECENT: i64 = 30 * DAY;
@@ -14,16 +14,22 @@ const NEW: i64 = 30 * DAY;
 const FAILING: u16 = 3;
 
 /// Reason codes for suggesting `channel` on `contact` of `person` in the slot starting at `t`
-/// (local time `local`). `contact` is `None` for a contact point the state has never seen.
+/// (local time `local`). `contact` is `None` for a contact point the state has never seen;
+/// `number` is what the metadata says about a phone number (`unlisted_number` when it lies
+/// outside every range it lists).
 pub fn reasons(
     person: &PersonState,
     contact: Option<&ContactState>,
+    number: Option<NumberInfo>,
     channel: Channel,
     local: LocalTime,
     t: i64,
 ) -> Vec<&'static str> {
     let mut out = vec![best_hour(local.hour)];
-    let recent = |at: Option<i64>| at.is_some_and(|a| t - a <= RECENT);
+    if number.is_some_and(|n| !n.valid) {
+        out.push("unlisted_number");
+    }
+    let recent = |at: Option<i64>| at.is_some_and(|a| t.saturating_sub(a) <= RECENT);
     let new = if channel.is_email() {
         "new_address"
     } else {
@@ -38,7 +44,9 @@ pub fn reasons(
             } else if recent(c.last_engaged_at) {
                 out.push("recent_right_party_other_channel");
             }
-            if c.known_since.is_some_and(|k| t - k <= NEW) && c.tally.attempts[0] < 3.0 {
+            if c.known_since.is_some_and(|k| t.saturating_sub(k) <= NEW)
+                && c.tally.attempts[0] < 3.0
+            {
                 out.push(new);
             }
             if ch.is_none() {
@@ -50,7 +58,10 @@ pub fn reasons(
         }
     }
     // Explains a probability lowered by fatigue: the person was attempted in the last 24 h.
-    if person.last_attempt_at.is_some_and(|a| t - a < DAY) {
+    if person
+        .last_attempt_at
+        .is_some_and(|a| t.saturating_sub(a) < DAY)
+    {
         out.push("attempted_recently");
     }
     if person.last_engaged_at.is_none() {

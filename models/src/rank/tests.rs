@@ -85,6 +85,7 @@ impl Fixture {
             horizon_hours: 24,
             max_suggestions: 5,
             person_zone: None,
+            rejected: Vec::new(),
         }
     }
 
@@ -304,4 +305,28 @@ fn a_stricter_policy_is_honoured() {
     // left are Tuesday 09:00 and 10:00, which score the same, so the earlier one wins.
     assert_eq!(r.suggestions.len(), 1);
     assert_eq!(r.suggestions[0].slot_start, t + DAY - 3_600);
+}
+
+#[test]
+fn instants_at_the_ends_of_time_never_wrap() {
+    // Overflow checks are on in tests: any `+`/`-` on these instants that wraps panics.
+    for (history, as_of) in [
+        (i64::MIN, i64::MIN),
+        (i64::MIN, MON),
+        (i64::MAX, i64::MAX),
+        (i64::MAX - 1, i64::MIN),
+        (MON, i64::MAX),
+    ] {
+        let mut f = Fixture::new();
+        f.apply(A, Channel::Voice, history, Outcome::RightParty);
+        f.apply(A, Channel::Sms, history, Outcome::Invalid);
+        f.apply(B, Channel::Voice, history, Outcome::NoAnswer);
+        let mut q = f.query(&[(A, &[]), (B, &[Channel::Voice])], as_of);
+        q.horizon_hours = 168;
+        let r = f.rank(&q, 19.0);
+        assert!(
+            r.suggestions.len() + r.blocked.len() >= 2,
+            "{history} {as_of}: {r:?}"
+        );
+    }
 }

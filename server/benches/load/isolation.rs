@@ -129,6 +129,7 @@ pub(crate) fn rank_in_isolation(
     let query = |slot| RankQuery {
         slot: Some(slot),
         contacts: None,
+        rejected: Vec::new(),
         channels: Vec::new(),
         as_of,
         horizon_hours: defaults.default_horizon_hours,

@@ -102,11 +102,12 @@ pub(crate) fn build_version(
             attempts: vec![data.join("attempts.csv")],
             contacts: Some(data.join("contacts.csv")),
             persons: Some(data.join("persons.csv")),
+            validations: Some(data.join("validations.csv")),
         },
         models_dir: models.to_owned(),
         family: FamilyChoice::Auto,
         promotion: Promotion::Always,
-        max_bad_rows: 0,
+        max_bad_rows: sim.bad_rows(),
     };
     let settings = contactscore_trainer::config::Config::default().validate()?;
     let trained = train(&req, &settings, &Progress::silent())?.manifest;
@@ -156,7 +157,7 @@ pub(crate) fn build_version(
     let t = Instant::now();
     let mut manifest = loaded.manifest;
     manifest.version = format!("{}-load{}", trained.version, state.len());
-    let path = registry.publish(&mut manifest, &loaded.model, &state)?;
+    let path = registry.publish(&mut manifest, &loaded.model, &state, &loaded.evidence)?;
     registry.promote(&manifest.version)?;
     let bytes = std::fs::metadata(path.join("state.bin"))?.len();
     println!(

@@ -10,15 +10,14 @@
 //! fsynced before the call answers; `ForgetPerson` rewrites the file without the person.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use contactscore_models::Channel;
+use contactscore_models::durable;
 use contactscore_models::features::FeatureState;
 use serde::{Deserialize, Serialize};
 
-use super::lines::{self, read_lines};
+use super::lines::{corrupt, read_lines};
 use crate::error::{Result, ServerError};
 
 /// File name inside the state directory.
@@ -47,35 +46,24 @@ pub struct Consents {
 }
 
 impl Consents {
-    /// Load (creating) the file in `dir`. A torn final line (a consent never acknowledged) is
-    /// cut off; any other malformed line is an error naming it.
+    /// Load the file in the state directory `dir` (absent = none yet). A torn final line (a
+    /// consent never acknowledged) is cut off; any other malformed line is an error naming it.
     pub fn open(dir: &Path) -> Result<Self> {
-        fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
         let path = dir.join(FILE);
-        let mut consents = Self {
-            latest: HashMap::new(),
-            path,
-        };
-        let complete = |l: &str| serde_json::from_str::<Consent>(l).is_ok();
-        for (n, line) in read_lines(&consents.path, complete)? {
+        let mut latest = HashMap::new();
+        let complete = |l: &[u8]| serde_json::from_slice::<Consent>(l).is_ok();
+        read_lines(&path, complete, |n, line| {
             let c: Consent =
-                serde_json::from_str(&line).map_err(|e| ServerError::CorruptState {
-                    path: consents.path.clone(),
-                    line: n,
-                    reason: e.to_string(),
-                })?;
-            consents.note(c);
-        }
-        Ok(consents)
+                serde_json::from_slice(line).map_err(|e| corrupt(&path, n, e.to_string()))?;
+            note(&mut latest, c);
+            Ok(())
+        })?;
+        Ok(Self { path, latest })
     }
 
     /// Hold `c` in memory (after [`append`] made it durable).
     pub fn note(&mut self, c: Consent) {
-        let at = self
-            .latest
-            .entry((c.person_id, c.contact, c.channel))
-            .or_insert(c.at);
-        *at = (*at).max(c.at);
+        note(&mut self.latest, c);
     }
 
     /// The file.
@@ -138,17 +126,10 @@ impl Consents {
                 at: *at,
             };
             serde_json::to_writer(&mut bytes, &c)
-                .map_err(|e| ServerError::io(&self.path, std::io::Error::other(e)))?;
+                .map_err(|e| ServerError::Internal(format!("encoding a consent: {e}")))?;
             bytes.push(b'\n');
         }
-        let tmp = self.path.with_extension("jsonl.tmp");
-        let io = |e| ServerError::io(&self.path, e);
-        let mut f = File::create(&tmp).map_err(io)?;
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(io)?;
-        fs::rename(&tmp, &self.path).map_err(io)?;
-        sync_parent(&self.path)?;
+        durable::replace(&self.path, &bytes).map_err(|e| ServerError::io(&self.path, e))?;
         Ok(gone)
     }
 
@@ -163,25 +144,27 @@ impl Consents {
     }
 }
 
-/// Append `c` to the consents file at `path`, fsynced (and its directory, when new).
-pub fn append(path: &Path, c: &Consent) -> Result<()> {
-    let mut line =
-        serde_json::to_vec(c).map_err(|e| ServerError::io(path, std::io::Error::other(e)))?;
-    line.push(b'\n');
-    lines::append(path, &line).map_err(|e| ServerError::io(path, e))
+/// Hold `c` in `latest` (the latest instant per person, contact and channel).
+fn note(latest: &mut HashMap<Key, i64>, c: Consent) {
+    let at = latest
+        .entry((c.person_id, c.contact, c.channel))
+        .or_insert(c.at);
+    *at = (*at).max(c.at);
 }
 
-fn sync_parent(path: &Path) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| ServerError::io(dir, e))
+/// Append `c` to the consents file at `path`, fsynced (and its directory, when new).
+pub fn append(path: &Path, c: &Consent) -> Result<()> {
+    let mut line = serde_json::to_vec(c)
+        .map_err(|e| ServerError::Internal(format!("encoding a consent: {e}")))?;
+    line.push(b'\n');
+    durable::append(path, &line).map_err(|e| ServerError::io(path, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::OpenOptions;
+    use std::fs::{self, OpenOptions};
+    use std::io::Write;
 
     fn consent(person: &str, channel: Channel, at: i64) -> Consent {
         Consent {

@@ -4,12 +4,12 @@
 //! (model reloads and restarts) without the list itself holding the identifier.
 
 use std::collections::HashSet;
-use std::fs;
 use std::path::{Path, PathBuf};
 
+use contactscore_models::durable;
 use sha2::{Digest, Sha256};
 
-use super::lines::{self, read_lines};
+use super::lines::{corrupt, read_lines};
 use crate::error::{Result, ServerError};
 
 /// File name inside the state directory.
@@ -34,23 +34,23 @@ pub struct Erasures {
 }
 
 impl Erasures {
-    /// Load (creating) the list in `dir`.
+    /// Load the list in the state directory `dir` (absent = nobody forgotten yet).
     pub fn open(dir: &Path) -> Result<Self> {
-        fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
         let path = dir.join(FILE);
         let mut set = HashSet::new();
-        for (n, line) in read_lines(&path, |l| parse_hex(l.trim()).is_some())? {
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
-            }
-            let d = parse_hex(line).ok_or_else(|| ServerError::CorruptState {
-                path: path.clone(),
-                line: n,
-                reason: "expected a 64-digit hex SHA-256".into(),
-            })?;
-            set.insert(d);
-        }
+        read_lines(
+            &path,
+            |l| parse_hex(l).is_some(),
+            |n, line| {
+                if line.trim_ascii().is_empty() {
+                    return Ok(());
+                }
+                let d = parse_hex(line)
+                    .ok_or_else(|| corrupt(&path, n, "expected a 64-digit hex SHA-256"))?;
+                set.insert(d);
+                Ok(())
+            },
+        )?;
         Ok(Self {
             path,
             set,
@@ -81,7 +81,7 @@ impl Erasures {
         }
         let mut line: String = d.iter().map(|b| format!("{b:02x}")).collect();
         line.push('\n');
-        lines::append(&self.path, line.as_bytes()).map_err(|e| ServerError::io(&self.path, e))?;
+        durable::append(&self.path, line.as_bytes()).map_err(|e| ServerError::io(&self.path, e))?;
         self.set.insert(d);
         self.recent
             .push((self.generation() + 1, person_id.to_owned()));
@@ -102,7 +102,8 @@ impl Erasures {
     }
 }
 
-fn parse_hex(s: &str) -> Option<PersonDigest> {
+fn parse_hex(line: &[u8]) -> Option<PersonDigest> {
+    let s = std::str::from_utf8(line).ok()?.trim();
     if s.len() != 64 {
         return None;
     }
@@ -116,7 +117,7 @@ fn parse_hex(s: &str) -> Option<PersonDigest> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::OpenOptions;
+    use std::fs::{self, OpenOptions};
     use std::io::Write;
 
     #[test]

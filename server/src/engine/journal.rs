@@ -4,21 +4,26 @@
 //! thread does group commit: it takes every append waiting at the moment, writes them, fsyncs
 //! once and answers them all, so durable acknowledgement keeps up with many concurrent
 //! dialers. A crash can leave a torn last line, which was never acknowledged and is dropped on
-//! open; any other malformed line is an error naming the line.
+//! open; any other malformed line is an error naming the line. A line repeated (an attempt id
+//! twice) is read once. The file steps (appends cut back on failure, atomic rewrites) are
+//! [`contactscore_models::durable`]'s.
 //!
 //! When a new model version goes live, outcomes its snapshot already covers (attempted well
 //! before its training cutoff) are *retired*: their ids move to [`super::retired`] and their
 //! records leave the file, so the journal and start-up replay stay bounded (see [`RetireRule`]).
+//! Contact-rule evidence is the exception: it stays while it can still matter (see
+//! [`RetireRule::retires`]).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
+use contactscore_models::durable::AppendLog;
 use contactscore_models::{Channel, Outcome};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use super::lines::{corrupt, read_lines};
 use super::retired::{self, IdDigest};
 use crate::error::{Result, ServerError};
 
@@ -59,6 +64,57 @@ impl LiveOutcome {
     pub fn id_time(&self) -> i64 {
         self.recorded_at.max(self.at)
     }
+
+    /// What its contact rule applies to, when it is rule evidence: an opt-out or an invalid on
+    /// (person, contact, channel), a wrong party on (person, contact) over every channel.
+    pub fn evidence_key(&self) -> Option<EvidenceKey> {
+        let channel = match self.outcome {
+            Outcome::OptOut | Outcome::Invalid => Some(self.channel),
+            Outcome::WrongParty => None,
+            Outcome::NoAnswer
+            | Outcome::Busy
+            | Outcome::Voicemail
+            | Outcome::ThirdParty
+            | Outcome::RightParty
+            | Outcome::Converted
+            | Outcome::Delivered
+            | Outcome::Read
+            | Outcome::Replied => return None,
+        };
+        Some(EvidenceKey {
+            outcome: self.outcome,
+            person_id: self.person_id.clone(),
+            contact: self.contact.clone(),
+            channel,
+        })
+    }
+}
+
+/// The pair a rule-evidence outcome applies to (see [`LiveOutcome::evidence_key`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EvidenceKey {
+    /// `opt_out`, `wrong_party` or `invalid`.
+    pub outcome: Outcome,
+    /// The person.
+    pub person_id: String,
+    /// Normalised contact key.
+    pub contact: String,
+    /// The channel (`None` for a wrong party, which holds on every channel).
+    pub channel: Option<Channel>,
+}
+
+/// The latest instant of every rule-evidence key among `records`.
+pub fn latest_evidence<'a>(
+    records: impl IntoIterator<Item = &'a LiveOutcome>,
+) -> HashMap<EvidenceKey, i64> {
+    let mut latest = HashMap::new();
+    for r in records {
+        if let Some(k) = r.evidence_key() {
+            let at = latest.entry(k).or_insert(r.at);
+            *at = (*at).max(r.at);
+        }
+    }
+    latest
 }
 
 /// Which live outcomes leave the journal once a version is live, and which retired ids are
@@ -70,6 +126,12 @@ pub struct RetireRule {
     pub before: i64,
     /// …unless recorded while this version was served: a restart replays those onto it.
     pub keep_version: String,
+    /// Rule evidence stays past `before` unless it is an `invalid` attempted before this instant
+    /// (its suppression is over for good)…
+    pub evidence_lapsed_before: i64,
+    /// …or a later record of the same kind on the same pair stays (the latest instant per key,
+    /// from [`latest_evidence`]), which has the same effect on the rules wherever it is applied.
+    pub latest_evidence: Arc<HashMap<EvidenceKey, i64>>,
     /// Retired ids whose [`LiveOutcome::id_time`] is before this instant are forgotten (a
     /// repeat is then recorded anew).
     pub ids_before: i64,
@@ -79,9 +141,22 @@ pub struct RetireRule {
 }
 
 impl RetireRule {
-    /// Whether `r` retires.
+    /// Whether `r` retires: covered by the served snapshot for longer than the rollback window.
+    ///
+    /// Contact-rule evidence (opt-out, wrong party, invalid) is kept beyond that: its record is
+    /// what replays it onto any version whose export lacks it (a newer one trained on an export
+    /// cut before the dialer reported it, or an older one after `CURRENT` is rolled back), so it
+    /// only leaves once it can no longer change a rule: an `invalid` whose suppression has ended,
+    /// or evidence superseded by a later record on the same pair that stays.
     pub fn retires(&self, r: &LiveOutcome) -> bool {
-        r.at < self.before && r.recorded_on != self.keep_version
+        if r.at >= self.before || r.recorded_on == self.keep_version {
+            return false;
+        }
+        let Some(key) = r.evidence_key() else {
+            return true;
+        };
+        let lapsed = r.outcome == Outcome::Invalid && r.at < self.evidence_lapsed_before;
+        lapsed || self.latest_evidence.get(&key).is_some_and(|&t| t > r.at)
     }
 
     /// Whether an id with id time `t` is still remembered once retired.
@@ -100,10 +175,6 @@ pub struct RetireCounts {
     /// Ids dropped from the retired-id file (only when compacting it).
     pub ids_forgotten: u64,
 }
-
-/// The writer's append handle. `Err` once a rewrite failed after its rename: the old handle
-/// then names a file that is gone, so appends must fail rather than be acknowledged into it.
-type Handle = std::result::Result<File, String>;
 
 enum Job {
     Append(Vec<u8>, oneshot::Sender<std::io::Result<()>>),
@@ -125,23 +196,17 @@ impl std::fmt::Debug for Job {
 }
 
 impl Journal {
-    /// Open (creating) the journal in `dir`; returns it with every outcome already in it.
+    /// Open (creating) the journal in the state directory `dir`; returns it with every outcome
+    /// already in it, each attempt id once.
     pub fn open(dir: &Path) -> Result<(Self, Vec<LiveOutcome>)> {
-        fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
         let path = dir.join(FILE);
         let records = read(&path)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| ServerError::io(&path, e))?;
-        sync_dir(dir)?;
+        let log = AppendLog::open(&path).map_err(|e| ServerError::io(&path, e))?;
         let (tx, rx) = mpsc::channel();
-        let writer_path = path.clone();
         std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || writer(writer_path, file, rx))
-            .map_err(|e| ServerError::io(&path, e))?;
+            .spawn(move || writer(log, rx))
+            .map_err(|e| ServerError::Internal(format!("starting the journal writer: {e}")))?;
         Ok((Self { path, tx }, records))
     }
 
@@ -168,7 +233,7 @@ impl Journal {
         job: impl FnOnce(oneshot::Sender<std::io::Result<T>>) -> Job,
     ) -> Result<T> {
         let (done, wait) = oneshot::channel();
-        let gone = || ServerError::io(&self.path, std::io::Error::other("journal writer stopped"));
+        let gone = || ServerError::Internal("the journal writer thread stopped".into());
         self.tx.send(job(done)).map_err(|_| gone())?;
         wait.await
             .map_err(|_| gone())?
@@ -180,57 +245,39 @@ fn encode(records: &[LiveOutcome]) -> Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(records.len() * 160);
     for r in records {
         serde_json::to_writer(&mut bytes, r)
-            .map_err(|e| ServerError::io(FILE, std::io::Error::other(e)))?;
+            .map_err(|e| ServerError::Internal(format!("encoding a journal line: {e}")))?;
         bytes.push(b'\n');
     }
     Ok(bytes)
 }
 
-/// Read every complete line; truncate a torn final line (never acknowledged).
+/// Read every complete line, each attempt id once (a repeated line, e.g. from a journal copied
+/// together by hand, is applied once); a torn final line (never acknowledged) is cut off.
 fn read(path: &Path) -> Result<Vec<LiveOutcome>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(ServerError::io(path, e)),
-    };
-    let mut reader = BufReader::new(file);
     let mut out = Vec::new();
-    let mut line = String::new();
-    let mut good_len: u64 = 0;
-    let mut n = 0;
-    loop {
-        line.clear();
-        let got = reader
-            .read_line(&mut line)
-            .map_err(|e| ServerError::io(path, e))?;
-        if got == 0 {
-            break;
-        }
-        n += 1;
-        if !line.ends_with('\n') {
-            tracing::warn!(file = %path.display(), line = n, "dropping a torn final line (never acknowledged)");
-            let f = OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(|e| ServerError::io(path, e))?;
-            f.set_len(good_len).map_err(|e| ServerError::io(path, e))?;
-            f.sync_all().map_err(|e| ServerError::io(path, e))?;
-            break;
-        }
-        let record =
-            serde_json::from_str(line.trim_end()).map_err(|e| ServerError::CorruptState {
-                path: path.to_owned(),
-                line: n,
-                reason: e.to_string(),
-            })?;
-        out.push(record);
-        good_len += got as u64;
+    let mut ids = HashSet::new();
+    let mut repeats = 0usize;
+    read_lines(
+        path,
+        |_| false,
+        |n, line| {
+            let record: LiveOutcome =
+                serde_json::from_slice(line).map_err(|e| corrupt(path, n, e.to_string()))?;
+            if ids.insert(record.attempt_id.clone()) {
+                out.push(record);
+            } else {
+                repeats += 1;
+            }
+            Ok(())
+        },
+    )?;
+    if repeats > 0 {
+        tracing::warn!(file = %path.display(), repeats, "journal lines repeating an attempt id were read once");
     }
     Ok(out)
 }
 
-fn writer(path: PathBuf, file: File, rx: mpsc::Receiver<Job>) {
-    let mut file: Handle = Ok(file);
+fn writer(mut log: AppendLog, rx: mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut appends = Vec::new();
         let mut next = Some(first);
@@ -239,58 +286,40 @@ fn writer(path: PathBuf, file: File, rx: mpsc::Receiver<Job>) {
                 Job::Append(bytes, done) => appends.push((bytes, done)),
                 Job::Replace(bytes, done) => {
                     // Flush what came before in order, then swap the file.
-                    commit(&mut file, &mut appends);
-                    let _ =
-                        done.send(usable(&file).and_then(|()| replace(&path, &bytes, &mut file)));
+                    commit(&mut log, &mut appends);
+                    let _ = done.send(replace(&mut log, &bytes));
                 }
                 Job::Retire(rule, done) => {
                     // Not on a stopped writer: its file may hold a failed batch that a rewrite
                     // would keep.
-                    commit(&mut file, &mut appends);
-                    let _ = done.send(usable(&file).and_then(|()| retire(&path, &rule, &mut file)));
+                    commit(&mut log, &mut appends);
+                    let _ = done.send(log.usable().and_then(|()| retire(&mut log, &rule)));
                 }
             }
             next = rx.try_recv().ok();
         }
-        commit(&mut file, &mut appends);
+        commit(&mut log, &mut appends);
     }
 }
 
 /// Write the waiting appends, fsync once, answer each. When that fails, none of them is
 /// acknowledged and the file is cut back to where the batch began, so no later append follows
-/// a torn line; if even that fails, the writer refuses appends until a restart.
-fn commit(handle: &mut Handle, appends: &mut Vec<(Vec<u8>, oneshot::Sender<std::io::Result<()>>)>) {
+/// a torn line; if even that fails, the log refuses appends until a restart.
+fn commit(log: &mut AppendLog, appends: &mut Vec<(Vec<u8>, oneshot::Sender<std::io::Result<()>>)>) {
     if appends.is_empty() {
         return;
     }
-    let file = match handle {
-        Ok(f) => f,
-        Err(why) => {
-            for (_, done) in appends.drain(..) {
-                let _ = done.send(Err(std::io::Error::other(why.clone())));
+    let parts: Vec<&[u8]> = appends.iter().map(|(b, _)| b.as_slice()).collect();
+    let result = log.append(&parts);
+    if let Err(e) = &result {
+        match log.usable() {
+            Ok(()) => {
+                tracing::error!(error = %e, "journal append failed; cut back, not acknowledged")
             }
-            return;
+            Err(_) => {
+                tracing::error!(error = %e, "journal append failed and could not be undone; refusing further appends until restart")
+            }
         }
-    };
-    // Nothing is written when the length cannot be read, so nothing needs undoing.
-    let mut stop = None;
-    let result = file.metadata().map(|m| m.len()).and_then(|began| {
-        let written = appends
-            .iter()
-            .try_for_each(|(bytes, _)| file.write_all(bytes))
-            .and_then(|()| file.sync_data());
-        if let Err(e) = &written
-            && let Err(cut) = file.set_len(began).and_then(|()| file.sync_all())
-        {
-            tracing::error!(error = %e, cut_error = %cut, "journal append failed and could not be undone; refusing further appends until restart");
-            stop = Some(format!(
-                "journal append failed ({e}) and could not be undone ({cut}); restart the server"
-            ));
-        }
-        written
-    });
-    if let Some(why) = stop {
-        *handle = Err(why);
     }
     for (_, done) in appends.drain(..) {
         let r = match &result {
@@ -301,50 +330,21 @@ fn commit(handle: &mut Handle, appends: &mut Vec<(Vec<u8>, oneshot::Sender<std::
     }
 }
 
-/// `Ok` unless the writer has stopped (see [`Handle`]).
-fn usable(handle: &Handle) -> std::io::Result<()> {
-    handle
-        .as_ref()
-        .map(|_| ())
-        .map_err(|why| std::io::Error::other(why.clone()))
-}
-
-/// Write `bytes` to a temporary file, fsync, rename over the journal, fsync the directory, and
-/// point `handle` at the new file. A failure before the rename leaves the journal and `handle`
-/// as they were; one after it breaks `handle` (later appends fail until a restart).
-fn replace(path: &Path, bytes: &[u8], handle: &mut Handle) -> std::io::Result<()> {
-    let tmp = path.with_extension("jsonl.tmp");
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let reopened = File::open(dir)
-        .and_then(|d| d.sync_all())
-        .and_then(|()| OpenOptions::new().append(true).open(path));
-    match reopened {
-        Ok(f) => {
-            *handle = Ok(f);
-            Ok(())
+/// Replace the journal with `bytes` ([`AppendLog::replace`]), logging a failure that stops it.
+fn replace(log: &mut AppendLog, bytes: &[u8]) -> std::io::Result<()> {
+    log.replace(bytes).inspect_err(|e| {
+        if log.usable().is_err() {
+            tracing::error!(file = %log.path().display(), error = %e, "journal rewrite failed after its rename; refusing further appends until restart");
         }
-        Err(e) => {
-            tracing::error!(file = %path.display(), error = %e, "journal rewrite failed after its rename; refusing further appends until restart");
-            *handle = Err(format!(
-                "{}: rewrite failed after rename ({e}); restart the server",
-                path.display()
-            ));
-            Err(e)
-        }
-    }
+    })
 }
 
 /// Rewrite the journal without the records `rule` retires, after their ids are durably in the
 /// retired-id file (appended, or the file compacted when `rule.compact_ids`).
-fn retire(path: &Path, rule: &RetireRule, handle: &mut Handle) -> std::io::Result<RetireCounts> {
+fn retire(log: &mut AppendLog, rule: &RetireRule) -> std::io::Result<RetireCounts> {
+    let path = log.path().to_owned();
     let dir = path.parent().unwrap_or(Path::new("."));
-    let text = fs::read(path)?;
+    let text = std::fs::read(&path)?;
     let mut counts = RetireCounts::default();
     let mut kept = Vec::with_capacity(text.len());
     let mut new_ids: Vec<(IdDigest, i64)> = Vec::new();
@@ -376,15 +376,9 @@ fn retire(path: &Path, rule: &RetireRule, handle: &mut Handle) -> std::io::Resul
         retired::append(dir, &new_ids)?;
     }
     if counts.outcomes > 0 {
-        replace(path, &kept, handle)?;
+        replace(log, &kept)?;
     }
     Ok(counts)
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| ServerError::io(dir, e))
 }
 
 #[cfg(test)]

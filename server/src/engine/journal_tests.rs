@@ -1,4 +1,7 @@
-//! Unit tests of the journal: appends, atomic replace, retirement, failed appends, torn lines.
+//! Unit tests of the journal: appends, atomic replace, retirement, failed appends, torn lines,
+//! repeated lines.
+
+use std::fs;
 
 use super::*;
 
@@ -52,6 +55,8 @@ async fn retiring_moves_old_outcomes_to_digests_and_keeps_the_rest() {
     let rule = RetireRule {
         before: base + 4,
         keep_version: "v2".into(),
+        evidence_lapsed_before: i64::MIN,
+        latest_evidence: Arc::default(),
         ids_before: base + 3,
         compact_ids: false,
     };
@@ -93,25 +98,22 @@ async fn retiring_moves_old_outcomes_to_digests_and_keeps_the_rest() {
     assert!(retired::read(dir.path()).expect("ids").is_empty());
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn a_failed_append_is_not_acknowledged_and_an_undoable_one_stops_the_writer() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join(FILE);
-    fs::write(&path, "").expect("create");
-    // A handle that cannot write (nor be cut back): the batch fails and so does every later
-    // one, instead of being acknowledged.
-    let mut handle: Handle = Ok(File::open(&path).expect("read-only"));
+    // /dev/full fails every write (ENOSPC) and cannot be cut back either: the batch fails, and
+    // so does every later one, instead of being acknowledged.
+    let mut log = AppendLog::open(Path::new("/dev/full")).expect("open /dev/full");
     for round in 0..2 {
         let (done, mut answer) = oneshot::channel();
         let mut appends = vec![(encode(&[record(round)]).expect("encode"), done)];
-        commit(&mut handle, &mut appends);
+        commit(&mut log, &mut appends);
         assert!(
             answer.try_recv().expect("answered").is_err(),
             "round {round}"
         );
     }
-    assert!(handle.is_err());
-    assert_eq!(fs::read_to_string(&path).expect("read"), "");
+    assert!(log.usable().is_err());
 }
 
 #[test]
@@ -127,4 +129,16 @@ fn a_torn_last_line_is_dropped_and_a_corrupt_line_is_an_error() {
     fs::write(&path, format!("not json\n{good}")).expect("write");
     let err = Journal::open(dir.path()).expect_err("corrupt");
     assert!(err.to_string().contains(":1:"), "{err}");
+}
+
+#[test]
+fn a_repeated_line_is_read_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(FILE);
+    let one = String::from_utf8(encode(&[record(1)]).expect("encode")).expect("utf8");
+    let two = String::from_utf8(encode(&[record(2)]).expect("encode")).expect("utf8");
+    // A journal copied together by hand, or written by two servers: a1 twice.
+    fs::write(&path, format!("{one}{two}{one}")).expect("write");
+    let (_, back) = Journal::open(dir.path()).expect("open");
+    assert_eq!(back, vec![record(1), record(2)]);
 }

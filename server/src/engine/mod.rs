@@ -1,5 +1,6 @@
 //! The serving engine: the loaded model version with its live feature state, the durable
-//! journal of live outcomes, the erasure list, and hot reload. gRPC handlers call into it after
+//! journal of live outcomes, the erasure list, re-consents and carrier validations, and hot
+//! reload. gRPC handlers call into it after
 //! validating and converting their requests; it knows nothing of protobuf.
 //!
 //! Concurrency: the served version sits in an `ArcSwap`, so a Rank takes a reference and is
@@ -10,14 +11,19 @@
 //! Once a version is live, outcomes its snapshot covers by more than the [`Retention`] window
 //! are retired from the journal (their ids are kept as digests for idempotency), so the
 //! journal, its memory and the start-up replay stay bounded however long the server runs.
+//! Contact-rule evidence (opt-out, wrong party, invalid) is replayed onto every version whose
+//! export does not provably contain it, and kept until it can no longer matter ([`replay`]).
 
 pub mod consent;
 pub mod erasure;
 pub mod journal;
 mod lines;
 mod record;
+pub mod replay;
 pub mod retired;
 mod retirement;
+mod state_dir;
+pub mod validation;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -27,15 +33,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arc_swap::ArcSwapOption;
 use contactscore_models::artifact::Registry;
 use contactscore_models::artifact::manifest::Manifest;
+use contactscore_models::artifact::registry::CURRENT;
+use contactscore_models::durable::DirLock;
 use contactscore_models::features::FeatureState;
 use contactscore_models::model::ResponseModel;
 use contactscore_models::policy::Policy;
-use contactscore_models::rank::{self, RankContact, RankQuery, Ranking};
+use contactscore_models::rank::{self, RankContact, RankQuery, Ranking, Rejected};
 use contactscore_models::{Channel, Contact, ContactNormalizer};
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use tokio::sync::watch;
 
-pub use record::ValidOutcome;
+pub use record::{RECORD_BATCH, Recorded, ValidOutcome};
 
 use crate::error::{Result, ServerError};
 use crate::metrics;
@@ -44,6 +52,7 @@ use erasure::Erasures;
 use journal::{Journal, LiveOutcome};
 use retired::RetiredIds;
 pub use retirement::Retention;
+use validation::Validations;
 
 /// One loaded model version and the feature state kept live on top of its snapshot.
 #[derive(Debug)]
@@ -96,6 +105,8 @@ pub struct ValidRank {
     pub person_id: String,
     /// Candidates with their channels and zone; `None` = the person's known contacts.
     pub contacts: Option<Vec<ValidContact>>,
+    /// Contact points of the request that cannot be ranked (answered in `blocked`).
+    pub rejected: Vec<Rejected>,
     /// Channel restriction.
     pub channels: Vec<Channel>,
     /// Plan from (unix seconds).
@@ -134,30 +145,39 @@ pub struct Engine {
     consents: Mutex<Consents>,
     /// Serialises appends to the consents file.
     consent_file: tokio::sync::Mutex<()>,
+    validations: Mutex<Validations>,
+    /// Serialises appends to the validations file.
+    validation_file: tokio::sync::Mutex<()>,
     reload_lock: tokio::sync::Mutex<()>,
     failure: Mutex<ReloadFailure>,
     loaded: watch::Sender<Option<String>>,
+    /// The state directory's lock, held for the engine's life.
+    _lock: DirLock,
 }
 
 impl Engine {
-    /// Open the state directory and the registry and load the promoted version, if any.
+    /// Take the state directory (private, locked: see [`state_dir`]), open the registry and load
+    /// the promoted version, if any.
     pub async fn open(
         models_dir: &Path,
         state_dir: &Path,
         policy: Policy,
         retention: Retention,
     ) -> Result<Arc<Self>> {
+        let lock = state_dir::take(state_dir)?;
         let registry = Registry::open(models_dir)?;
         let (journal, records) = Journal::open(state_dir)?;
         let retired = retired::read(state_dir)?;
         let erasures = Erasures::open(state_dir)?;
         let consents = Consents::open(state_dir)?;
+        let validations = Validations::open(state_dir)?;
         let seen = records.iter().map(|r| r.attempt_id.clone()).collect();
         tracing::info!(
             live_outcomes = records.len(),
             retired_ids = retired.len(),
             erasures = erasures.len(),
             consents = consents.len(),
+            validations = validations.len(),
             state_dir = %state_dir.display(),
             "state directory opened"
         );
@@ -177,9 +197,12 @@ impl Engine {
             erasures: Mutex::new(erasures),
             consents: Mutex::new(consents),
             consent_file: tokio::sync::Mutex::new(()),
+            validations: Mutex::new(validations),
+            validation_file: tokio::sync::Mutex::new(()),
             reload_lock: tokio::sync::Mutex::new(()),
             failure: Mutex::new(ReloadFailure::default()),
             loaded: watch::channel(None).0,
+            _lock: lock,
         });
         match engine.reload().await {
             Ok(Reloaded::NoVersion) => tracing::warn!(
@@ -219,15 +242,26 @@ impl Engine {
     }
 
     /// Switch to the promoted version if it is not the one served. On failure the served
-    /// version stays, and the failure is kept for `GetModelInfo`, logged and counted.
+    /// version stays, and the failure is kept for `GetModelInfo`, logged and counted; it is
+    /// cleared once the promoted version is served again (switched to, or `CURRENT` pointed back
+    /// to the served one). A `CURRENT` that names no version while one is served keeps it
+    /// serving and says so in the failure.
     pub async fn reload(&self) -> Result<Reloaded> {
         let _one_at_a_time = self.reload_lock.lock().await;
+        let served = self.serving.load().as_ref().map(|s| s.version.clone());
         let Some(version) = self.registry.current()? else {
+            if let Some(served) = served {
+                *self.failure.lock() = ReloadFailure {
+                    version: String::new(),
+                    error: format!(
+                        "{CURRENT} names no version (empty or missing); keeping {served} served"
+                    ),
+                };
+            }
             return Ok(Reloaded::NoVersion);
         };
-        if let Some(s) = self.serving.load().as_ref()
-            && s.version == version
-        {
+        if served.as_deref() == Some(version.as_str()) {
+            *self.failure.lock() = ReloadFailure::default();
             return Ok(Reloaded::Unchanged(version));
         }
         match self.switch_to(&version).await {
@@ -256,7 +290,7 @@ impl Engine {
         let v = version.to_owned();
         let loaded = tokio::task::spawn_blocking(move || registry.load(Some(&v)))
             .await
-            .map_err(|e| ServerError::io("model load task", std::io::Error::other(e)))??;
+            .map_err(|e| ServerError::Internal(format!("model load task: {e}")))??;
         let normalizer = ContactNormalizer::new(&loaded.manifest.serving.default_region)?;
         // The first parse loads libphonenumber's metadata (~80 ms): pay it here, not in a Rank.
         let _ = normalizer.normalize("+14155550100");
@@ -276,27 +310,19 @@ impl Engine {
         for id in self.erasures.lock().since(generation) {
             state.forget(id);
         }
-        let mut replayed = 0u64;
-        {
-            let live = self.live.lock();
-            for r in live
-                .records
-                .iter()
-                .filter(|r| r.at > cutoff || r.recorded_on == version)
-            {
-                match normalizer.normalize(&r.contact) {
-                    Ok(contact) => {
-                        let slot = state.slot_or_insert(&r.person_id);
-                        state.apply(slot, &contact, r.channel, r.at, r.outcome)?;
-                        replayed += 1;
-                    }
-                    Err(e) => {
-                        tracing::error!(attempt_id = %r.attempt_id, error = %e, "live outcome not replayable")
-                    }
-                }
-            }
-        }
-        // Re-consents last: they lift opt-outs from the snapshot and the replay alike.
+        let replayed = replay::replay(
+            &mut state,
+            &self.live.lock().records,
+            &replay::Onto {
+                version,
+                cutoff,
+                evidence: &loaded.evidence,
+                normalizer: &normalizer,
+            },
+        )?;
+        // Carrier validations recorded live, then re-consents last: they lift opt-outs from the
+        // snapshot and the replay alike.
+        let validations_applied = self.validations.lock().apply_all(&mut state, &normalizer);
         let consents_applied = self.consents.lock().apply_all(&mut state);
         let persons = state.len();
         let serving = Serving {
@@ -306,7 +332,7 @@ impl Engine {
             normalizer,
             state: RwLock::new(state),
             loaded_at: jiff::Timestamp::now().as_second(),
-            live_applied: AtomicU64::new(replayed),
+            live_applied: AtomicU64::new(replayed.outcomes),
             snapshot_cutoff: (cutoff != i64::MIN).then_some(cutoff),
         };
         let previous = self
@@ -320,8 +346,11 @@ impl Engine {
             %version,
             persons,
             erased,
-            replayed_live_outcomes = replayed,
+            replayed_live_outcomes = replayed.outcomes,
+            late_rule_evidence = replayed.late_evidence,
+            rule_evidence_in_export = loaded.evidence.len(),
             consents_applied,
+            validations_applied,
             seconds = started.elapsed().as_secs_f64(),
             "model version live"
         );
@@ -370,6 +399,7 @@ impl Engine {
                     })
                     .collect()
             }),
+            rejected: q.rejected.clone(),
             channels: q.channels.clone(),
             as_of: q.as_of,
             horizon_hours: q.horizon_hours,

@@ -1,11 +1,13 @@
-//! Recording outcomes (durable, idempotent on `attempt_id`, applied to the served state),
-//! re-consents, and erasing persons.
+//! Recording outcomes (durable, idempotent on `attempt_id`, applied to the served state), one
+//! at a time or as a stream in batches, re-consents, and erasing persons (carrier validations
+//! are recorded in `validation.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use contactscore_models::{Contact, Outcome};
 use tokio::sync::watch;
+use tokio_stream::{Stream, StreamExt};
 
 use super::consent::{self, Consent};
 use super::journal::LiveOutcome;
@@ -68,7 +70,57 @@ pub struct Recorded {
     pub duplicates: u64,
 }
 
+/// A stream of outcomes is made durable in batches of this size (one group commit each).
+pub const RECORD_BATCH: usize = 512;
+
 impl Engine {
+    /// Record a stream of validated outcomes in order, durable in batches of [`RECORD_BATCH`].
+    ///
+    /// The stream stops at its first error (a message that did not validate, the client's
+    /// stream failing): the messages before it are recorded first, then the error is returned as
+    /// [`ServerError::StreamStopped`] saying how many messages are recorded, so the client can
+    /// resend from there. A batch that fails to be written stops the stream the same way, at
+    /// the batch's first message.
+    pub async fn record_stream(
+        self: &Arc<Self>,
+        messages: impl Stream<Item = Result<ValidOutcome>>,
+    ) -> Result<Recorded> {
+        let mut messages = std::pin::pin!(messages);
+        let mut total = Recorded::default();
+        let mut batch = Vec::with_capacity(RECORD_BATCH);
+        let stopped = |total: Recorded, error: ServerError| ServerError::StreamStopped {
+            error: Box::new(error),
+            resume_from: total.recorded + total.duplicates,
+            recorded: total.recorded,
+            duplicates: total.duplicates,
+        };
+        loop {
+            let (stop, end) = match messages.next().await {
+                Some(Ok(o)) => {
+                    batch.push(o);
+                    (None, false)
+                }
+                Some(Err(e)) => (Some(e), false),
+                None => (None, true),
+            };
+            if !batch.is_empty() && (batch.len() >= RECORD_BATCH || stop.is_some() || end) {
+                match self.record(std::mem::take(&mut batch)).await {
+                    Ok(c) => {
+                        total.recorded += c.recorded;
+                        total.duplicates += c.duplicates;
+                    }
+                    Err(e) => return Err(stopped(total, e)),
+                }
+            }
+            if let Some(e) = stop {
+                return Err(stopped(total, e));
+            }
+            if end {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Record `outcomes` durably and apply them to the served state. Returns once they are
     /// fsynced; outcomes whose `attempt_id` was already recorded change nothing.
     ///
@@ -92,9 +144,9 @@ impl Engine {
                     let _gate = gate;
                     engine.commit(fresh, done, &serving).await
                 });
-                counts.recorded += task.await.map_err(|e| {
-                    ServerError::io("outcome recording task", std::io::Error::other(e))
-                })??;
+                counts.recorded += task
+                    .await
+                    .map_err(|e| ServerError::Internal(format!("outcome recording task: {e}")))??;
             } else {
                 drop(gate);
             }
@@ -189,7 +241,7 @@ impl Engine {
         let engine = Arc::clone(self);
         tokio::spawn(async move { engine.consent_now(c).await })
             .await
-            .map_err(|e| ServerError::io("consent task", std::io::Error::other(e)))?
+            .map_err(|e| ServerError::Internal(format!("consent task: {e}")))?
     }
 
     async fn consent_now(&self, c: Consent) -> Result<bool> {
@@ -205,7 +257,7 @@ impl Engine {
             let line = c.clone();
             tokio::task::spawn_blocking(move || consent::append(&path, &line))
                 .await
-                .map_err(|e| ServerError::io("consent write", std::io::Error::other(e)))??;
+                .map_err(|e| ServerError::Internal(format!("consent write task: {e}")))??;
         }
         let (person_id, contact, channel, at) =
             (c.person_id.clone(), c.contact.clone(), c.channel, c.at);
@@ -217,12 +269,13 @@ impl Engine {
     }
 
     /// Erase everything held about `person_id`: the served state, the live outcomes in the
-    /// journal (rewritten atomically), their re-consents, and every snapshot loaded later (the
-    /// erasure list). Returns whether anything was held.
+    /// journal (rewritten atomically), their re-consents and carrier validations, and every
+    /// snapshot loaded later (the erasure list). Returns whether anything was held.
     pub async fn forget(&self, person_id: &str) -> Result<bool> {
         let _exclusive = self.gate.write().await;
         self.erasures.lock().add(person_id)?;
         let consents = self.consents.lock().forget(person_id)?;
+        let validations = self.validations.lock().forget(person_id)?;
         let (kept, removed): (Vec<LiveOutcome>, Vec<LiveOutcome>) = {
             let live = self.live.lock();
             live.records
@@ -243,6 +296,6 @@ impl Engine {
             .load()
             .as_ref()
             .is_some_and(|s| s.state.write().forget(person_id));
-        Ok(in_state || consents || !removed.is_empty())
+        Ok(in_state || consents || validations || !removed.is_empty())
     }
 }

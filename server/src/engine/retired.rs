@@ -4,19 +4,18 @@
 //! Only a 128-bit digest of each attempt id is kept (dialer ids can carry personal data), with
 //! the instant its memory counts from ([`LiveOutcome::id_time`](super::journal::LiveOutcome)).
 //! The journal's writer thread appends to it (fsynced before the records leave the journal) and
-//! now and then rewrites it without forgotten ids (temporary file, fsync, rename). A torn final
-//! line (a crash mid-append, before the journal was touched) is cut off on reading; any other
-//! malformed line is an error naming the line.
+//! now and then rewrites it without forgotten ids (atomically, [`durable::replace`]). A torn
+//! final line (a crash mid-append, before the journal was touched) is cut off on reading; any
+//! other malformed line is an error naming the line.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::Write;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
+use contactscore_models::artifact::evidence::digest128;
+use contactscore_models::durable;
 
-use super::lines::read_lines;
-use crate::error::{Result, ServerError};
+use super::lines::{corrupt, read_lines};
+use crate::error::Result;
 
 /// File name inside the state directory.
 pub const FILE: &str = "retired_ids.txt";
@@ -30,14 +29,11 @@ pub type RetiredIds = HashMap<IdDigest, i64>;
 
 /// The digest kept for `attempt_id`.
 pub fn digest(attempt_id: &str) -> IdDigest {
-    let d = Sha256::digest(attempt_id.as_bytes());
-    let mut first = [0u8; 16];
-    first.copy_from_slice(&d[..16]);
-    u128::from_be_bytes(first)
+    digest128(attempt_id.as_bytes())
 }
 
-fn parse_line(line: &str) -> Option<(IdDigest, i64)> {
-    let (hex, at) = line.trim_end().split_once(' ')?;
+fn parse_line(line: &[u8]) -> Option<(IdDigest, i64)> {
+    let (hex, at) = std::str::from_utf8(line).ok()?.trim_end().split_once(' ')?;
     let d = (hex.len() == 32)
         .then(|| u128::from_str_radix(hex, 16).ok())
         .flatten()?;
@@ -48,14 +44,21 @@ fn parse_line(line: &str) -> Option<(IdDigest, i64)> {
 pub fn read(dir: &Path) -> Result<RetiredIds> {
     let path = dir.join(FILE);
     let mut out = RetiredIds::new();
-    for (n, line) in read_lines(&path, |l| parse_line(l).is_some())? {
-        let (d, at) = parse_line(&line).ok_or_else(|| ServerError::CorruptState {
-            path: path.clone(),
-            line: n,
-            reason: "expected a 32-digit hex digest, a space and unix seconds".into(),
-        })?;
-        out.insert(d, at);
-    }
+    read_lines(
+        &path,
+        |l| parse_line(l).is_some(),
+        |n, line| {
+            let (d, at) = parse_line(line).ok_or_else(|| {
+                corrupt(
+                    &path,
+                    n,
+                    "expected a 32-digit hex digest, a space and unix seconds",
+                )
+            })?;
+            out.insert(d, at);
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
@@ -70,27 +73,22 @@ fn lines<'a>(ids: impl Iterator<Item = (&'a IdDigest, &'a i64)>) -> String {
 
 /// Replace the file in `dir` with `ids` atomically, directory fsynced.
 pub(super) fn write(dir: &Path, ids: &RetiredIds) -> std::io::Result<()> {
-    let path = dir.join(FILE);
-    let tmp = path.with_extension("txt.tmp");
     let mut sorted: Vec<(&IdDigest, &i64)> = ids.iter().collect();
     sorted.sort_unstable();
-    let mut f = File::create(&tmp)?;
-    f.write_all(lines(sorted.into_iter()).as_bytes())?;
-    f.sync_all()?;
-    fs::rename(&tmp, &path)?;
-    File::open(dir)?.sync_all()
+    durable::replace(&dir.join(FILE), lines(sorted.into_iter()).as_bytes())
 }
 
 /// Append `ids` to the file in `dir`, fsynced (and the directory, when the file is new).
 pub(super) fn append(dir: &Path, ids: &[(IdDigest, i64)]) -> std::io::Result<()> {
     let text = lines(ids.iter().map(|(d, t)| (d, t)));
-    super::lines::append(&dir.join(FILE), text.as_bytes())
+    durable::append(&dir.join(FILE), text.as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::OpenOptions;
+    use std::fs::{self, OpenOptions};
+    use std::io::Write;
 
     #[test]
     fn ids_round_trip_as_digests_and_bad_lines_are_named() {

@@ -8,10 +8,18 @@
 //! older version, and its id only to answer a repeat as a duplicate. Two windows bound both:
 //! records are kept `outcome_days` before the cutoff; ids `attempt_id_days` after they were
 //! recorded (wall clock, so a late backfill of old attempts is protected like a fresh one).
+//!
+//! Contact-rule evidence is not covered by that assumption (see [`super::replay`]), so its
+//! records stay past the window until they can no longer change a rule: an `invalid` once its
+//! suppression is over, any evidence once superseded by a later record on the same pair
+//! ([`RetireRule::retires`]). One opt-out per pair is kept for good (until the person is
+//! forgotten): rolling `CURRENT` back to any older version still replays it.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::journal::RetireRule;
+use super::journal::{EvidenceKey, RetireRule};
 use super::{Engine, retired};
 use crate::metrics;
 
@@ -37,12 +45,29 @@ impl Default for Retention {
     }
 }
 
+/// What the contact rules need to know to retire rule evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceWindow {
+    /// How long an `invalid` suppresses its pair (the policy's window), in seconds.
+    pub invalid_for: i64,
+    /// The latest instant per rule-evidence key among the live records.
+    pub latest: Arc<HashMap<EvidenceKey, i64>>,
+}
+
 impl Retention {
     /// The rule for a served version with snapshot cutoff `cutoff`, at wall-clock `now`.
-    pub fn rule(&self, version: &str, cutoff: i64, now: i64) -> RetireRule {
+    pub fn rule(
+        &self,
+        version: &str,
+        cutoff: i64,
+        now: i64,
+        evidence: EvidenceWindow,
+    ) -> RetireRule {
         RetireRule {
             before: cutoff.saturating_sub(i64::from(self.outcome_days) * DAY),
             keep_version: version.to_owned(),
+            evidence_lapsed_before: now.saturating_sub(evidence.invalid_for),
+            latest_evidence: evidence.latest,
             ids_before: now.saturating_sub(i64::from(self.attempt_id_days) * DAY),
             compact_ids: false,
         }
@@ -64,7 +89,12 @@ impl Engine {
         // keeps), but an erasure, which rewrites the journal from memory, waits.
         let _gate = self.gate.read().await;
         let now = jiff::Timestamp::now().as_second();
-        let mut rule = self.retention.rule(&serving.version, cutoff, now);
+        let latest = Arc::new(super::journal::latest_evidence(&self.live.lock().records));
+        let evidence = EvidenceWindow {
+            invalid_for: self.policy.invalid_for(),
+            latest,
+        };
+        let mut rule = self.retention.rule(&serving.version, cutoff, now, evidence);
         let (retiring, aged, remembered) = {
             let live = self.live.lock();
             let aged = live
@@ -125,23 +155,35 @@ mod tests {
     use crate::engine::journal::LiveOutcome;
     use contactscore_models::{Channel, Outcome};
 
-    #[test]
-    fn the_rule_keeps_the_windows_and_the_served_versions_records() {
-        let cutoff = 1_767_625_200;
-        let now = cutoff + 40 * DAY;
-        let rule = Retention::default().rule("v2", cutoff, now);
-        let rec = |days_before: i64, on: &str| LiveOutcome {
+    fn rec(at: i64, on: &str, outcome: Outcome) -> LiveOutcome {
+        LiveOutcome {
             attempt_id: "a".into(),
             person_id: "p".into(),
             contact: "+5511987654321".into(),
             channel: Channel::Voice,
-            at: cutoff - days_before * DAY,
-            outcome: Outcome::NoAnswer,
+            at,
+            outcome,
             duration_seconds: None,
             campaign: String::new(),
             recorded_on: on.into(),
             recorded_at: 0,
-        };
+        }
+    }
+
+    fn no_evidence() -> EvidenceWindow {
+        EvidenceWindow {
+            invalid_for: 30 * DAY,
+            latest: Arc::default(),
+        }
+    }
+
+    #[test]
+    fn the_rule_keeps_the_windows_and_the_served_versions_records() {
+        let cutoff = 1_767_625_200;
+        let now = cutoff + 40 * DAY;
+        let rule = Retention::default().rule("v2", cutoff, now, no_evidence());
+        let rec =
+            |days_before: i64, on: &str| rec(cutoff - days_before * DAY, on, Outcome::NoAnswer);
         assert!(!rule.retires(&rec(13, "v1")), "inside the 14-day window");
         assert!(rule.retires(&rec(15, "v1")));
         assert!(
@@ -154,5 +196,51 @@ mod tests {
         let mut backfill = rec(200, "v1");
         backfill.recorded_at = now - DAY;
         assert!(rule.retires(&backfill) && rule.keeps_id(backfill.id_time()));
+    }
+
+    #[test]
+    fn rule_evidence_stays_until_it_can_no_longer_change_a_rule() {
+        let cutoff = 1_767_625_200;
+        let now = cutoff + 10 * DAY;
+        let old = cutoff - 100 * DAY;
+        let opt_out = rec(old, "v1", Outcome::OptOut);
+        let wrong = rec(old, "v1", Outcome::WrongParty);
+        let invalid = rec(old, "v1", Outcome::Invalid);
+        // Outside the 14-day window, but its 30-day suppression (from the attempt) still runs.
+        let suppressing = rec(cutoff - 17 * DAY, "v1", Outcome::Invalid);
+        let rule = Retention::default().rule("v2", cutoff, now, no_evidence());
+        // Far outside the window, but the only evidence on their pairs: kept.
+        assert!(!rule.retires(&opt_out) && !rule.retires(&wrong));
+        // An invalid whose suppression is over retires; one still suppressing stays.
+        assert!(rule.retires(&invalid));
+        assert!(!rule.retires(&suppressing));
+        assert!(rule.retires(&rec(cutoff - 17 * DAY, "v1", Outcome::NoAnswer)));
+
+        // Superseded by a later record on the same pair: the later one carries the rule.
+        let later = [
+            rec(old + DAY, "v1", Outcome::OptOut),
+            rec(old + DAY, "v1", Outcome::WrongParty),
+        ];
+        let mut sms = rec(old + 2 * DAY, "v1", Outcome::OptOut);
+        sms.channel = Channel::Sms;
+        let latest = Arc::new(super::super::journal::latest_evidence(
+            later.iter().chain([&sms]),
+        ));
+        let evidence = EvidenceWindow {
+            invalid_for: 30 * DAY,
+            latest,
+        };
+        let rule = Retention::default().rule("v2", cutoff, now, evidence);
+        assert!(rule.retires(&opt_out) && rule.retires(&wrong));
+        assert!(
+            !rule.retires(&later[0]) && !rule.retires(&later[1]),
+            "the latest stays"
+        );
+        let mut voice_only = opt_out.clone();
+        voice_only.at = old + 2 * DAY;
+        assert!(
+            !rule.retires(&voice_only),
+            "an SMS opt-out does not supersede one on voice"
+        );
     }
 }

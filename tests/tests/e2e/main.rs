@@ -3,9 +3,14 @@
 //! `contactscore-server` binary started on `127.0.0.1:0` and driven by tonic and Python clients.
 
 mod common;
+mod fault_late_evidence;
+mod fault_requests;
+mod fault_state_dir;
 mod python_client;
 mod server;
+mod server_admin;
 mod server_consent;
+mod server_dirty;
 mod server_idempotency;
 mod server_lifecycle;
 mod server_plan;

@@ -32,7 +32,7 @@ impl Fixture {
         let sim = simulated(600, 21, seed)?;
         let dir = sim.dir.path();
         let models = dir.join("models");
-        let version = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+        let version = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
         let server = ServerProc::start_with_env(&models, &dir.join("state"), extra, env)?;
         let stubs = dir.join("stubs");
         let generated = Command::new("bash")

@@ -19,6 +19,9 @@ fn last_opt_out(attempts: &std::path::Path) -> Result<((String, String, i64), i6
     let (mut found, mut end) = (None, i64::MIN);
     for rec in r.records() {
         let rec = rec?;
+        if rec[0].starts_with(['M', 'I']) {
+            continue; // the simulator's malformed and implausible rows: not attempts
+        }
         let at = rec[4].parse::<jiff::Timestamp>()?.as_second();
         end = end.max(at);
         if &rec[5] == "opt_out" && found.as_ref().is_none_or(|(_, _, t)| at > *t) {
@@ -64,7 +67,7 @@ async fn re_consent_lifts_an_opt_out_until_a_newer_one() -> Result<()> {
     let dir = sim.dir.path();
     let ((person, channel, opted_at), end) = last_opt_out(&sim.attempts)?;
     let (models, state) = (dir.join("models"), dir.join("state"));
-    let v1 = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    let v1 = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let server = ServerProc::start(&models, &state, &[])?;
     let mut c = server.client().await?;
     let as_of = end + DAY;
@@ -134,7 +137,7 @@ async fn re_consent_lifts_an_opt_out_until_a_newer_one() -> Result<()> {
         &blocked(&mut c, &person, &channel, as_of).await?,
         &contact
     ));
-    let v2 = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    let v2 = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let info = c
         .reload_model(v1::ReloadModelRequest {})
         .await?

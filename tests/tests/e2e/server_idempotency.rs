@@ -14,7 +14,7 @@ use crate::common::*;
 async fn copies_of_one_attempt_id_record_once_and_cancelled_calls_lose_nothing() -> Result<()> {
     let sim = simulated(400, 30, 23)?;
     let models = sim.dir.path().join("models");
-    train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let server = ServerProc::start(&models, &sim.dir.path().join("state"), &[])?;
     let c = server.client().await?;
 

@@ -46,7 +46,7 @@ async fn hot_reload_under_traffic_keeps_live_outcomes_and_erasures() -> Result<(
     assert_eq!(err.code(), Code::Unavailable);
 
     // v1 from the first 24 days; ReloadModel picks it up at once.
-    let v1_id = train_into(&early, Some(&sim.contacts), &models)?;
+    let v1_id = train_into(&early, Some(&sim.contacts), &models, sim.bad_rows)?;
     let info = c
         .reload_model(v1::ReloadModelRequest {})
         .await?
@@ -115,8 +115,10 @@ async fn hot_reload_under_traffic_keeps_live_outcomes_and_erasures() -> Result<(
     let all = sim.attempts.clone();
     let contacts = sim.contacts.clone();
     let models2 = models.clone();
+    let bad_rows = sim.bad_rows;
     let v2_id =
-        tokio::task::spawn_blocking(move || train_into(&all, Some(&contacts), &models2)).await??;
+        tokio::task::spawn_blocking(move || train_into(&all, Some(&contacts), &models2, bad_rows))
+            .await??;
     assert_ne!(v1_id, v2_id);
     let info = c
         .reload_model(v1::ReloadModelRequest {})
@@ -189,7 +191,7 @@ async fn a_crash_loses_no_acknowledged_outcome_and_sigterm_is_graceful() -> Resu
     let sim = simulated(600, 21, 22)?;
     let models = sim.dir.path().join("models");
     let state = sim.dir.path().join("state");
-    train_into(&sim.attempts, None, &models)?;
+    train_into(&sim.attempts, None, &models, sim.bad_rows)?;
     let server = ServerProc::start(&models, &state, &[])?;
     let mut c = server.client().await?;
     let base = MONDAY;
@@ -267,7 +269,7 @@ async fn bearer_token_and_metrics() -> Result<()> {
     let sim = simulated(600, 21, 23)?;
     let dir = sim.dir.path();
     let models = dir.join("models");
-    train_into(&sim.attempts, None, &models)?;
+    train_into(&sim.attempts, None, &models, sim.bad_rows)?;
     let config = dir.join("server.toml");
     std::fs::write(
         &config,

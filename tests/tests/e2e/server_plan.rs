@@ -2,8 +2,8 @@
 //! planned under hourly capacity (shared and per channel); no slot exceeds its capacity, each
 //! listed person is planned or listed as unplanned once, every planned attempt is one `Rank`
 //! suggests for that hour with the very same probability, the answer is deterministic and
-//! follows outcomes recorded live, lists larger than gRPC's default 4 MiB are accepted, and bad
-//! requests name their field.
+//! follows outcomes recorded live, lists larger than gRPC's default 4 MiB are accepted, bad
+//! requests name their field, and a bad contact point only leaves that point out.
 
 use std::collections::HashMap;
 
@@ -83,7 +83,7 @@ fn request(persons: Vec<v1::RankRequest>, per_hour: u32) -> v1::PlanCampaignRequ
 async fn plan_campaign_fills_capacity_with_what_rank_allows() -> Result<()> {
     let sim = simulated(800, 30, 13)?;
     let models = sim.dir.path().join("models");
-    let version = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    let version = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let server = ServerProc::start(&models, &sim.dir.path().join("state"), &[])?;
     let mut c = server.client().await?;
 
@@ -238,7 +238,7 @@ async fn plan_campaign_fills_capacity_with_what_rank_allows() -> Result<()> {
 async fn plan_campaign_takes_large_lists_and_names_bad_fields() -> Result<()> {
     let sim = simulated(300, 25, 17)?;
     let models = sim.dir.path().join("models");
-    train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let server = ServerProc::start(&models, &sim.dir.path().join("state"), &[])?;
     // The answer lists every person too: a client raises its own decoding limit as well.
     let mut c = server.client().await?.max_decoding_message_size(64 << 20);
@@ -309,12 +309,53 @@ async fn plan_campaign_takes_large_lists_and_names_bad_fields() -> Result<()> {
         field(c.plan_campaign(r).await.expect_err("twice")),
         "persons[2].person_id"
     );
+    // Instants are checked for plausibility like every instant the server takes.
+    let mut r = ok();
+    r.window_start = Some(ts(0));
+    assert_eq!(
+        field(c.plan_campaign(r).await.expect_err("1970")),
+        "window_start"
+    );
+    let mut r = ok();
+    r.capacity[0].slot_start = Some(ts(4_070_908_800)); // 2099
+    let e = c.plan_campaign(r).await.expect_err("2099");
+    assert!(e.message().contains("implausible time"), "{e:?}");
+    assert_eq!(field(e), "capacity[0].slot_start");
+    // As in Rank, a contact point that cannot be read or names an unknown zone does not fail
+    // the request: it is left out of its person's options, and a person left with none is
+    // unplanned with all_contacts_blocked.
     let mut r = ok();
     r.persons[1].contacts[0].contact = "not a number".into();
-    assert_eq!(
-        field(c.plan_campaign(r).await.expect_err("contact")),
-        "persons[1].contacts[0].contact"
-    );
+    r.persons.push(v1::RankRequest {
+        person_id: "P3".into(),
+        contacts: vec![
+            point("+5511955554444", &[], "Mars/Olympus_Mons"),
+            point("+5511933332222", &["sms"], ""),
+        ],
+        ..Default::default()
+    });
+    r.persons.push(v1::RankRequest {
+        person_id: "P4".into(),
+        contacts: vec![point("+5511944443333", &[], "Mars/Olympus_Mons")],
+        ..Default::default()
+    });
+    let answer = c.plan_campaign(r).await?.into_inner();
+    let reason = |id: &str| {
+        answer
+            .unplanned
+            .iter()
+            .find(|u| u.person_id == id)
+            .map(|u| u.reason.as_str())
+    };
+    assert_eq!(reason("P2"), Some("all_contacts_blocked"), "{answer:?}");
+    assert_eq!(reason("P4"), Some("all_contacts_blocked"), "{answer:?}");
+    let p3: Vec<&str> = answer
+        .assignments
+        .iter()
+        .filter(|a| a.person_id == "P3")
+        .filter_map(|a| a.suggestion.as_ref().map(|s| s.contact.as_str()))
+        .collect();
+    assert_eq!(p3, ["+5511933332222"], "{answer:?}");
     let mut r = ok();
     r.channels = vec!["pigeon".into()];
     assert_eq!(

@@ -46,7 +46,7 @@ async fn covered_outcomes_retire_and_their_ids_stay_duplicates() -> Result<()> {
     )?;
     let args = ["--config", config.to_str().unwrap_or_default()];
 
-    let v1_id = train_into(&early, Some(&sim.contacts), &models)?;
+    let v1_id = train_into(&early, Some(&sim.contacts), &models, sim.bad_rows)?;
     let server = ServerProc::start(&models, &state, &args)?;
     let mut c = server.client().await?;
     // Recorded while v1 (cutoff ≈ day 10) is served. v2 will be trained on all 30 days, so
@@ -74,7 +74,7 @@ async fn covered_outcomes_retire_and_their_ids_stay_duplicates() -> Result<()> {
     // Nothing retires on v1's own records: a restart on v1 replays them all.
     assert_eq!(journal_ids(&state)?, ["late", "mid", "new", "old"]);
 
-    let v2_id = train_into(&sim.attempts, Some(&sim.contacts), &models)?;
+    let v2_id = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let info = c
         .reload_model(v1::ReloadModelRequest {})
         .await?

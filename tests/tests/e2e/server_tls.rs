@@ -16,7 +16,7 @@ async fn tls_serves_only_tls_clients() -> Result<()> {
     let sim = simulated(400, 14, 31)?;
     let dir = sim.dir.path();
     let models = dir.join("models");
-    let version = train_into(&sim.attempts, None, &models)?;
+    let version = train_into(&sim.attempts, None, &models, sim.bad_rows)?;
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let ok = Command::new("openssl")
         .args([

@@ -162,8 +162,15 @@ fn prepare(
         req.out.display()
     ));
     let models = req.out.join("models");
+    // The simulator mixes in malformed and implausible rows: exactly those may be skipped.
     let trained = train(
-        &TrainRequest::on_simulated(&req.out, "attempts.csv", models.clone()),
+        &TrainRequest::on_simulated(
+            &req.out,
+            "attempts.csv",
+            "validations.csv",
+            models.clone(),
+            sim.bad_rows(),
+        ),
         settings,
         progress,
     )?;

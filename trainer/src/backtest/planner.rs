@@ -73,6 +73,7 @@ pub(crate) fn model_plan(day: &Day<'_>, model: &ResponseModel, slot: u32) -> Opt
         horizon_hours: HORIZON_HOURS,
         max_suggestions: 1,
         person_zone: None,
+        rejected: Vec::new(),
     };
     let ranking = rank::rank(day.state, model, day.policy, &query);
     ranking.suggestions.into_iter().next().map(|s| Plan {
@@ -241,6 +242,7 @@ mod tests {
                 horizon_hours: HORIZON_HOURS,
                 max_suggestions: usize::MAX,
                 person_zone: None,
+                rejected: Vec::new(),
             };
             let ranking = rank::rank(&state, &scorer, &policy, &query);
             assert!(

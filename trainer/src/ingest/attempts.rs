@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::Path;
 
+use contactscore_models::schema::{MAX_AHEAD_SECONDS, implausible_time};
 use contactscore_models::{Channel, ContactKind};
 
 use super::intern::{Fingerprinter, Fp, PassThroughBuild, StrArena};
@@ -192,6 +193,9 @@ fn parse(
             return Err(Bad::new(idx[AT], "bad_timestamp", why));
         }
     };
+    if let Some(why) = implausible_time(t, ctx.opts.now, MAX_AHEAD_SECONDS) {
+        return Err(Bad::new(idx[AT], "implausible_time", why));
+    }
     let outcome_text = text(cell(src, idx[OUTCOME]), s_other, idx[OUTCOME])?;
     let outcome = ctx.opts.dispositions.resolve(outcome_text).ok_or_else(|| {
         let why = "unknown outcome (expected a canonical outcome such as no_answer, right_party, \

@@ -3,7 +3,8 @@
 //!
 //! A canonical key is used only where the `phonenumber` parser provably treats both spellings
 //! alike (see [`canonical`]); anything else is keyed by its exact raw text, as before. Only
-//! successful normalisations are cached: a raw string missing from the cache is always normalised
+//! successful normalisations are cached (valid numbers and numbers the metadata does not list,
+//! the contact they map to carrying its class and type): a raw string missing from the cache is always normalised
 //! itself, so error messages never come from another spelling. Failures are remembered by exact
 //! raw text only (normalisation is a pure function of the raw string), so a bad spelling repeated
 //! over many rows is parsed once and every row still gets its own, identical, error.

@@ -1,5 +1,5 @@
-//! The contacts reader: which contact points (and channels, time zone, date added) each person is
-//! known to have. Repeated (person, contact) pairs keep the first row.
+//! The contacts reader: which contact points (and channels, time zone, date added, latest carrier
+//! validation) each person is known to have. Repeated (person, contact) pairs keep the first row.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,18 +9,20 @@ use contactscore_models::{Channel, ContactKind};
 use super::attempts::record;
 use super::report::{Bad, FileReport};
 use super::source::{Cell, Source};
-use super::timestamp::parse_rfc3339;
-use super::{CHANNELS, Ctx, KnownContact, parse_channel, resolve, text};
+use super::validations::{self, ValidationCols};
+use super::{CHANNELS, Ctx, KnownContact, ValidationRow, parse_channel, resolve, text};
 use crate::error::Result;
 
 use contactscore_models::schema::CONTACT_COLUMNS as COLUMNS;
 const REQUIRED: usize = 2;
 
-/// Read the contacts file, appending to `out`.
+/// Read the contacts file, appending to `out`, and the validation its row gives to
+/// `validations`.
 pub(crate) fn read(
     path: &Path,
     ctx: &mut Ctx<'_>,
     out: &mut Vec<KnownContact>,
+    validations: &mut Vec<ValidationRow>,
 ) -> Result<FileReport> {
     let mut src = Source::open(path)?;
     let cols = resolve(&src, path, &COLUMNS, REQUIRED)?;
@@ -37,27 +39,29 @@ pub(crate) fn read(
         ..FileReport::default()
     };
     ctx.progress.start("contacts", path);
-    let mut seen: HashMap<(u32, u32), usize> = HashMap::new();
+    // The first row of each pair: its index in `out` and its validation.
+    let mut seen: HashMap<(u32, u32), (usize, Option<ValidationRow>)> = HashMap::new();
     let (mut s1, mut s2, mut s3) = (String::new(), String::new(), String::new());
     while src.next_row(path)? {
         report.rows_read += 1;
         ctx.progress.row(report.rows_read);
-        let row = match parse(&src, &idx, ctx, [&mut s1, &mut s2, &mut s3]) {
+        let (row, validation) = match parse(&src, &idx, ctx, [&mut s1, &mut s2, &mut s3]) {
             Ok(row) => row,
             Err(bad) => {
                 record(&src, path, ctx, bad, &mut report)?;
                 continue;
             }
         };
-        if let Some(&first) = seen.get(&(row.person, row.contact)) {
+        if let Some((first, first_validation)) = seen.get(&(row.person, row.contact)) {
             report.duplicates += 1;
-            if out[first] != row {
+            if out[*first] != row || *first_validation != validation {
                 report.conflicting_duplicates += 1;
             }
             continue;
         }
-        seen.insert((row.person, row.contact), out.len());
+        seen.insert((row.person, row.contact), (out.len(), validation));
         out.push(row);
+        validations.extend(validation);
         report.rows_used += 1;
     }
     report.sha256 = src.finish(path)?;
@@ -77,7 +81,7 @@ fn parse(
     idx: &[usize],
     ctx: &mut Ctx<'_>,
     [s_person, s_contact, s_other]: [&mut String; 3],
-) -> Result<KnownContact, Bad> {
+) -> Result<(KnownContact, Option<ValidationRow>), Bad> {
     if let Some(n) = src.ragged() {
         let msg = format!(
             "row has {n} fields but the header has {}",
@@ -127,26 +131,33 @@ fn parse(
     channels.sort();
     let zone = text(cell(src, idx[3]), s_other, idx[3])?;
     let timezone = ctx.timezone(zone, idx[3])?;
-    let added_at = match cell(src, idx[4]) {
-        Cell::Time(t) => Some(t),
-        Cell::Null => None,
-        Cell::Str([]) => None,
-        Cell::Str(b) => {
-            let s = std::str::from_utf8(b)
-                .map_err(|_| Bad::new(idx[4], "bad_timestamp", "not valid UTF-8"))?;
-            Some(parse_rfc3339(s).map_err(|why| Bad::new(idx[4], "bad_timestamp", why))?)
-        }
-        Cell::Int(_) | Cell::Float(_) => {
-            let why = "expected an RFC 3339 string or a Parquet timestamp column";
-            return Err(Bad::new(idx[4], "bad_timestamp", why));
-        }
+    let added_at = validations::timestamp(cell(src, idx[4]), idx[4])?;
+    let vcols = ValidationCols {
+        status: idx[5],
+        at: idx[6],
+        line_type: idx[7],
+        ported: idx[9],
     };
+    let validation = validations::parse_cells(src, vcols, s_other)?;
+    if validation.is_some() && kind == ContactKind::Email {
+        let why = "carrier validation applies to phone numbers, not email addresses";
+        return Err(Bad::new(idx[5], "channel_mismatch", why));
+    }
     let person = ctx.persons.get_or_intern(person);
-    Ok(KnownContact {
+    let validation = validation.map(|(t, status, line_type, ported)| ValidationRow {
+        t,
+        person,
+        contact,
+        status,
+        line_type,
+        ported,
+    });
+    let row = KnownContact {
         person,
         contact,
         channels,
         timezone,
         added_at,
-    })
+    };
+    Ok((row, validation))
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use contactscore_models::Outcome;
+use contactscore_models::{Outcome, quote};
 
 use crate::error::{Result, TrainerError};
 
@@ -34,27 +34,31 @@ impl DispositionMap {
             }
             let name = value.as_str().ok_or_else(|| {
                 TrainerError::Config(format!(
-                    "dispositions: code {key:?} must map to a canonical outcome name (a string), \
-                     got {value}"
+                    "dispositions: code {} must map to a canonical outcome name (a string), \
+                     got {}",
+                    quote(key),
+                    quote(&value.to_string())
                 ))
             })?;
-            let outcome: Outcome = name
-                .parse()
-                .map_err(|e| TrainerError::Config(format!("dispositions: code {key:?}: {e}")))?;
+            let outcome: Outcome = name.parse().map_err(|e| {
+                TrainerError::Config(format!("dispositions: code {}: {e}", quote(key)))
+            })?;
             if let Some(canonical) = canonical(&code)
                 && canonical != outcome
             {
                 return Err(TrainerError::Config(format!(
-                    "dispositions: code {key:?} is the canonical outcome {canonical} and cannot be \
-                     mapped to {outcome}"
+                    "dispositions: code {} is the canonical outcome {canonical} and cannot be \
+                     mapped to {outcome}",
+                    quote(key)
                 )));
             }
             if let Some(prev) = codes.insert(code, outcome)
                 && prev != outcome
             {
                 return Err(TrainerError::Config(format!(
-                    "dispositions: code {key:?} is given twice (differing only in case) with \
-                     different outcomes"
+                    "dispositions: code {} is given twice (differing only in case) with \
+                     different outcomes",
+                    quote(key)
                 )));
             }
         }
@@ -174,6 +178,11 @@ mod tests {
             ("PTP", Outcome::Converted),
             ("DNC", Outcome::OptOut),
             ("REPLY", Outcome::Replied),
+            ("sit_vc", Outcome::Invalid),
+            ("Intercept", Outcome::Invalid),
+            (" SIT Uncallable ", Outcome::Invalid),
+            ("SIT_NC", Outcome::Busy),
+            ("sit callable", Outcome::Busy),
         ] {
             assert_eq!(m.resolve(code), Some(want), "{code}");
         }

@@ -12,6 +12,7 @@ mod persons;
 mod report;
 mod source;
 pub(crate) mod timestamp;
+mod validations;
 
 #[cfg(test)]
 mod perf_harness;
@@ -19,12 +20,16 @@ mod perf_harness;
 mod tests;
 #[cfg(test)]
 mod tests_bad;
+#[cfg(test)]
+mod tests_validations;
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use contactscore_models::{Channel, Contact, ContactNormalizer, Outcome};
+use contactscore_models::{
+    Channel, Contact, ContactNormalizer, LineType, Outcome, Validation, ValidationStatus,
+};
 
 pub use dispositions::DispositionMap;
 pub use intern::{Interner, StrArena};
@@ -46,6 +51,16 @@ pub struct IngestOptions {
     pub dispositions: DispositionMap,
     /// Show a progress spinner on stderr (only when stderr is a terminal).
     pub progress: bool,
+    /// The present (unix seconds; [`IngestOptions::now`] gives the wall clock): an attempt dated
+    /// more than a day after it, or before 1990, is a bad row (`implausible_time`).
+    pub now: i64,
+}
+
+impl IngestOptions {
+    /// The wall clock, for [`IngestOptions::now`].
+    pub fn now() -> i64 {
+        jiff::Timestamp::now().as_second()
+    }
 }
 
 /// The input files of one ingest.
@@ -57,6 +72,8 @@ pub struct InputPaths {
     pub contacts: Option<PathBuf>,
     /// The optional persons file.
     pub persons: Option<PathBuf>,
+    /// The optional validations file (carrier / HLR lookups).
+    pub validations: Option<PathBuf>,
 }
 
 /// One de-duplicated attempt.
@@ -96,6 +113,36 @@ pub struct KnownContact {
     pub added_at: Option<i64>,
 }
 
+/// One carrier validation of a person's contact point (from the validations file, or the
+/// validation columns of the contacts file), applied in the replay at its instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidationRow {
+    /// When the carrier answered, unix seconds (UTC).
+    pub t: i64,
+    /// Index into [`Ingested::persons`].
+    pub person: u32,
+    /// Index into [`Ingested::contacts`] (always a phone number).
+    pub contact: u32,
+    /// What the carrier said.
+    pub status: ValidationStatus,
+    /// The line type it reported.
+    pub line_type: LineType,
+    /// Whether the number was ported, when reported.
+    pub ported: Option<bool>,
+}
+
+impl ValidationRow {
+    /// The validation as the feature state keeps it.
+    pub fn validation(&self) -> Validation {
+        Validation {
+            at: self.t,
+            status: self.status,
+            line_type: self.line_type,
+            ported: self.ported,
+        }
+    }
+}
+
 /// Person attribute specs are part of the feature schema, so they live in the shared library.
 pub use contactscore_models::features::{AttrKind, AttrSpec};
 
@@ -127,6 +174,9 @@ pub struct Ingested {
     pub person_attrs: Vec<AttrSpec>,
     /// Rows of the persons file (empty if none).
     pub person_rows: Vec<PersonRow>,
+    /// Carrier validations from the contacts and validations files, sorted by time (ties keep
+    /// input order).
+    pub validations: Vec<ValidationRow>,
     /// What was read and dropped.
     pub report: IngestReport,
 }
@@ -139,7 +189,7 @@ impl Ingested {
 }
 
 /// Read all input files: every attempts file in order (ids de-duplicated across files), then the
-/// contacts and persons files. Fails on the first bad row unless `opts.max_bad_rows` allows
+/// contacts, persons and validations files. Fails on the first bad row unless `opts.max_bad_rows` allows
 /// skipping; attempts come back sorted by time, ties in input order.
 pub fn ingest(paths: &InputPaths, opts: &IngestOptions) -> Result<Ingested> {
     if paths.attempts.is_empty() {
@@ -152,8 +202,14 @@ pub fn ingest(paths: &InputPaths, opts: &IngestOptions) -> Result<Ingested> {
         files.push(attempts::read(path, &mut ctx, &mut att)?);
     }
     let mut known_contacts = Vec::new();
+    let mut validation_rows = Vec::new();
     if let Some(path) = &paths.contacts {
-        files.push(contacts::read(path, &mut ctx, &mut known_contacts)?);
+        files.push(contacts::read(
+            path,
+            &mut ctx,
+            &mut known_contacts,
+            &mut validation_rows,
+        )?);
     }
     let (mut person_attrs, mut person_rows) = (Vec::new(), Vec::new());
     if let Some(path) = &paths.persons {
@@ -164,7 +220,11 @@ pub fn ingest(paths: &InputPaths, opts: &IngestOptions) -> Result<Ingested> {
             &mut person_rows,
         )?);
     }
+    if let Some(path) = &paths.validations {
+        files.push(validations::read(path, &mut ctx, &mut validation_rows)?);
+    }
     ctx.progress.finish();
+    validation_rows.sort_by_key(|v| v.t); // stable: ties keep input order
     let mut rows = att.rows;
     if !rows.is_sorted_by_key(|r| r.t) {
         rows.sort_by_key(|r| r.t); // stable: ties keep input order
@@ -177,6 +237,7 @@ pub fn ingest(paths: &InputPaths, opts: &IngestOptions) -> Result<Ingested> {
         known_contacts,
         person_attrs,
         person_rows,
+        validations: validation_rows,
         report: IngestReport {
             files,
             skipped_examples: ctx.bad.examples,
@@ -328,7 +389,10 @@ pub(crate) fn resolve(
         if names[..i].iter().any(|m| m.eq_ignore_ascii_case(n)) {
             return Err(TrainerError::BadFile {
                 file: path.to_owned(),
-                reason: format!("column {n:?} appears more than once"),
+                reason: format!(
+                    "column {} appears more than once",
+                    contactscore_models::quote(n)
+                ),
             });
         }
     }

@@ -132,7 +132,8 @@ impl ParquetSource {
                     views[col] = Some(view(array).ok_or_else(|| TrainerError::BadFile {
                         file: self.path.clone(),
                         reason: format!(
-                            "column {name:?} has unsupported Parquet type {}",
+                            "column {} has unsupported Parquet type {}",
+                            contactscore_models::quote(name),
                             array.data_type()
                         ),
                     })?);

@@ -136,6 +136,7 @@ fn ingest_throughput() {
         attempts: vec![dir.join("attempts.csv")],
         contacts: None,
         persons: None,
+        validations: None,
     };
     run("attempts only", &only, &o, reps);
     if std::env::var("INGEST_BENCH_ONLY").is_ok() {
@@ -145,6 +146,7 @@ fn ingest_throughput() {
         attempts: vec![dir.join("attempts.csv")],
         contacts: Some(dir.join("contacts.csv")),
         persons: Some(dir.join("persons.csv")),
+        validations: None,
     };
     run("attempts+contacts+persons", &full, &o, reps);
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -152,6 +154,7 @@ fn ingest_throughput() {
         attempts: vec![messy_copy(&dir, tmp.path())],
         contacts: None,
         persons: None,
+        validations: None,
     };
     run("messy spellings", &messy, &o, 1);
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use contactscore_models::Masked;
+use contactscore_models::{Masked, quote};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainerError};
@@ -17,7 +17,7 @@ const MAX_EXAMPLES: usize = 10;
 pub struct FileReport {
     /// The file as given.
     pub path: String,
-    /// `attempts`, `contacts` or `persons`.
+    /// `attempts`, `contacts`, `persons` or `validations`.
     pub kind: String,
     /// SHA-256 of the file's bytes (hex).
     pub sha256: String,
@@ -74,7 +74,7 @@ impl Bad {
 }
 
 /// Columns whose values are vocabulary or times, safe to show unmasked in examples.
-const SHOWN_COLUMNS: [&str; 7] = [
+const SHOWN_COLUMNS: [&str; 12] = [
     "channel",
     "outcome",
     "attempted_at",
@@ -82,6 +82,11 @@ const SHOWN_COLUMNS: [&str; 7] = [
     "timezone",
     "channels",
     "added_at",
+    "validation_status",
+    "validated_at",
+    "line_type",
+    "carrier",
+    "ported",
 ];
 
 /// The bad-row budget shared by all files of one ingest.
@@ -116,15 +121,17 @@ impl BadRows {
         let shown = if value.is_empty() {
             String::new()
         } else if SHOWN_COLUMNS.iter().any(|c| column.eq_ignore_ascii_case(c)) {
-            value.chars().take(64).collect()
+            value.clone()
         } else {
             Masked(&value).to_string()
         };
         let example = format!(
-            "{}:{line}: column {column:?}: {}: {} (value {shown:?})",
+            "{}:{line}: column {}: {}: {} (value {})",
             path.display(),
+            quote(column),
             bad.key,
-            bad.reason
+            bad.reason,
+            quote(&shown)
         );
         let err = TrainerError::BadRow {
             file: path.to_owned(),

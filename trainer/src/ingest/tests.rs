@@ -16,6 +16,7 @@ pub(super) fn opts(max_bad_rows: u64) -> IngestOptions {
         max_bad_rows,
         dispositions: DispositionMap::default(),
         progress: false,
+        now: IngestOptions::now(),
     }
 }
 
@@ -31,6 +32,7 @@ pub(super) fn attempts_only(path: PathBuf, o: &IngestOptions) -> Result<Ingested
             attempts: vec![path],
             contacts: None,
             persons: None,
+            validations: None,
         },
         o,
     )
@@ -228,6 +230,7 @@ fn several_files_dedupe_across_and_sort_stably() {
             attempts: vec![a, b],
             contacts: None,
             persons: None,
+            validations: None,
         },
         &opts(0),
     )
@@ -279,6 +282,7 @@ p9,+5511912345678,voice; whatsapp,,\n",
             attempts: vec![a],
             contacts: Some(c),
             persons: None,
+            validations: None,
         },
         &opts(0),
     )
@@ -324,6 +328,7 @@ p3,,41.5,,2\n",
             attempts: vec![a],
             contacts: None,
             persons: Some(p),
+            validations: None,
         },
         &opts(0),
     )

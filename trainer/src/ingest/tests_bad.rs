@@ -100,6 +100,7 @@ fn bad_timezones_fail_in_contacts_and_persons() {
         attempts: vec![a.clone()],
         contacts: Some(c),
         persons: None,
+        validations: None,
     };
     let msg = ingest(&paths, &opts(0)).expect_err("bad zone").to_string();
     assert!(
@@ -115,6 +116,7 @@ fn bad_timezones_fail_in_contacts_and_persons() {
         attempts: vec![a],
         contacts: None,
         persons: Some(p),
+        validations: None,
     };
     let msg = ingest(&paths, &opts(0)).expect_err("bad zone").to_string();
     assert!(msg.contains("p.csv:3:") && msg.contains("Nowhere"), "{msg}");

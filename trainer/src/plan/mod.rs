@@ -79,6 +79,7 @@ pub fn plan_files(req: &PlanFilesRequest, progress: &Progress) -> Result<PlanSum
         manifest,
         model,
         mut state,
+        evidence: _,
     } = Registry::open(&req.models_dir)?.load(req.version.as_deref())?;
     progress.say(format_args!(
         "loaded {} ({}, {} persons in state) in {:.1}s",

@@ -1,13 +1,21 @@
 //! Contact points of a person: phone numbers and emails with channels, usage weights, lifecycles
-//! (dead, dying, reassigned) and numbers that appear during the run.
+//! (dead, dying, reassigned), numbers that appear during the run, a few numbers in ranges
+//! libphonenumber's metadata does not list (some alive, most dead), and carrier lookups.
 
 use contactscore_models::Channel;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::behaviour::LineState;
+use super::lookups::{Lookups, lookups};
 use super::numbers::{self, Phone};
 use super::world::{DAY, WorldParams, pick};
+
+/// Share of a person's numbers drawn outside the metadata's ranges.
+const UNLISTED_SHARE: f64 = 0.04;
+/// Share of those that reach the person (a range the metadata does not know yet); the rest are
+/// dead (typos, numbers that never existed).
+const UNLISTED_ALIVE: f64 = 0.3;
 
 /// When a contact point stops reaching the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +93,8 @@ pub(crate) struct SimContact {
     pub zone_written: bool,
     /// Export format used in `contacts.csv`.
     pub format: u32,
+    /// Carrier lookups of a phone number.
+    pub lookups: Lookups,
 }
 
 impl SimContact {
@@ -133,6 +143,14 @@ struct Home {
 fn new_phone(rng: &mut ChaCha8Rng, seed: u64, home: &Home, slot: u32, mobile: bool) -> Phone {
     let unique = u64::from(home.index) * 8 + u64::from(slot);
     let salt = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8;
+    if rng.random_bool(UNLISTED_SHARE) {
+        let (brazilian, areas) = if home.zone >= 3 {
+            (false, numbers::US_AREAS_UNLISTED)
+        } else {
+            (true, numbers::BR_AREAS_UNLISTED)
+        };
+        return Phone::unlisted(brazilian, pick(rng, areas), unique, salt);
+    }
     // Most numbers are from the home area; some people moved.
     let area = if rng.random_bool(0.8) {
         home.area
@@ -197,14 +215,24 @@ pub(crate) fn contacts(
             1 => 0.4,
             _ => 0.1,
         } * rng.random_range(0.85..1.15);
+        let channels = phone_channels(rng, phone, zone);
+        let life = if phone.is_listed() {
+            lifecycle(rng, wp.days, 0.08, 0.10, 0.05)
+        } else if rng.random_bool(UNLISTED_ALIVE) {
+            Lifecycle::Alive
+        } else {
+            Lifecycle::DeadFromStart
+        };
+        let added_at = wp.day0 - rng.random_range(DAY..730 * DAY);
         out.push(SimContact {
-            channels: phone_channels(rng, phone, zone),
+            channels,
             point: Point::Phone(phone),
             usage,
-            lifecycle: lifecycle(rng, wp.days, 0.08, 0.10, 0.05),
-            added_at: wp.day0 - rng.random_range(DAY..730 * DAY),
+            lifecycle: life,
+            added_at,
             zone_written: rng.random_bool(0.12),
             format: rng.random(),
+            lookups: lookups(rng, wp, phone, life, added_at),
         });
     }
     if rng.random_bool(0.6) {
@@ -216,6 +244,7 @@ pub(crate) fn contacts(
             added_at: wp.day0 - rng.random_range(DAY..730 * DAY),
             zone_written: false,
             format: rng.random(),
+            lookups: Lookups::default(),
         });
     }
     // The export lists contact points in no meaningful order.
@@ -236,15 +265,24 @@ pub(crate) fn contacts(
     };
     if let Some(day) = appears.filter(|&d| d < wp.days) {
         let phone = new_phone(rng, wp.seed, &home, 7, true);
+        let channels = phone_channels(rng, phone, zone);
+        let usage = rng.random_range(0.85..1.15);
+        // Learned overnight, before the dialer's working hours that day.
+        let added_at = wp.day0 + i64::from(day) * DAY + rng.random_range(0..8 * 3600);
+        let life = if phone.is_listed() || rng.random_bool(UNLISTED_ALIVE) {
+            Lifecycle::Alive
+        } else {
+            Lifecycle::DeadFromStart
+        };
         out.push(SimContact {
-            channels: phone_channels(rng, phone, zone),
+            channels,
             point: Point::Phone(phone),
-            usage: rng.random_range(0.85..1.15),
-            lifecycle: Lifecycle::Alive,
-            // Learned overnight, before the dialer's working hours that day.
-            added_at: wp.day0 + i64::from(day) * DAY + rng.random_range(0..8 * 3600),
+            usage,
+            lifecycle: life,
+            added_at,
             zone_written: rng.random_bool(0.12),
             format: rng.random(),
+            lookups: lookups(rng, wp, phone, life, added_at),
         });
     }
     out

@@ -1,5 +1,7 @@
-//! Synthetic phone numbers and email addresses: unique, valid for libphonenumber, and written in
-//! the several formats real exports mix.
+//! Synthetic phone numbers and email addresses: unique, written in the several formats real
+//! exports mix, and valid for libphonenumber — except the few dialled numbers drawn in area codes
+//! its metadata does not list (new ranges, typos that still ring somewhere, dead numbers), which
+//! parse but are not valid.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -16,6 +18,10 @@ pub(crate) const US_AREAS_NEW_YORK: &[u16] = &[212, 305, 404, 617];
 pub(crate) const US_AREAS_CHICAGO: &[u16] = &[312, 713, 214];
 /// US area codes in the Pacific zone.
 pub(crate) const US_AREAS_LOS_ANGELES: &[u16] = &[415, 206, 702];
+/// Brazilian area codes not in use: numbers in them parse (11 digits) but are not valid.
+pub(crate) const BR_AREAS_UNLISTED: &[u16] = &[23, 25, 26, 29, 30, 36, 52, 57, 70, 72, 76, 78];
+/// North American area codes not in use by any NANP region.
+pub(crate) const US_AREAS_UNLISTED: &[u16] = &[237, 247, 258, 265, 275, 285];
 
 /// How many subscriber numbers each (country, kind, area) block holds.
 const BR_BLOCK: u64 = 40_000_000; // 9[6-9]XXXXXXX for mobiles, [2-5]XXXXXXX for landlines
@@ -49,6 +55,22 @@ pub(crate) enum Phone {
         /// Line number, 0..=9999.
         line: u16,
     },
+    /// A Brazilian mobile-shaped number in an area code not in use ([`BR_AREAS_UNLISTED`]).
+    BrUnlisted {
+        /// Area code (not in use).
+        area: u16,
+        /// The 9-digit subscriber number, starting with 9.
+        subscriber: u32,
+    },
+    /// A North American number in an area code not in use ([`US_AREAS_UNLISTED`]).
+    UsUnlisted {
+        /// Area code (not in use).
+        area: u16,
+        /// Exchange (NXX), 200..=999, never N11 or 555.
+        exchange: u16,
+        /// Line number, 0..=9999.
+        line: u16,
+    },
 }
 
 /// A bijective scramble of `unique` within `0..block`, so distinct ids give distinct numbers that
@@ -75,15 +97,29 @@ fn us_exchange(i: u64) -> u16 {
     999
 }
 
+/// The 9-digit subscriber number of a Brazilian mobile numbered `unique`: 9, then 6..=9, then
+/// 7 digits.
+fn br_mobile_subscriber(unique: u64, salt: u64) -> u32 {
+    let x = scramble(unique, BR_BLOCK, salt);
+    let subscriber = 900_000_000 + (6 + x / 10_000_000) * 10_000_000 + x % 10_000_000;
+    u32::try_from(subscriber).unwrap_or(987_654_321)
+}
+
+/// Exchange and line of a North American number numbered `unique`.
+fn us_exchange_line(unique: u64, salt: u64) -> (u16, u16) {
+    let x = scramble(unique, US_BLOCK, salt);
+    (
+        us_exchange(x / 10_000),
+        u16::try_from(x % 10_000).unwrap_or(0),
+    )
+}
+
 impl Phone {
     /// A Brazilian mobile numbered uniquely by `unique` within `area`.
     pub(crate) fn br_mobile(area: u16, unique: u64, salt: u64) -> Phone {
-        let x = scramble(unique, BR_BLOCK, salt);
-        // 9, then 6..=9, then 7 digits.
-        let subscriber = 900_000_000 + (6 + x / 10_000_000) * 10_000_000 + x % 10_000_000;
         Phone::BrMobile {
             area,
-            subscriber: u32::try_from(subscriber).unwrap_or(987_654_321),
+            subscriber: br_mobile_subscriber(unique, salt),
         }
     }
 
@@ -99,9 +135,7 @@ impl Phone {
 
     /// A US number numbered uniquely by `unique` within `area`.
     pub(crate) fn us(area: u16, unique: u64, salt: u64) -> Phone {
-        let x = scramble(unique, US_BLOCK, salt);
-        let exchange = us_exchange(x / 10_000);
-        let line = u16::try_from(x % 10_000).unwrap_or(0);
+        let (exchange, line) = us_exchange_line(unique, salt);
         Phone::Us {
             area,
             exchange,
@@ -109,11 +143,46 @@ impl Phone {
         }
     }
 
+    /// A number in an area code not in use, numbered uniquely by `unique` within `area`:
+    /// Brazilian-shaped when `brazilian`, else North American.
+    pub(crate) fn unlisted(brazilian: bool, area: u16, unique: u64, salt: u64) -> Phone {
+        if brazilian {
+            let subscriber = br_mobile_subscriber(unique, salt);
+            Phone::BrUnlisted { area, subscriber }
+        } else {
+            let (exchange, line) = us_exchange_line(unique, salt);
+            Phone::UsUnlisted {
+                area,
+                exchange,
+                line,
+            }
+        }
+    }
+
     /// Whether the number can take messages (mobiles; US numbers are treated as mobiles).
     pub(crate) fn is_mobile(self) -> bool {
         match self {
-            Phone::BrMobile { .. } | Phone::Us { .. } => true,
+            Phone::BrMobile { .. }
+            | Phone::Us { .. }
+            | Phone::BrUnlisted { .. }
+            | Phone::UsUnlisted { .. } => true,
             Phone::BrLandline { .. } => false,
+        }
+    }
+
+    /// Whether libphonenumber's metadata lists the number's range (it is valid).
+    pub(crate) fn is_listed(self) -> bool {
+        match self {
+            Phone::BrMobile { .. } | Phone::BrLandline { .. } | Phone::Us { .. } => true,
+            Phone::BrUnlisted { .. } | Phone::UsUnlisted { .. } => false,
+        }
+    }
+
+    /// Whether the number is North American.
+    pub(crate) fn is_us(self) -> bool {
+        match self {
+            Phone::Us { .. } | Phone::UsUnlisted { .. } => true,
+            Phone::BrMobile { .. } | Phone::BrLandline { .. } | Phone::BrUnlisted { .. } => false,
         }
     }
 
@@ -121,9 +190,16 @@ impl Phone {
     #[cfg(test)]
     pub(crate) fn e164(self) -> String {
         match self {
-            Phone::BrMobile { area, subscriber } => format!("+55{area}{subscriber:09}"),
+            Phone::BrMobile { area, subscriber } | Phone::BrUnlisted { area, subscriber } => {
+                format!("+55{area}{subscriber:09}")
+            }
             Phone::BrLandline { area, subscriber } => format!("+55{area}{subscriber:08}"),
             Phone::Us {
+                area,
+                exchange,
+                line,
+            }
+            | Phone::UsUnlisted {
                 area,
                 exchange,
                 line,
@@ -136,13 +212,18 @@ impl Phone {
     /// `+5511987654321`, `(11) 98765-4321`; US numbers: `+1 415-555-2671`, `+14155552671`.
     pub(crate) fn format(self, variant: u32) -> String {
         match self {
-            Phone::BrMobile { area, subscriber } => {
+            Phone::BrMobile { area, subscriber } | Phone::BrUnlisted { area, subscriber } => {
                 br_format(area, subscriber / 10_000, subscriber % 10_000, 5, variant)
             }
             Phone::BrLandline { area, subscriber } => {
                 br_format(area, subscriber / 10_000, subscriber % 10_000, 4, variant)
             }
             Phone::Us {
+                area,
+                exchange,
+                line,
+            }
+            | Phone::UsUnlisted {
                 area,
                 exchange,
                 line,

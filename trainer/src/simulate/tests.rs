@@ -32,6 +32,15 @@ fn read_rows(path: &Path) -> Vec<csv::StringRecord> {
     reader.records().map(|r| r.expect("csv row")).collect()
 }
 
+/// The rows of an attempts file that are attempts (not the malformed or implausible rows the
+/// simulator mixes in, whose ids start with `M` and `I`).
+pub(super) fn attempt_rows(path: &Path) -> Vec<csv::StringRecord> {
+    read_rows(path)
+        .into_iter()
+        .filter(|r| r[0].starts_with('A'))
+        .collect()
+}
+
 fn parse_ts(s: &str) -> i64 {
     s.parse::<Timestamp>()
         .unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -59,7 +68,13 @@ fn same_seed_same_bytes_different_seed_different_bytes() {
     let (b, sb) = run(&small(7));
     let (c, _) = run(&small(8));
     assert_eq!(sa, sb);
-    for name in ["persons.csv", "contacts.csv", "attempts.csv", "truth.csv"] {
+    for name in [
+        "persons.csv",
+        "contacts.csv",
+        "attempts.csv",
+        "validations.csv",
+        "truth.csv",
+    ] {
         let read = |d: &tempfile::TempDir| std::fs::read(d.path().join(name)).expect(name);
         assert_eq!(read(&a), read(&b), "{name} differs between identical runs");
         assert_ne!(read(&a), read(&c), "{name} identical across seeds");
@@ -88,6 +103,9 @@ fn every_contact_normalises_and_all_formats_agree() {
                     let want = if key.starts_with("+55") { "BR" } else { "US" };
                     assert_eq!(got.region, want, "{raw}");
                     assert_eq!(p.is_mobile(), c.channels.len() > 1, "{raw}");
+                    // Numbers in unused area codes parse but are not valid; the others are.
+                    let valid = got.number.map(|i| i.valid);
+                    assert_eq!(valid, Some(p.is_listed()), "{raw}");
                 }
             }
         }
@@ -99,7 +117,7 @@ fn every_contact_normalises_and_all_formats_agree() {
             .unwrap_or_else(|e| panic!("contacts.csv {}: {e}", &row[1]));
     }
     let mut formats: HashMap<String, HashSet<String>> = HashMap::new();
-    for row in read_rows(&dir.path().join("attempts.csv")) {
+    for row in attempt_rows(&dir.path().join("attempts.csv")) {
         let key = n
             .normalize(&row[2])
             .unwrap_or_else(|e| panic!("{}: {e}", &row[2]))
@@ -116,12 +134,14 @@ fn every_contact_normalises_and_all_formats_agree() {
 fn truth_has_one_probability_per_attempt() {
     let (dir, summary) = run(&small(11));
     let truth = read_rows(&dir.path().join("truth.csv"));
-    let attempts = read_rows(&dir.path().join("attempts.csv"));
+    let all = read_rows(&dir.path().join("attempts.csv"));
+    let attempts = attempt_rows(&dir.path().join("attempts.csv"));
     assert_eq!(truth.len() as u64, summary.attempts);
     assert_eq!(
         attempts.len() as u64,
         summary.attempts + summary.duplicate_rows
     );
+    assert_eq!(all.len() - attempts.len(), summary.bad_rows() as usize);
     let mut p_by_id = HashMap::new();
     for row in &truth {
         let p: f64 = row[1].parse().expect("p_engaged is a number");
@@ -236,7 +256,7 @@ fn the_log_is_consistent_with_the_hidden_world() {
         added.insert((row[0].to_owned(), key), parse_ts(&row[4]));
     }
     let (mut invalid, mut wrong, mut offsets, mut late_numbers) = (0, 0, 0, HashSet::new());
-    for row in read_rows(&dir.path().join("attempts.csv")) {
+    for row in attempt_rows(&dir.path().join("attempts.csv")) {
         let key = n.normalize(&row[2]).expect("contact").key;
         let id = (row[1].to_owned(), key);
         let at = parse_ts(&row[4]);

@@ -1,4 +1,5 @@
-//! Drives a simulation run and writes its four CSV files, streaming attempts day by day.
+//! Drives a simulation run and writes its five CSV files, streaming attempts day by day, with the
+//! malformed (and, when asked, implausible) rows a real export has mixed in.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -6,8 +7,12 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
+use super::contacts::Point;
 use super::dialer::{Attempt, DayContext, PersonState};
+use super::lookups::Lookup;
 use super::world::{self, Person, WorldParams, ZONES, Zones};
 use super::{SimulateParams, SimulateSummary};
 use crate::{Result, TrainerError};
@@ -144,6 +149,7 @@ pub(crate) fn run(params: &SimulateParams, out_dir: &Path) -> Result<SimulateSum
         &contactscore_models::schema::ATTEMPT_COLUMNS,
     )?;
     let mut truth = Out::create(out_dir, "truth.csv", &["attempt_id", "p_engaged"])?;
+    let mut dirt = Dirt::new(params);
     let mut buffer: Vec<Attempt> = Vec::with_capacity(4);
     let mut duplicates: Vec<[String; 8]> = Vec::new();
     for day in 0..params.days {
@@ -159,6 +165,7 @@ pub(crate) fn run(params: &SimulateParams, out_dir: &Path) -> Result<SimulateSum
                 let row = attempt_row(person, a, summary.attempts, &dialer_zone);
                 attempts.row(&row.each_ref().map(String::as_str))?;
                 truth.row(&[&row[0], &format!("{:.6}", a.p_engaged)])?;
+                dirt.after(&row, &mut attempts, &mut summary)?;
                 if a.duplicated {
                     duplicates.push(row);
                 }
@@ -174,6 +181,60 @@ pub(crate) fn run(params: &SimulateParams, out_dir: &Path) -> Result<SimulateSum
     truth.finish()?;
     Ok(summary)
 }
+
+/// Writes the rows of `attempts.csv` that are not attempts, from its own random stream (so the
+/// world and the dialer draw exactly as without them).
+struct Dirt {
+    rng: ChaCha8Rng,
+    malformed_per_10k: u32,
+    implausible_per_10k: u32,
+}
+
+impl Dirt {
+    fn new(params: &SimulateParams) -> Dirt {
+        Dirt {
+            rng: ChaCha8Rng::seed_from_u64(params.seed ^ 0x6469_7274_7972_6f77),
+            malformed_per_10k: params.malformed_per_10k.min(10_000),
+            implausible_per_10k: params.implausible_per_10k.min(10_000),
+        }
+    }
+
+    /// After the attempt `row`: sometimes a malformed copy of it (one field broken, its time
+    /// kept, so a split by time still reads it), sometimes one at an implausible time.
+    fn after(
+        &mut self,
+        row: &[String; 8],
+        out: &mut Out,
+        summary: &mut SimulateSummary,
+    ) -> Result<()> {
+        if self.rng.random_ratio(self.malformed_per_10k, 10_000) {
+            summary.malformed_rows += 1;
+            let mut bad = row.clone();
+            bad[0] = format!("M{:08}", summary.malformed_rows);
+            match self.rng.random_range(0..6) {
+                0 => bad[2] = "N/A".to_owned(),
+                1 => bad[2] = "(11) 9876".to_owned(),
+                2 => bad[2] = "sem telefone".to_owned(),
+                3 => bad[3] = "fax".to_owned(),
+                4 => bad[5] = "ZZ".to_owned(),
+                _ => bad[1] = String::new(),
+            }
+            out.row(&bad.each_ref().map(String::as_str))?;
+        }
+        if self.rng.random_ratio(self.implausible_per_10k, 10_000) {
+            summary.implausible_rows += 1;
+            let mut odd = row.clone();
+            odd[0] = format!("I{:08}", summary.implausible_rows);
+            let years = if self.rng.random_bool(0.5) { -40 } else { 80 };
+            let at = odd[4].parse::<Timestamp>().map_or(0, |t| t.as_second());
+            odd[4] = rfc3339(at + years * 365 * DAY_SECONDS);
+            out.row(&odd.each_ref().map(String::as_str))?;
+        }
+        Ok(())
+    }
+}
+
+const DAY_SECONDS: i64 = 86_400;
 
 fn attempt_row(person: &Person, a: &Attempt, number: u64, dialer_zone: &TimeZone) -> [String; 8] {
     let at = if a.local_offset {
@@ -214,21 +275,56 @@ fn write_population(persons: &[Person], dir: &Path, summary: &mut SimulateSummar
         "contacts.csv",
         &contactscore_models::schema::CONTACT_COLUMNS,
     )?;
+    let mut lookups = Out::create(
+        dir,
+        "validations.csv",
+        &contactscore_models::schema::VALIDATION_COLUMNS,
+    )?;
     for p in persons {
         let id = p.id();
         for c in &p.contacts {
             let channels: Vec<&str> = c.channels.iter().map(|ch| ch.as_str()).collect();
             let zone = if c.zone_written { ZONES[p.zone] } else { "" };
             let written = c.point.written(c.format);
+            let prior = c.lookups.prior.as_ref().map(lookup_cells);
+            let [status, at, line, carrier, ported] = prior.unwrap_or_default();
             out.row(&[
                 &id,
                 &written,
                 &channels.join(";"),
                 zone,
                 &rfc3339(c.added_at),
+                &status,
+                &at,
+                &line,
+                &carrier,
+                &ported,
             ])?;
             summary.contacts += 1;
+            summary.validated_contacts += u64::from(c.lookups.prior.is_some());
+            if let Point::Phone(phone) = &c.point {
+                summary.unlisted_contacts += u64::from(!phone.is_listed());
+            }
+            for l in &c.lookups.during {
+                // Lookups are keyed by the number as the operation stores it: E.164.
+                let [status, at, line, carrier, ported] = lookup_cells(l);
+                let key = c.point.written(2);
+                lookups.row(&[&id, &key, &at, &status, &line, &carrier, &ported])?;
+                summary.validations += 1;
+            }
         }
     }
+    lookups.finish()?;
     out.finish()
+}
+
+/// A lookup as the cells `validation_status, validated_at, line_type, carrier, ported`.
+fn lookup_cells(l: &Lookup) -> [String; 5] {
+    [
+        l.status.as_str().to_owned(),
+        rfc3339(l.at),
+        l.line_type.as_str().to_owned(),
+        l.carrier.to_owned(),
+        l.ported.map(|p| p.to_string()).unwrap_or_default(),
+    ]
 }

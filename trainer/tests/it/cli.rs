@@ -112,10 +112,31 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
         &d(""),
     ]);
     assert_eq!(code, 0, "{out}{err}");
-    // A junk row, skipped and counted with --max-bad-rows.
+    // The simulator says how many malformed rows it mixed in; plus a junk row of our own, all
+    // skipped and counted with --max-bad-rows.
+    let malformed: u64 = out
+        .lines()
+        .find_map(|l| l.split("--max-bad-rows ").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no bad-row count in {out}"));
+    assert!(malformed > 0, "{out}");
+    let budget = (malformed + 1).to_string();
     let mut attempts = std::fs::read_to_string(d("attempts.csv")).expect("read");
     attempts.push_str("ZZ1,P0000001,not-a-number,voice,2026-01-06T12:00:00Z,no_answer\n");
     std::fs::write(d("attempts.csv"), attempts).expect("write");
+    // One fewer than that fails, naming the budget.
+    let (code, _, err) = run(&[
+        "train",
+        "--attempts",
+        &d("attempts.csv"),
+        "--models-dir",
+        &m,
+        "--max-bad-rows",
+        &malformed.to_string(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("exceed --max-bad-rows"), "{err}");
     let (code, out, err) = run(&[
         "train",
         "--attempts",
@@ -126,10 +147,12 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
         &d("persons.csv"),
         "--models-dir",
         &m,
+        "--validations",
+        &d("validations.csv"),
         "--family",
         "logistic",
         "--max-bad-rows",
-        "5",
+        &budget,
         "--quiet",
     ]);
     assert_eq!(code, 0, "{out}{err}");
@@ -142,12 +165,18 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
     let (code, listing, _) = run(&["inspect", "--models-dir", &m]);
     assert_eq!(code, 0);
     assert!(listing.contains(&format!("* {version}")), "{listing}");
-    let (code, manifest, _) = run(&["inspect", "--models-dir", &m, "--version", &version]);
+    let (code, _, _) = run(&["inspect", "--models-dir", &m, "--version", &version]);
     assert_eq!(code, 0);
-    assert!(
-        manifest.contains("\"bad_contact\": 1") || manifest.contains("\"bad_number\": 1"),
-        "{manifest}"
+    let manifest = contactscore_models::artifact::Registry::open(&models)
+        .and_then(|r| r.manifest(&version))
+        .expect("manifest");
+    assert_eq!(
+        manifest.rows.skipped.values().sum::<u64>(),
+        malformed + 1,
+        "{:?}",
+        manifest.rows.skipped
     );
+    assert!(manifest.rows.skipped.contains_key("bad_contact"));
 
     let scores = dir.path().join("scores.csv");
     let (code, _, err) = run(&[
@@ -159,7 +188,7 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
         "--out",
         scores.to_str().expect("utf-8"),
         "--max-bad-rows",
-        "1",
+        &budget,
         "--quiet",
     ]);
     assert_eq!(code, 0, "{err}");
@@ -185,7 +214,7 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
         "--plots",
         plots.to_str().expect("utf-8"),
         "--max-bad-rows",
-        "1",
+        &budget,
         "--quiet",
     ]);
     assert_eq!(code, 0, "{err}");
@@ -225,7 +254,7 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
         "--out",
         "x.csv",
         "--max-bad-rows",
-        "1",
+        &budget,
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("corrupt"), "{err}");

@@ -17,7 +17,7 @@ fn same_input_and_seed_give_identical_models() {
         seed: 5,
         ..SimulateParams::default()
     };
-    simulate(&params, dir.path()).expect("simulate");
+    let sim = simulate(&params, dir.path()).expect("simulate");
     let settings = Config::default().validate().expect("defaults");
     let run = |models: &str| {
         let req = TrainRequest {
@@ -25,11 +25,12 @@ fn same_input_and_seed_give_identical_models() {
                 attempts: vec![dir.path().join("attempts.csv")],
                 contacts: Some(dir.path().join("contacts.csv")),
                 persons: Some(dir.path().join("persons.csv")),
+                validations: Some(dir.path().join("validations.csv")),
             },
             models_dir: dir.path().join(models),
             family: FamilyChoice::Auto,
             promotion: Promotion::Always,
-            max_bad_rows: 0,
+            max_bad_rows: sim.bad_rows(),
         };
         let out = train(&req, &settings, &Progress::silent()).expect("train");
         let vdir = dir.path().join(models).join(&out.manifest.version);

@@ -1,8 +1,9 @@
-//! Point-in-time correctness: an attempt's features must not change when later attempts are
-//! removed from the input, and the person-by-person replay computes exactly what a plain replay
-//! of all attempts in time order computes.
+//! Point-in-time correctness: an attempt's features must not change when later attempts and
+//! later carrier validations are removed from the input, and the person-by-person replay
+//! computes exactly what a plain replay of all attempts and validations in time order computes.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use contactscore_models::ContactNormalizer;
 use contactscore_models::features::Candidate;
@@ -13,18 +14,20 @@ use contactscore_trainer::progress::Progress;
 use contactscore_trainer::replay::{Selection, replay, seed_state, unit_hash};
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 
-fn load(inputs: &InputPaths) -> Ingested {
+/// Ingest simulator output, allowing the bad rows the simulator says it wrote.
+fn load(inputs: &InputPaths, max_bad_rows: u64) -> Ingested {
     let opts = IngestOptions {
         normalizer: ContactNormalizer::new("BR").expect("region"),
-        max_bad_rows: 0,
+        max_bad_rows,
         dispositions: DispositionMap::default(),
         progress: false,
+        now: IngestOptions::now(),
     };
     ingest(inputs, &opts).expect("ingest")
 }
 
-fn features_by_id(inputs: &InputPaths) -> HashMap<String, Vec<u32>> {
-    let data = load(inputs);
+fn features_by_id(inputs: &InputPaths, max_bad_rows: u64) -> HashMap<String, Vec<u32>> {
+    let data = load(inputs, max_bad_rows);
     let schema = FeatureSchema::new(data.person_attrs.clone());
     let mut state = FeatureState::new("America/Sao_Paulo").expect("zone");
     let slots = seed_state(&mut state, &data).expect("seed");
@@ -48,28 +51,12 @@ fn features_by_id(inputs: &InputPaths) -> HashMap<String, Vec<u32>> {
     out
 }
 
-#[test]
-fn features_do_not_see_later_attempts() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let params = SimulateParams {
-        persons: 400,
-        days: 30,
-        seed: 11,
-        ..SimulateParams::default()
-    };
-    simulate(&params, dir.path()).expect("simulate");
-    let cutoff = params.start.as_second() + 20 * 86_400;
-
-    // Keep only the attempts before the cutoff.
-    let full = dir.path().join("attempts.csv");
-    let early = dir.path().join("early.csv");
-    let mut r = csv::Reader::from_path(&full).expect("read");
-    let mut w = csv::Writer::from_path(&early).expect("write");
+/// Copy the rows of `src` whose RFC 3339 `column` is before `cutoff` to `dst`; returns how many.
+fn keep_before(src: &Path, dst: &Path, column: &str, cutoff: i64) -> usize {
+    let mut r = csv::Reader::from_path(src).expect("read");
+    let mut w = csv::Writer::from_path(dst).expect("write");
     let headers = r.headers().expect("headers").clone();
-    let col = headers
-        .iter()
-        .position(|h| h == "attempted_at")
-        .expect("attempted_at");
+    let col = headers.iter().position(|h| h == column).expect(column);
     w.write_record(&headers).expect("write");
     let mut kept = 0;
     for rec in r.records() {
@@ -81,14 +68,44 @@ fn features_do_not_see_later_attempts() {
         }
     }
     w.flush().expect("flush");
+    kept
+}
 
-    let side = |attempts| InputPaths {
-        attempts: vec![attempts],
-        contacts: Some(dir.path().join("contacts.csv")),
-        persons: Some(dir.path().join("persons.csv")),
+#[test]
+fn features_do_not_see_later_attempts_or_validations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let params = SimulateParams {
+        persons: 400,
+        days: 30,
+        seed: 11,
+        ..SimulateParams::default()
     };
-    let all = features_by_id(&side(full));
-    let truncated = features_by_id(&side(early));
+    let sim = simulate(&params, dir.path()).expect("simulate");
+    let cutoff = params.start.as_second() + 20 * 86_400;
+
+    // Keep only the attempts and validations before the cutoff.
+    let p = |f: &str| dir.path().join(f);
+    let kept = keep_before(&p("attempts.csv"), &p("early.csv"), "attempted_at", cutoff);
+    let kept_validations = keep_before(
+        &p("validations.csv"),
+        &p("early_validations.csv"),
+        "validated_at",
+        cutoff,
+    );
+    assert!(
+        kept_validations > 10 && (kept_validations as u64) < sim.validations,
+        "validations on both sides of the cutoff: {kept_validations} of {}",
+        sim.validations
+    );
+
+    let side = |attempts: &str, validations: &str| InputPaths {
+        attempts: vec![p(attempts)],
+        contacts: Some(p("contacts.csv")),
+        persons: Some(p("persons.csv")),
+        validations: Some(p(validations)),
+    };
+    let all = features_by_id(&side("attempts.csv", "validations.csv"), sim.bad_rows());
+    let truncated = features_by_id(&side("early.csv", "early_validations.csv"), sim.bad_rows());
     assert!(kept > 1000 && truncated.len() > 1000, "kept {kept}");
     assert!(all.len() > truncated.len(), "later attempts exist");
     let mut differing = Vec::new();
@@ -102,6 +119,18 @@ fn features_do_not_see_later_attempts() {
         "{} attempts changed, e.g. {:?}",
         differing.len(),
         &differing[..differing.len().min(5)]
+    );
+    // The validations are not ignored: without them, some features differ.
+    let blind = features_by_id(
+        &InputPaths {
+            validations: None,
+            ..side("attempts.csv", "validations.csv")
+        },
+        sim.bad_rows(),
+    );
+    assert!(
+        all.iter().any(|(id, f)| blind.get(id) != Some(f)),
+        "no feature depends on the validations file"
     );
 }
 
@@ -119,22 +148,38 @@ fn person_by_person_replay_equals_time_order_replay() {
         seed: 5,
         ..SimulateParams::default()
     };
-    simulate(&params, dir.path()).expect("simulate");
-    let data = load(&InputPaths {
-        attempts: vec![dir.path().join("attempts.csv")],
-        contacts: Some(dir.path().join("contacts.csv")),
-        persons: Some(dir.path().join("persons.csv")),
-    });
+    let sim = simulate(&params, dir.path()).expect("simulate");
+    let data = load(
+        &InputPaths {
+            attempts: vec![dir.path().join("attempts.csv")],
+            contacts: Some(dir.path().join("contacts.csv")),
+            persons: Some(dir.path().join("persons.csv")),
+            validations: Some(dir.path().join("validations.csv")),
+        },
+        sim.bad_rows(),
+    );
+    assert!(!data.validations.is_empty());
     let schema = FeatureSchema::new(data.person_attrs.clone());
     // A sparse selection, so ordinals differ from attempt indices.
     let picked = |row: &AttemptRow| unit_hash(data.attempt_id(row), 3) < 0.3;
 
-    // Reference: every attempt in global time order, features read before applying.
+    // Reference: every attempt in global time order, features read before applying; each
+    // validation applied before the attempts at or after its instant.
     let mut expected_state = FeatureState::new("America/Sao_Paulo").expect("zone");
     let slots = seed_state(&mut expected_state, &data).expect("seed");
     let mut expected = Vec::new();
     let mut buf = Vec::new();
+    let mut validations = data.validations.iter().peekable();
+    let mut validate = |state: &mut FeatureState, until: Option<i64>| {
+        while let Some(v) = validations.next_if(|v| until.is_none_or(|t| v.t <= t)) {
+            let contact = &data.contacts[v.contact as usize];
+            state
+                .apply_validation(slots[v.person as usize], contact, v.validation())
+                .expect("validate");
+        }
+    };
     for row in &data.attempts {
+        validate(&mut expected_state, Some(row.t));
         let slot = slots[row.person as usize];
         let contact = &data.contacts[row.contact as usize];
         if picked(row) {
@@ -142,6 +187,7 @@ fn person_by_person_replay_equals_time_order_replay() {
             let cand = Candidate {
                 contact: &contact.key,
                 kind: contact.kind,
+                number: contact.number,
                 zone: None,
                 channel: row.channel,
                 t: row.t,
@@ -153,6 +199,7 @@ fn person_by_person_replay_equals_time_order_replay() {
             .apply(slot, contact, row.channel, row.t, row.outcome)
             .expect("apply");
     }
+    validate(&mut expected_state, None);
 
     let mut state = FeatureState::new("America/Sao_Paulo").expect("zone");
     let slots = seed_state(&mut state, &data).expect("seed");

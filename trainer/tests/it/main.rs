@@ -1,9 +1,11 @@
 //! Integration tests of the trainer: one binary, shared helpers here, one module per concern.
 
 mod backtest;
+mod bad_input;
 mod capacity;
 mod cli;
 mod determinism;
+mod dirty;
 mod export;
 mod leakage;
 mod plan;

@@ -24,6 +24,11 @@ fn setup(dir: &Path) -> (String, String) {
         "40",
         "--seed",
         "5",
+        // Clean data: this is about planning, not about skipping bad rows.
+        "--malformed-per-10k",
+        "0",
+        "--implausible-per-10k",
+        "0",
         "--out",
         &s(&data),
     ]);
@@ -90,7 +95,15 @@ fn plan_fills_capacity_within_the_rules_and_names_bad_input() {
     // The contacts file is a list; add a person nobody knows (not found) and one known only
     // by the number given here.
     let mut list = std::fs::read_to_string(&contacts).expect("contacts");
-    list.push_str("GHOST,,,,\nNEWCOMER,+55 11 98888-7777,voice;sms,America/Sao_Paulo,\n");
+    // Rows as wide as the contacts file's header (its columns after timezone left empty).
+    let width = list.lines().next().map_or(0, |h| h.split(',').count());
+    for row in [
+        "GHOST",
+        "NEWCOMER,+55 11 98888-7777,voice;sms,America/Sao_Paulo",
+    ] {
+        let fields = row.split(',').count();
+        list.push_str(&format!("{row}{}\n", ",".repeat(width - fields)));
+    }
     let list = write(dir.path(), "list.csv", &list);
     let cap = capacity(dir.path(), 12);
     let out = dir.path().join("plan.csv");

@@ -1,9 +1,13 @@
-//! How one attempt's outcome updates the state: the person's counts, recent attempts and
-//! hour-of-week cells, the contact point's, and the (contact, channel)'s.
+//! How one attempt outcome updates the state of a person, a contact point and a (contact,
+//! channel): the only place counts, last instants, failure streaks and dead-end evidence change.
 
-use super::{ChannelState, ContactState, HourCell, PersonState, RECENT_WINDOW, latest};
+use super::state::{ChannelState, ContactState, HourCell, PersonState, RECENT_WINDOW};
 use crate::Outcome;
 use crate::localtime::LocalTime;
+
+fn latest(a: Option<i64>, t: i64) -> Option<i64> {
+    Some(a.map_or(t, |a| a.max(t)))
+}
 
 pub(super) fn apply_person(p: &mut PersonState, local: LocalTime, t: i64, outcome: Outcome) {
     p.tally.add(t, outcome);
@@ -14,7 +18,9 @@ pub(super) fn apply_person(p: &mut PersonState, local: LocalTime, t: i64, outcom
     let pos = p.recent.partition_point(|&a| a <= t);
     p.recent.insert(pos, t);
     let newest = p.recent.last().copied().unwrap_or(t);
-    let keep_from = p.recent.partition_point(|&a| a < newest - RECENT_WINDOW);
+    let keep_from = p
+        .recent
+        .partition_point(|&a| a < newest.saturating_sub(RECENT_WINDOW));
     p.recent.drain(..keep_from);
     let bucket = local.bucket();
     let engaged = if outcome.is_engaged() { 1.0 } else { 0.0 };
@@ -49,7 +55,9 @@ pub(super) fn apply_contact(c: &mut ContactState, t: i64, outcome: Outcome) {
             c.wrong_party_at = None;
         }
     }
-    if outcome == Outcome::WrongParty {
+    // In time order an engaged outcome clears every earlier wrong party; an older wrong party
+    // that arrives after a newer engaged outcome (a late report, a replay) is cleared already.
+    if outcome == Outcome::WrongParty && c.last_engaged_at.is_none_or(|e| e <= t) {
         c.wrong_party_at = latest(c.wrong_party_at, t);
     }
 }
