@@ -250,6 +250,19 @@ impl Calibrator {
         }
     }
 
+    /// The largest probability [`Self::apply`] can return for a score at most `max_score`
+    /// (`None` = any score). Every map here is non-decreasing in the score (Platt when `a ≥
+    /// 0`); otherwise, or when nothing bounds the score, 1. A tiny margin covers rounding.
+    pub fn max_output(&self, max_score: Option<f64>) -> f64 {
+        let p = match (self, max_score) {
+            (Self::Isotonic { y, .. }, _) => y.iter().copied().fold(0.0, f64::max),
+            (Self::Identity, Some(s)) => sigmoid(finite(s)),
+            (Self::Platt { a, b }, Some(s)) if *a >= 0.0 => sigmoid(a * finite(s) + b),
+            (Self::Identity | Self::Platt { .. }, _) => 1.0,
+        };
+        (p + 1e-12).min(1.0)
+    }
+
     /// The method's name.
     pub fn name(&self) -> &'static str {
         match self {

@@ -74,6 +74,16 @@ pub enum Error {
     /// Not enough data to do what was asked.
     #[error("not enough data: {0}")]
     NotEnoughData(String),
+
+    /// A campaign plan's input is malformed: `field` names it (`capacity[3].slot_start`,
+    /// `window_end`), so each caller can point at its own source (a request field, a file line).
+    #[error("{field}: {reason}")]
+    InvalidPlan {
+        /// The offending field, with the entry's index for lists (`capacity[3].attempts`).
+        field: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
 }
 
 impl Error {

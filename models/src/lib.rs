@@ -21,6 +21,7 @@ pub mod features;
 pub mod localtime;
 pub mod metrics;
 pub mod model;
+pub mod plan;
 pub mod policy;
 pub mod quote;
 pub mod rank;

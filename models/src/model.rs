@@ -37,6 +37,12 @@ impl CalibratedModel {
     pub fn family(&self) -> Family {
         self.model.family()
     }
+
+    /// An upper bound on the probability of any row: the calibrator's largest output over the
+    /// scores the learner can give (1 when that is not known).
+    pub fn max_probability(&self) -> f64 {
+        self.calibrator.max_output(self.model.max_score())
+    }
 }
 
 /// Everything needed to turn a feature row into a calibrated probability.

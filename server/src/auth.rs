@@ -18,7 +18,8 @@ use crate::error::{Result, ServerError};
 /// What the caller's token allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Ranking and reporting outcomes.
+    /// Ranking, planning (`PlanCampaign`, read-only like `Rank`), reporting outcomes and
+    /// validations.
     Client,
     /// Everything, including the admin RPCs.
     Admin,

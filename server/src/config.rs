@@ -35,6 +35,11 @@ pub struct Config {
     pub default_max_suggestions: u32,
     /// Most contact points one Rank request may carry.
     pub max_contacts_per_request: usize,
+    /// Most persons one PlanCampaign request may list.
+    pub max_plan_persons: usize,
+    /// Largest PlanCampaign request message accepted, in MiB (a list of 100 000 persons is
+    /// ≈ 10 MiB); every other call's messages are limited to gRPC's default 4 MiB.
+    pub max_request_mib: usize,
     /// How long in-flight requests get to finish on shutdown.
     pub shutdown_grace_ms: u64,
     /// Live outcomes attempted more than this many days before the served snapshot's cutoff
@@ -62,6 +67,8 @@ impl Default for Config {
             max_horizon_hours: 168,
             default_max_suggestions: 5,
             max_contacts_per_request: 64,
+            max_plan_persons: 100_000,
+            max_request_mib: 64,
             shutdown_grace_ms: 10_000,
             live_outcome_retention_days: Retention::default().outcome_days,
             attempt_id_retention_days: Retention::default().attempt_id_days,
@@ -138,6 +145,10 @@ pub struct Limits {
     pub default_max_suggestions: u32,
     /// Maximum contact points per request.
     pub max_contacts: usize,
+    /// Maximum persons per PlanCampaign request.
+    pub max_plan_persons: usize,
+    /// Largest request message, in bytes.
+    pub max_request_bytes: usize,
 }
 
 impl Default for Limits {
@@ -159,6 +170,8 @@ impl Config {
             max_horizon_hours: self.max_horizon_hours,
             default_max_suggestions: self.default_max_suggestions,
             max_contacts: self.max_contacts_per_request,
+            max_plan_persons: self.max_plan_persons,
+            max_request_bytes: self.max_request_mib.saturating_mul(1 << 20),
         }
     }
 
@@ -197,6 +210,12 @@ impl Config {
         }
         if self.max_contacts_per_request == 0 {
             return Err(bad("max_contacts_per_request", "must be positive".into()));
+        }
+        if self.max_plan_persons == 0 {
+            return Err(bad("max_plan_persons", "must be positive".into()));
+        }
+        if !(4..=2048).contains(&self.max_request_mib) {
+            return Err(bad("max_request_mib", "must be 4..=2048".into()));
         }
         if self.attempt_id_retention_days == 0 {
             return Err(bad(
@@ -310,6 +329,8 @@ mod tests {
         );
         check("lissen = \"x\"", "lissen");
         check("attempt_id_retention_days = 0", "attempt_id_retention_days");
+        check("max_plan_persons = 0", "max_plan_persons");
+        check("max_request_mib = 1", "max_request_mib");
         check(
             "[auth]\nadmin_token_env = \"CONTACTSCORE_SURELY_UNSET_VAR\"",
             "admin_token_env",

@@ -34,7 +34,7 @@ const MAX_ID_LEN: usize = 256;
 /// Outcomes may not be dated more than this far in the future (clock skew allowance).
 const MAX_FUTURE_SECONDS: i64 = 3_600;
 /// `as_of` may plan at most this far ahead.
-const MAX_PLAN_AHEAD_SECONDS: i64 = 366 * 86_400;
+pub(crate) const MAX_PLAN_AHEAD_SECONDS: i64 = 366 * 86_400;
 
 fn id(field: &str, value: &str) -> Result<String> {
     let v = value.trim();
@@ -85,7 +85,7 @@ fn timezone(field: &str, value: &str) -> Result<Option<String>> {
 
 /// The unix seconds of `ts`, which must be a plausible instant: not before 1990 and at most
 /// `max_ahead` seconds after `now`.
-fn seconds(field: &str, ts: &Timestamp, now: i64, max_ahead: i64) -> Result<i64> {
+pub(crate) fn seconds(field: &str, ts: &Timestamp, now: i64, max_ahead: i64) -> Result<i64> {
     if !(0..1_000_000_000).contains(&ts.nanos) {
         return Err(ServerError::invalid(field, "nanos must be in 0..1e9"));
     }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod limit;
 pub mod metrics;
+pub mod plan;
 pub mod redact;
 pub mod server;
 pub mod service;

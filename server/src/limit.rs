@@ -9,6 +9,10 @@
 //! the failed item of a request stream). The messages before the oversized one are passed on
 //! first, even when they share a data frame with its prefix, so a stream's earlier messages
 //! are still handled (`RecordOutcomes` records them).
+//!
+//! One method may be given a larger limit ([`MessageLimitLayer::with_method`]): `PlanCampaign`
+//! takes a whole campaign list (`max_request_mib`, 64 MiB by default), every other call keeps
+//! [`MAX_MESSAGE_BYTES`].
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -28,12 +32,26 @@ pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Clone, Copy)]
 pub struct MessageLimitLayer {
     limit: usize,
+    /// A request path (`/package.Service/Method`) with its own limit.
+    method: Option<(&'static str, usize)>,
 }
 
 impl MessageLimitLayer {
     /// A layer refusing messages over `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        Self { limit }
+        Self {
+            limit,
+            method: None,
+        }
+    }
+
+    /// The same, but messages to the method at `path` (`/package.Service/Method`) may be up to
+    /// `limit` bytes.
+    pub fn with_method(self, path: &'static str, limit: usize) -> Self {
+        Self {
+            method: Some((path, limit)),
+            ..self
+        }
     }
 }
 
@@ -44,6 +62,7 @@ impl<S> tower_layer::Layer<S> for MessageLimitLayer {
         MessageLimit {
             inner,
             limit: self.limit,
+            method: self.method,
         }
     }
 }
@@ -53,6 +72,7 @@ impl<S> tower_layer::Layer<S> for MessageLimitLayer {
 pub struct MessageLimit<S> {
     inner: S,
     limit: usize,
+    method: Option<(&'static str, usize)>,
 }
 
 impl<S, B> tower_service::Service<http::Request<B>> for MessageLimit<S>
@@ -68,7 +88,10 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let limit = self.limit;
+        let limit = match self.method {
+            Some((path, limit)) if req.uri().path() == path => limit,
+            Some(_) | None => self.limit,
+        };
         self.inner
             .call(req.map(|body| LimitedBody::new(body, limit)))
     }

@@ -85,8 +85,10 @@ pub async fn run(
         bearer: settings.bearer_token.as_deref().map(Arc::from),
         admin: settings.admin_token.as_deref().map(Arc::from),
     };
-    let scoring = ContactScoringServer::with_interceptor(
-        Service::new(engine.clone(), settings.limits),
+    // The decoding limit is per service in tonic, not per call: raised for PlanCampaign's lists.
+    let scoring = tonic::service::interceptor::InterceptedService::new(
+        ContactScoringServer::new(Service::new(engine.clone(), settings.limits))
+            .max_decoding_message_size(settings.limits.max_request_bytes),
         check,
     );
 
@@ -96,7 +98,12 @@ pub async fn run(
     let grpc = listener
         .local_addr()
         .map_err(|e| ServerError::io(settings.listen.to_string(), e))?;
-    let mut builder = Server::builder().layer(MessageLimitLayer::new(MAX_MESSAGE_BYTES));
+    // 4 MiB for every call but PlanCampaign, which takes a campaign list (max_request_mib).
+    let limit = MessageLimitLayer::new(MAX_MESSAGE_BYTES).with_method(
+        "/contactscore.v1.ContactScoring/PlanCampaign",
+        settings.limits.max_request_bytes.max(MAX_MESSAGE_BYTES),
+    );
+    let mut builder = Server::builder().layer(limit);
     if let Some((cert, key)) = &settings.tls {
         builder = builder
             .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))

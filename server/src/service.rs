@@ -227,6 +227,30 @@ impl ContactScoring for Service {
         finish(timer, result)
     }
 
+    async fn plan_campaign(
+        &self,
+        request: Request<v1::PlanCampaignRequest>,
+    ) -> Result<Response<v1::PlanCampaignResponse>, Status> {
+        let timer = RpcTimer::start("PlanCampaign");
+        let result = async {
+            let serving = self.engine.current()?;
+            let now = jiff::Timestamp::now().as_second();
+            let valid = crate::plan::validate(
+                request.into_inner(),
+                &serving.normalizer,
+                &self.limits,
+                now,
+            )?;
+            let engine = self.engine.clone();
+            // Seconds of scoring for a large list: off the async workers.
+            tokio::task::spawn_blocking(move || crate::plan::run(&engine, &serving, valid))
+                .await
+                .map_err(|e| ServerError::io("plan task", std::io::Error::other(e)))?
+        }
+        .await;
+        finish(timer, result)
+    }
+
     async fn reload_model(
         &self,
         request: Request<v1::ReloadModelRequest>,

@@ -13,6 +13,7 @@ pub mod export;
 pub mod export_sink;
 pub mod ingest;
 pub mod inspect;
+pub mod plan;
 pub mod plots;
 pub mod progress;
 pub mod promote;

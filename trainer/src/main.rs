@@ -9,12 +9,16 @@ use clap::{Parser, Subcommand};
 use contactscore_models::family::Family;
 use contactscore_trainer::config::Config;
 use contactscore_trainer::export::{ExportRequest, export};
-use contactscore_trainer::ingest::{DispositionMap, InputPaths};
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::threads::Threads;
 use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
 use contactscore_trainer::{backtest, champion, demo, evaluate, inspect, promote, score};
+
+mod args;
+mod plan_cli;
+
+use args::{Inputs, ScoreArgs};
 
 #[derive(Parser)]
 #[command(
@@ -81,7 +85,16 @@ enum Command {
         /// Contact policy file (TOML, like examples/policy.toml); default: the default policy.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Capacity mode: a call centre making N attempts per hour (any channel) works the
+        /// whole list daily, one attempt per person per day; compares the plan, Rank hour by
+        /// hour, a naive dialer and a greedy planner on the true probabilities (capacity.json).
+        #[arg(long, value_name = "N")]
+        capacity: Option<u32>,
     },
+    /// Plan a list under hourly capacity from a version's state (the batch form of the server's
+    /// PlanCampaign): writes person_id, attempt_index, contact, channel, slot_start, slot_end,
+    /// probability, one row per planned attempt in slot order.
+    Plan(plan_cli::PlanArgs),
     /// Write a realistic synthetic attempt log (attempts, contacts, persons, truth CSVs).
     Simulate {
         /// Number of persons.
@@ -189,72 +202,6 @@ enum Command {
     },
 }
 
-/// The input files of a replay.
-#[derive(clap::Args)]
-struct Inputs {
-    /// Attempt log(s): .csv, .csv.gz or .parquet (repeat for several files).
-    #[arg(long, required = true)]
-    attempts: Vec<PathBuf>,
-    /// Known contact points.
-    #[arg(long)]
-    contacts: Option<PathBuf>,
-    /// Person time zones and attributes.
-    #[arg(long)]
-    persons: Option<PathBuf>,
-    /// Carrier (HLR) validations: person_id, contact, validated_at, validation_status
-    /// [, line_type, carrier, ported]; applied at their instants.
-    #[arg(long)]
-    validations: Option<PathBuf>,
-}
-
-impl From<Inputs> for InputPaths {
-    fn from(i: Inputs) -> Self {
-        Self {
-            attempts: i.attempts,
-            contacts: i.contacts,
-            persons: i.persons,
-            validations: i.validations,
-        }
-    }
-}
-
-#[derive(clap::Args)]
-struct ScoreArgs {
-    /// Models directory.
-    #[arg(long)]
-    models_dir: PathBuf,
-    /// Version (default: CURRENT).
-    #[arg(long)]
-    version: Option<String>,
-    /// Attempt log(s) after the model's training window.
-    #[arg(long, required = true)]
-    attempts: Vec<PathBuf>,
-    /// Carrier validations of the same period, applied at their instants.
-    #[arg(long)]
-    validations: Option<PathBuf>,
-    /// Configuration file (for the disposition map).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Skip and count up to N bad rows instead of failing on the first.
-    #[arg(long, default_value_t = 0)]
-    max_bad_rows: u64,
-}
-
-impl ScoreArgs {
-    fn request(self, threads: Threads) -> Result<score::ScoreRequest> {
-        let config = Config::load(self.config.as_deref())?;
-        Ok(score::ScoreRequest {
-            models_dir: self.models_dir,
-            version: self.version,
-            attempts: self.attempts,
-            validations: self.validations,
-            dispositions: DispositionMap::from_toml_table(&config.dispositions)?,
-            max_bad_rows: self.max_bad_rows,
-            threads,
-        })
-    }
-}
-
 fn run(cli: Cli) -> Result<()> {
     let progress = Progress::new(cli.quiet);
     let threads = Threads::new(cli.threads);
@@ -291,6 +238,7 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             config,
             policy,
+            capacity,
         } => {
             let settings = Config::load(config.as_deref())?.validate()?;
             let req = backtest::BacktestRequest {
@@ -301,6 +249,9 @@ fn run(cli: Cli) -> Result<()> {
                 seed,
                 policy: backtest::load_policy(policy.as_deref())?,
             };
+            if let Some(per_hour) = capacity {
+                return plan_cli::capacity_backtest(req, per_hour, &settings, &progress);
+            }
             let report = backtest::backtest(&req, &settings, &progress)
                 .with_context(|| format!("backtesting into {}", out.display()))?;
             print!("{}", backtest::render(&report));
@@ -309,6 +260,7 @@ fn run(cli: Cli) -> Result<()> {
                 out.join(backtest::REPORT_FILE).display()
             ));
         }
+        Command::Plan(args) => plan_cli::run(args, threads, &progress)?,
         Command::Simulate {
             persons,
             days,

@@ -134,6 +134,29 @@ impl FittedModel {
         }
     }
 
+    /// The largest raw score any row can get, when the family can tell: for trees, the base
+    /// score plus every tree's largest leaf, summed in the order scoring sums them (rounding is
+    /// monotone, so no row's sum exceeds it). `None` for the others (unbounded inputs).
+    pub fn max_score(&self) -> Option<f64> {
+        match self {
+            FittedModel::Gbdt(m) => {
+                let b = m.booster();
+                let mut sum = -0.0_f64;
+                for tree in &b.trees {
+                    let leaf = tree
+                        .nodes
+                        .iter()
+                        .filter(|n| n.is_leaf)
+                        .map(|n| f64::from(n.weight_value))
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    sum += leaf;
+                }
+                Some(b.base_score + sum).filter(|s| s.is_finite())
+            }
+            FittedModel::Baseline(_) | FittedModel::Logistic(_) => None,
+        }
+    }
+
     /// Scores of every row of `data`.
     pub fn score_all(&self, data: &Dataset) -> Vec<f64> {
         (0..data.len()).map(|i| self.score(data.row(i))).collect()

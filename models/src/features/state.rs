@@ -347,15 +347,39 @@ impl FeatureState {
             self.local(p, Some(&p.contacts[ci]), t)
         };
         self.cutoff = Some(self.cutoff.map_or(t, |c| c.max(t)));
-        let p = &mut self.persons[slot as usize];
-        apply_person(p, local, t, outcome);
-        let c = &mut p.contacts[ci];
-        if c.known_since.is_none() {
-            c.known_since = Some(t);
-        }
-        apply_contact(c, t, outcome);
-        apply_channel(c.channel_mut(channel), t, outcome);
+        self.persons[slot as usize].record(ci, local, channel, t, outcome);
         Ok(())
+    }
+
+    /// Apply one attempt outcome to `person`, a person's state held outside `self` (a copy, to
+    /// read the features that would follow a hypothetical attempt), exactly as
+    /// [`FeatureState::apply`] applies it to a stored person; `self` gives the zones. A contact
+    /// new to `person` gets its country's zone only if `self` has interned it already (callers
+    /// intern the zones of the contacts they plan for beforehand).
+    pub fn apply_to(
+        &self,
+        person: &mut PersonState,
+        contact: &Contact,
+        channel: Channel,
+        t: i64,
+        outcome: Outcome,
+    ) {
+        let ci = match person.contact_index(&contact.key) {
+            Some(i) => {
+                let c = &mut person.contacts[i];
+                if c.number.is_none() {
+                    c.number = contact.number;
+                }
+                i
+            }
+            None => {
+                let country_zone =
+                    country_zones::zone_for_region(&contact.region).and_then(|z| self.zones.id(z));
+                person.insert_contact(contact, country_zone, Some(t))
+            }
+        };
+        let local = self.local(person, Some(&person.contacts[ci]), t);
+        person.record(ci, local, channel, t, outcome);
     }
 
     /// Apply one carrier validation of `contact` (point in time, like an attempt: the replay
@@ -417,8 +441,19 @@ impl FeatureState {
         let country_zone = country_zones::zone_for_region(&contact.region)
             .map(|z| self.zones.intern(z))
             .transpose()?;
-        let p = &mut self.persons[slot as usize];
-        p.contacts.push(ContactState {
+        Ok(self.persons[slot as usize].insert_contact(contact, country_zone, seen))
+    }
+}
+
+impl PersonState {
+    /// Add a contact point the person did not have; returns its index.
+    fn insert_contact(
+        &mut self,
+        contact: &Contact,
+        country_zone: Option<u16>,
+        seen: Option<i64>,
+    ) -> usize {
+        self.contacts.push(ContactState {
             key: contact.key.as_str().into(),
             kind: contact.kind,
             number: contact.number,
@@ -435,7 +470,18 @@ impl FeatureState {
             consecutive_failures: 0,
             channels: Vec::new(),
         });
-        Ok(p.contacts.len() - 1)
+        self.contacts.len() - 1
+    }
+
+    /// Count an attempt on contact `ci` at `t` (local time `local` in the contact's zone).
+    fn record(&mut self, ci: usize, local: LocalTime, channel: Channel, t: i64, outcome: Outcome) {
+        apply_person(self, local, t, outcome);
+        let c = &mut self.contacts[ci];
+        if c.known_since.is_none() {
+            c.known_since = Some(t);
+        }
+        apply_contact(c, t, outcome);
+        apply_channel(c.channel_mut(channel), t, outcome);
     }
 }
 

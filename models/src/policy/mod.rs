@@ -12,6 +12,7 @@
 //! Not modelled yet: holidays, and per-debt Reg F counting (caps are per person).
 
 mod config;
+mod instants;
 mod window;
 
 #[cfg(test)]
@@ -329,8 +330,9 @@ impl Policy {
 
     /// The block a phone number gets from what the metadata says about it alone: with
     /// `block_invalid_numbers`, a number outside every listed range is blocked on every phone
-    /// channel. The ranking asks this for a contact point the state has never seen (for one it
-    /// knows, [`Policy::check`] and [`Policy::allowed_slots`] include it).
+    /// channel. The ranking and the planner ask this for a contact point the state has never
+    /// seen (for one it knows, [`Policy::check`], [`Policy::allowed_slots`] and
+    /// [`Policy::allowed_at`] include it).
     pub fn number_block(&self, number: Option<NumberInfo>, channel: Channel) -> Option<Block> {
         (self.block_invalid_numbers && !channel.is_email() && number.is_some_and(|n| !n.valid))
             .then_some(Block {

@@ -279,6 +279,20 @@ pub(crate) fn brute_pair_ok(
             && a.outcome == Outcome::Invalid
             && t < a.t + i64::from(p.invalid_suppression_days) * DAY
     });
+    let number_blocked = brute_number_blocked(c, p, k, ch);
+    same_day < p.max_attempts_per_local_day as usize
+        && week < p.max_attempts_per_7_days as usize
+        && !cool
+        && !opted
+        && !wrong
+        && !invalid
+        && !number_blocked
+}
+
+/// Whether the number itself blocks contact `k` of case `c` on `ch` whatever the instant: its
+/// latest lookup says inactive with no engagement since (`block_validated_inactive`), or it is
+/// the number outside the metadata's ranges (`block_invalid_numbers`); phone channels only.
+pub(crate) fn brute_number_blocked(c: &Case, p: &PolicyConfig, k: usize, ch: Channel) -> bool {
     let phone = !ch.is_email();
     let latest = c
         .lookups
@@ -295,14 +309,7 @@ pub(crate) fn brute_pair_ok(
                     .any(|e| e.contact == k && e.outcome.is_engaged() && e.t >= l.t)
         });
     let unlisted = p.block_invalid_numbers && phone && k == UNLISTED;
-    same_day < p.max_attempts_per_local_day as usize
-        && week < p.max_attempts_per_7_days as usize
-        && !cool
-        && !opted
-        && !wrong
-        && !invalid
-        && !validated_inactive
-        && !unlisted
+    validated_inactive || unlisted
 }
 
 /// The feature state after the case's history: person `P` in slot 0, and the [`KEYS`] contacts.
@@ -320,7 +327,7 @@ pub(crate) fn build_state(c: &Case) -> (FeatureState, u32, Vec<Contact>) {
     let mut lookups = c.lookups.iter().peekable();
     for a in &c.attempts {
         while let Some(l) = lookups.next_if(|l| l.t <= a.t) {
-            validate(&mut state, slot, &contacts[l.contact], l);
+            apply_lookup(&mut state, slot, &contacts[l.contact], l);
         }
         let contact = &contacts[a.contact];
         state
@@ -328,12 +335,13 @@ pub(crate) fn build_state(c: &Case) -> (FeatureState, u32, Vec<Contact>) {
             .expect("apply");
     }
     for l in lookups {
-        validate(&mut state, slot, &contacts[l.contact], l);
+        apply_lookup(&mut state, slot, &contacts[l.contact], l);
     }
     (state, slot, contacts)
 }
 
-fn validate(state: &mut FeatureState, slot: u32, contact: &Contact, l: &Lookup) {
+/// Apply lookup `l` of `contact` to the person in `slot` (line type unknown, porting unknown).
+pub(crate) fn apply_lookup(state: &mut FeatureState, slot: u32, contact: &Contact, l: &Lookup) {
     let v = Validation {
         at: l.t,
         status: l.status,

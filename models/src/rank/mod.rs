@@ -26,8 +26,10 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+use crate::features::Candidate;
 use crate::features::state::{ContactState, PersonState};
-use crate::features::{Candidate, FeatureSchema, FeatureState};
+use crate::features::{FeatureSchema, FeatureState, PersonRows};
 use crate::policy::{BlockReason, HOUR, Policy};
 use crate::{Channel, Contact, ContactKind, NumberInfo};
 
@@ -193,6 +195,11 @@ pub trait Scorer {
             out.extend(rows.chunks_exact(width).map(|r| self.probability(r)));
         }
     }
+    /// An upper bound on the probability of any row (a plan's `upper_bound` uses it). The
+    /// default, 1, always holds.
+    fn max_probability(&self) -> f64 {
+        1.0
+    }
 }
 
 impl Scorer for crate::model::ResponseModel {
@@ -205,16 +212,19 @@ impl Scorer for crate::model::ResponseModel {
     fn probabilities(&self, rows: &[f32], width: usize, out: &mut Vec<f64>) {
         self.predict_many(rows, width, out);
     }
+    fn max_probability(&self) -> f64 {
+        self.primary.max_probability()
+    }
 }
 
 /// A candidate pair resolved against the state.
-struct Pair<'a> {
-    key: &'a str,
-    kind: ContactKind,
-    number: Option<NumberInfo>,
-    state: Option<&'a ContactState>,
-    zone: u16,
-    channel: Channel,
+pub(crate) struct Pair<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) kind: ContactKind,
+    pub(crate) number: Option<NumberInfo>,
+    pub(crate) state: Option<&'a ContactState>,
+    pub(crate) zone: u16,
+    pub(crate) channel: Channel,
 }
 
 /// Rank the candidates of `query` (see the module docs).
@@ -231,31 +241,41 @@ pub fn rank(
     let width = schema.len();
     let mut pairs = Vec::new();
     collect_pairs(state, person, query, &mut pairs, &mut out.blocked);
-    // One row per allowed slot of every pair, all in one buffer; `times[k]` is row k's slot and
-    // `spans` gives each pair that has slots its range of rows.
-    let mut times: Vec<i64> = Vec::new();
-    let mut spans: Vec<(&Pair<'_>, std::ops::Range<usize>)> = Vec::with_capacity(pairs.len());
+    let allowed: Vec<(&Pair<'_>, Vec<i64>)> = pairs
+        .iter()
+        .filter_map(|pair| {
+            allowed_slots(state, policy, person, query, pair, &mut out).map(|s| (pair, s))
+        })
+        .collect();
+    // One row per allowed slot of every pair, all in one buffer, built by `PersonRows` (the
+    // parts of a row shared by several slots and pairs computed once); `times[k]` is row k's
+    // slot and `spans` gives each pair its range of rows.
+    let every: Vec<i64> = allowed
+        .iter()
+        .flat_map(|(_, s)| s.iter().copied())
+        .collect();
+    let mut builder = PersonRows::new(state, person, schema, every);
+    let mut times: Vec<i64> = Vec::with_capacity(builder.times().len() * allowed.len());
+    let mut spans: Vec<(&Pair<'_>, std::ops::Range<usize>)> = Vec::with_capacity(allowed.len());
     let mut rows: Vec<f32> = Vec::with_capacity(pairs.len() * 16 * width);
-    for pair in &pairs {
-        let Some(slots) = allowed_slots(state, policy, person, query, pair, &mut out) else {
-            continue;
-        };
-        for &t in &slots {
-            let cand = Candidate {
-                contact: pair.key,
-                kind: pair.kind,
-                number: pair.number,
-                zone: Some(pair.zone),
-                channel: pair.channel,
-                t,
-            };
+    for (pair, slots) in &allowed {
+        let rp = builder.pair(
+            pair.key,
+            pair.kind,
+            pair.number,
+            pair.channel,
+            Some(pair.zone),
+        );
+        for &t in slots {
             let start = rows.len();
-            state.features(schema, query.slot, &cand, &mut rows);
+            if let Some(ti) = builder.time_index(t) {
+                builder.push(&rp, ti, &mut rows);
+            }
             // Keep rows aligned even if the features ever disagreed with the schema's width.
             rows.resize(start + width, f32::NAN);
         }
         let first = times.len();
-        times.extend_from_slice(&slots);
+        times.extend_from_slice(slots);
         spans.push((pair, first..times.len()));
     }
     let mut probs = Vec::with_capacity(times.len());
@@ -351,7 +371,7 @@ fn finish(out: &mut Ranking, max: usize) {
 
 /// Expand the query's contacts into (contact, channel) pairs; unsupported channels go straight
 /// to `blocked`. Each pair appears once even if the caller repeats a contact.
-fn collect_pairs<'a>(
+pub(crate) fn collect_pairs<'a>(
     state: &'a FeatureState,
     person: &'a PersonState,
     query: &'a RankQuery,

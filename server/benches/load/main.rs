@@ -2,18 +2,21 @@
 //! throughput at a fixed number of concurrent in-flight requests over loopback, with a model
 //! version whose feature state holds 1M persons, next to the empty-RPC baseline
 //! (`grpc.health.v1.Health/Check`) measured in the same run. Also times `rank::rank` in
-//! isolation, splits CPU time between server and load generator, and reports peak RSS.
+//! isolation, splits CPU time between server and load generator, and reports peak RSS; then
+//! times `PlanCampaign` with 100 000 persons × 24 hourly slots on the same server.
 //! Figures go to BENCHMARKS.md; nothing is asserted.
 //!
 //! This file holds the options and the sequence; `setup` builds the served version, `isolation`
-//! times the ranker alone, `drive` runs the load, `report` prints the table and `sys` reads
-//! process figures from `/proc`.
+//! times the ranker alone, `drive` runs the load, `report` prints the table, `plan` times
+//! PlanCampaign and `sys` reads process figures from `/proc`.
 //!
 //! `cargo bench -p contactscore-server --bench load -- [--persons 1000000] [--warmup 3]
-//! [--measure 15] [--concurrency 64] [--connections 4]` (`--help` lists every option).
+//! [--measure 15] [--concurrency 64] [--connections 4] [--plan-persons 100000] [--plan-only]`
+//! (`--help` lists every option).
 
 mod drive;
 mod isolation;
+mod plan;
 mod report;
 mod setup;
 mod sys;
@@ -37,6 +40,8 @@ const CLIENT_THREADS: &str = "gen";
 /// Targets of the issue.
 const TARGET_P99_MS: f64 = 2.0;
 const TARGET_RATIO: f64 = 0.5;
+/// PlanCampaign with 100 000 persons × 24 slots (issue 13).
+const TARGET_PLAN_SECONDS: f64 = 10.0;
 
 /// Rank latency and throughput under concurrent load, next to the empty-RPC baseline.
 #[derive(Debug, Parser)]
@@ -79,6 +84,21 @@ struct Args {
     /// Persons ranked by calling `rank::rank` directly (single thread), before the load.
     #[arg(long, default_value_t = 20_000)]
     isolated: usize,
+    /// Persons in each PlanCampaign call, after the load (0 = no PlanCampaign).
+    #[arg(long, default_value_t = 100_000)]
+    plan_persons: usize,
+    /// PlanCampaign calls (the same request each time).
+    #[arg(long, default_value_t = 3)]
+    plan_runs: usize,
+    /// Hourly capacity as a share of the PlanCampaign list (spread over 24 hours).
+    #[arg(long, default_value_t = 0.7)]
+    plan_fill: f64,
+    /// Attempts per person in PlanCampaign.
+    #[arg(long, default_value_t = 1)]
+    plan_attempts: u32,
+    /// Only PlanCampaign: skip the Rank and empty-RPC load phases.
+    #[arg(long)]
+    plan_only: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -96,6 +116,9 @@ fn main() -> Result<()> {
     }
     if !(args.warmup >= 0.0 && args.measure > 0.0 && (args.warmup + args.measure).is_finite()) {
         bail!("--warmup must be ≥ 0 and --measure > 0 seconds");
+    }
+    if !(args.plan_fill > 0.0 && args.plan_fill.is_finite()) {
+        bail!("--plan-fill must be positive");
     }
     if args.explicit_percent > 100 {
         bail!("--explicit-percent must be at most 100");
@@ -161,7 +184,11 @@ fn main() -> Result<()> {
         .thread_name(CLIENT_THREADS)
         .enable_all()
         .build()?;
-    let results = client.block_on(drive(&args, bound, workload))?;
+    let results = if args.plan_only {
+        Vec::new()
+    } else {
+        client.block_on(drive(&args, bound, workload.clone()))?
+    };
     // Memory while the server still holds its state (VmHWM covers the model load too).
     let memory = Memory {
         setup_peak: setup_hwm,
@@ -169,13 +196,14 @@ fn main() -> Result<()> {
         serving_peak: proc_status_mib("VmHWM:"),
         serving_now: proc_status_mib("VmRSS:"),
     };
+
+    // 4. PlanCampaign on the same server, then the report.
+    client.block_on(plan::plan_campaign(&args, bound, &workload))?;
     let _ = stop_tx.send(());
     server
         .join()
         .map_err(|_| anyhow::anyhow!("server thread panicked"))??;
     drop(client);
-
-    // 4. The report.
     report(&args, &results, &memory);
     Ok(())
 }

@@ -86,7 +86,8 @@ pub fn replay(
                     | contactscore_models::Error::Artifact { .. }
                     | contactscore_models::Error::VersionNotFound { .. }
                     | contactscore_models::Error::Fit { .. }
-                    | contactscore_models::Error::NotEnoughData(_)) => {
+                    | contactscore_models::Error::NotEnoughData(_)
+                    | contactscore_models::Error::InvalidPlan { .. }) => {
                         tracing::error!(error = %e, "unexpected normalisation error");
                         "unexpected error"
                     }

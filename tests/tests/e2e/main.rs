@@ -13,6 +13,7 @@ mod server_consent;
 mod server_dirty;
 mod server_idempotency;
 mod server_lifecycle;
+mod server_plan;
 mod server_retention;
 mod server_tls;
 mod train_and_score;

@@ -15,6 +15,7 @@
 //!
 //! Everything is seeded: the same request gives the same report.
 
+pub mod capacity;
 pub mod planner;
 pub mod report;
 
@@ -33,8 +34,8 @@ use crate::simulate::arena::{Arena, Call, World};
 use crate::simulate::{SimulateParams, simulate};
 use crate::train::{TrainRequest, train};
 use crate::{Result, TrainerError};
+use planner::Day;
 pub use planner::Planner;
-use planner::{Day, Plan};
 use report::{AttemptRecord, ReportHead, Tally};
 pub use report::{BacktestReport, PlannerStats, Uplift, render};
 
@@ -101,38 +102,7 @@ pub fn backtest(
     progress: &Progress,
 ) -> Result<BacktestReport> {
     validate(req)?;
-    let params = SimulateParams {
-        persons: req.persons,
-        days: req.history_days,
-        seed: req.seed,
-        ..SimulateParams::default()
-    };
-    let sim = simulate(&params, &req.out)?;
-    progress.say(format_args!(
-        "simulated {} attempts for {} persons over {} days into {}",
-        sim.attempts,
-        sim.persons,
-        req.history_days,
-        req.out.display()
-    ));
-    let p = |f: &str| req.out.join(f);
-    let trained = train(
-        &TrainRequest::on_simulated(
-            &req.out,
-            "attempts.csv",
-            "validations.csv",
-            p("models"),
-            sim.bad_rows(),
-        ),
-        settings,
-        progress,
-    )?;
-    let loaded = Registry::open(p("models"))?.load(Some(&trained.manifest.version))?;
-    progress.say(format_args!(
-        "loaded model {} ({})",
-        loaded.manifest.version, loaded.manifest.family
-    ));
-
+    let (params, loaded) = prepare(req, settings, progress)?;
     let timer = progress.timer();
     let arena = Arena::new(&params)?;
     let roster = Roster::new(&arena, &loaded)?;
@@ -163,11 +133,53 @@ pub fn backtest(
         family: loaded.manifest.family.as_str().to_owned(),
     };
     let report = BacktestReport::new(head, model, naive);
-    let path = p(REPORT_FILE);
+    let path = req.out.join(REPORT_FILE);
     let text = serde_json::to_string_pretty(&report)
         .map_err(|e| TrainerError::Backtest(format!("serialising the report: {e}")))?;
     std::fs::write(&path, text).map_err(|e| TrainerError::io(&path, e))?;
     Ok(report)
+}
+
+/// Simulate the history into `req.out`, train on it and load the new version: the world and
+/// the model every planner of a backtest starts from.
+fn prepare(
+    req: &BacktestRequest,
+    settings: &Settings,
+    progress: &Progress,
+) -> Result<(SimulateParams, LoadedVersion)> {
+    let params = SimulateParams {
+        persons: req.persons,
+        days: req.history_days,
+        seed: req.seed,
+        ..SimulateParams::default()
+    };
+    let sim = simulate(&params, &req.out)?;
+    progress.say(format_args!(
+        "simulated {} attempts for {} persons over {} days into {}",
+        sim.attempts,
+        sim.persons,
+        req.history_days,
+        req.out.display()
+    ));
+    let models = req.out.join("models");
+    // The simulator mixes in malformed and implausible rows: exactly those may be skipped.
+    let trained = train(
+        &TrainRequest::on_simulated(
+            &req.out,
+            "attempts.csv",
+            "validations.csv",
+            models.clone(),
+            sim.bad_rows(),
+        ),
+        settings,
+        progress,
+    )?;
+    let loaded = Registry::open(models)?.load(Some(&trained.manifest.version))?;
+    progress.say(format_args!(
+        "loaded model {} ({})",
+        loaded.manifest.version, loaded.manifest.family
+    ));
+    Ok((params, loaded))
 }
 
 /// Each simulated person's slot in the model's state and contact points, normalised exactly as
@@ -199,17 +211,17 @@ impl Roster {
         Ok(Roster { slots, contacts })
     }
 
-    /// The arena's index of `plan`'s contact for `person`, and the normalised contact.
-    fn resolve(&self, person: usize, plan: &Plan) -> Result<(usize, &Contact)> {
+    /// The arena's index of `person`'s contact `key` (normalised), and the normalised contact.
+    fn resolve(&self, person: usize, key: &str) -> Result<(usize, &Contact)> {
         self.contacts[person]
             .iter()
             .enumerate()
-            .find(|(_, c)| c.key == plan.contact)
+            .find(|(_, c)| c.key == key)
             .ok_or_else(|| {
                 TrainerError::Backtest(format!(
                     "the plan for person slot {} names a contact point ({}) the world does not have",
                     self.slots[person],
-                    contactscore_models::Masked(&plan.contact)
+                    contactscore_models::Masked(key)
                 ))
             })
     }
@@ -261,7 +273,7 @@ fn run_planner(
                 tally.idle();
                 continue;
             };
-            let (contact_index, contact) = roster.resolve(person, &plan)?;
+            let (contact_index, contact) = roster.resolve(person, &plan.contact)?;
             let call = Call {
                 person: person as u32,
                 contact: contact_index,

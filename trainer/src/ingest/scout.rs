@@ -153,6 +153,7 @@ pub(crate) fn normalise(normalizer: &ContactNormalizer, raw: &str) -> Result<Con
         | contactscore_models::Error::Artifact { .. }
         | contactscore_models::Error::VersionNotFound { .. }
         | contactscore_models::Error::Fit { .. }
-        | contactscore_models::Error::NotEnoughData(_)) => other.to_string(),
+        | contactscore_models::Error::NotEnoughData(_)
+        | contactscore_models::Error::InvalidPlan { .. }) => other.to_string(),
     })
 }

@@ -201,8 +201,8 @@ impl Arena {
         }
     }
 
-    /// The exact engagement probability `call` would have now, without making it.
-    #[cfg(test)]
+    /// The exact engagement probability `call` would have now, without making it (the
+    /// capacity backtest's planner on true probabilities asks it of every candidate).
     pub(crate) fn p_engaged(&self, world: &World, call: &Call) -> Result<f64> {
         let mut mood = self.mood(world, call.person)?.clone();
         let ctx = self.context(&mut mood, call, CAMPAIGN)?;
@@ -240,7 +240,6 @@ impl Arena {
         Ok(&self.persons[self.index(person)?])
     }
 
-    #[cfg(test)]
     fn mood<'w>(&self, world: &'w World, person: u32) -> Result<&'w Mood> {
         world
             .moods

@@ -2,11 +2,13 @@
 
 mod backtest;
 mod bad_input;
+mod capacity;
 mod cli;
 mod determinism;
 mod dirty;
 mod export;
 mod leakage;
+mod plan;
 mod promotion;
 
 use std::path::{Path, PathBuf};

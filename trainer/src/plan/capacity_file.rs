@@ -1,0 +1,119 @@
+//! The capacity file: `slot_start, attempts[, channel]`, one line per hourly slot (and channel:
+//! a line with a channel is that channel's own capacity in the slot, one without is shared by
+//! the others). A slot not listed has no capacity. Errors name the file, line, column and value.
+
+use std::path::Path;
+
+use contactscore_models::Channel;
+use contactscore_models::plan::{Capacity, CapacityEntry, PlanWindow};
+
+use crate::{Result, TrainerError};
+
+fn bad(
+    path: &Path,
+    line: u64,
+    column: &str,
+    value: &str,
+    reason: impl Into<String>,
+) -> TrainerError {
+    TrainerError::BadRow {
+        file: path.to_owned(),
+        line,
+        column: column.to_owned(),
+        value: value.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Read the capacity file at `path` for `window`. A file without lines means unlimited.
+pub(super) fn read(path: &Path, window: &PlanWindow) -> Result<Capacity> {
+    let file_error = |reason: String| TrainerError::BadFile {
+        file: path.to_owned(),
+        reason,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .map_err(|e| file_error(e.to_string()))?;
+    let header = reader
+        .headers()
+        .map_err(|e| file_error(e.to_string()))?
+        .clone();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
+    let (Some(slot_col), Some(attempts_col)) = (col("slot_start"), col("attempts")) else {
+        return Err(file_error(
+            "needs the columns slot_start and attempts (and optionally channel)".into(),
+        ));
+    };
+    let channel_col = col("channel");
+    let mut entries = Vec::new();
+    let mut lines = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(bad(path, line, "(row)", "", e.to_string()));
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let field = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
+        let start = field(Some(slot_col));
+        let slot_start = start
+            .parse::<jiff::Timestamp>()
+            .map_err(|e| {
+                bad(
+                    path,
+                    line,
+                    "slot_start",
+                    start,
+                    format!("not an RFC 3339 timestamp: {e}"),
+                )
+            })?
+            .as_second();
+        let n = field(Some(attempts_col));
+        let attempts = n.parse::<u32>().map_err(|_| {
+            bad(
+                path,
+                line,
+                "attempts",
+                n,
+                "expected a whole number of attempts",
+            )
+        })?;
+        let ch = field(channel_col);
+        let channel = if ch.is_empty() {
+            None
+        } else {
+            Some(
+                ch.parse::<Channel>()
+                    .map_err(|e| bad(path, line, "channel", ch, e.to_string()))?,
+            )
+        };
+        entries.push(CapacityEntry {
+            slot_start,
+            channel,
+            attempts,
+        });
+        lines.push((line, start.to_owned()));
+    }
+    Capacity::new(window, &entries).map_err(|e| {
+        if let contactscore_models::Error::InvalidPlan { field, reason } = &e {
+            // `capacity[i].slot_start` or `capacity[i]`: point at line i.
+            let i = field
+                .strip_prefix("capacity[")
+                .and_then(|r| r.split(']').next())
+                .and_then(|i| i.parse::<usize>().ok());
+            if let Some((line, value)) = i.and_then(|i| lines.get(i)) {
+                return bad(path, *line, "slot_start", value, reason.clone());
+            }
+        }
+        TrainerError::Model(e)
+    })
+}
