@@ -1,7 +1,6 @@
 //! `score`: starting from a version's state snapshot, replay later attempts in time order and
 //! predict each from what was known before it — how an out-of-time holdout is scored.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use contactscore_models::artifact::{LoadedVersion, Manifest, Registry};
@@ -138,20 +137,12 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
 
 /// Write `attempt_id,probability` rows.
 pub fn write_scores(path: &Path, scored: &[Scored]) -> Result<()> {
-    let io = |e: std::io::Error| TrainerError::io(path, e);
-    let file = std::fs::File::create(path).map_err(io)?;
-    let mut w = std::io::BufWriter::new(file);
-    writeln!(w, "attempt_id,probability").map_err(io)?;
+    let csv = |e: csv::Error| TrainerError::csv(path, e);
+    let mut w = csv::Writer::from_path(path).map_err(csv)?;
+    w.write_record(["attempt_id", "probability"]).map_err(csv)?;
     for s in scored {
-        writeln!(w, "{},{:.6}", csv_field(&s.attempt_id), s.probability).map_err(io)?;
+        w.write_record([s.attempt_id.as_str(), &format!("{:.6}", s.probability)])
+            .map_err(csv)?;
     }
-    w.flush().map_err(io)
-}
-
-fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\"")).into()
-    } else {
-        s.into()
-    }
+    w.flush().map_err(|e| TrainerError::io(path, e))
 }

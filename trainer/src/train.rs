@@ -451,13 +451,8 @@ fn version_id(
     h.update(seed.to_le_bytes());
     h.update(family.as_str().as_bytes());
     h.update(now.as_nanosecond().to_le_bytes());
-    let hash: String = h
-        .finalize()
-        .iter()
-        .take(4)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{}-{hash}", now.strftime("%Y%m%dT%H%M%SZ"))
+    // The digest's own hex, cut to its first 4 bytes.
+    format!("{}-{:.8x}", now.strftime("%Y%m%dT%H%M%SZ"), h.finalize())
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub mod validation;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use arc_swap::ArcSwapOption;
 use contactscore_models::artifact::Registry;
@@ -221,11 +221,6 @@ impl Engine {
         self.serving.load_full().ok_or(ServerError::NoModel)
     }
 
-    /// The contact rules.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
     /// Watch the served version (for the health service).
     pub fn watch_loaded(&self) -> watch::Receiver<Option<String>> {
         self.loaded.subscribe()
@@ -408,9 +403,4 @@ impl Engine {
         };
         Ok(rank::rank(&st, &serving.model, &self.policy, &query))
     }
-}
-
-/// Count of live outcomes applied on `serving`.
-pub fn applied(serving: &Serving) -> u64 {
-    serving.live_applied.load(Ordering::Relaxed)
 }

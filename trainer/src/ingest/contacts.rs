@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use contactscore_models::rank;
 use contactscore_models::{Channel, ContactKind};
 
 use super::attempts::record;
@@ -106,11 +107,7 @@ fn parse(
     {
         let c = parse_channel(part.as_bytes())
             .ok_or_else(|| Bad::new(idx[2], "unknown_channel", CHANNELS))?;
-        let fits = match kind {
-            ContactKind::Email => c.is_email(),
-            ContactKind::Phone => !c.is_email(),
-        };
-        if !fits {
+        if !rank::supports(kind, c) {
             let why = format!("channel {c} does not fit this contact's kind ({kind:?})");
             return Err(Bad::new(idx[2], "channel_mismatch", why));
         }
@@ -119,15 +116,10 @@ fn parse(
         }
     }
     if channels.is_empty() {
-        channels = match kind {
-            ContactKind::Email => vec![Channel::Email],
-            ContactKind::Phone => vec![
-                Channel::Voice,
-                Channel::Sms,
-                Channel::Whatsapp,
-                Channel::Rcs,
-            ],
-        };
+        channels = Channel::ALL
+            .into_iter()
+            .filter(|c| rank::supports(kind, *c))
+            .collect();
     }
     channels.sort();
     let zone = text(cell(src, idx[3]), s_other, idx[3])?;

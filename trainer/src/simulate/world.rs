@@ -54,9 +54,6 @@ impl Zones {
 /// Cumulative share of persons per zone in [`ZONES`] (80% Brazil, 20% US).
 const ZONE_CDF: [f64; 6] = [0.65, 0.70, 0.80, 0.89, 0.95, 1.0];
 
-/// Seconds in a day.
-pub(crate) const DAY: i64 = 86_400;
-
 /// A categorical attribute weakly correlated with the hidden pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Segment {
