@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use contactscore_models::artifact::{LoadedVersion, Manifest, Registry};
 use contactscore_models::{Channel, ContactNormalizer, Outcome};
 
-use crate::ingest::{DispositionMap, IngestOptions, IngestReport, InputPaths, ingest};
+use crate::ingest::{DispositionMap, IngestReport, InputPaths};
+use crate::pipeline::{Prelude, Prepared, prepare};
 use crate::progress::Progress;
-use crate::replay::{Selection, replay, seed_state};
+use crate::replay::{Selection, replay};
 use crate::threads::Threads;
 use crate::{Result, TrainerError};
 
@@ -72,23 +73,20 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
         mut state,
         evidence: _,
     } = registry.load(req.version.as_deref())?;
-    let opts = IngestOptions {
-        normalizer: ContactNormalizer::new(&manifest.serving.default_region)?,
-        max_bad_rows: req.max_bad_rows,
-        dispositions: req.dispositions.clone(),
-        progress: progress.bars(),
-        now: IngestOptions::now(),
-        threads: req.threads,
-    };
     let inputs = InputPaths {
         attempts: req.attempts.clone(),
         contacts: None,
         persons: None,
         validations: req.validations.clone(),
     };
-    let data = ingest(&inputs, &opts)?;
-    crate::train::announce(&data.report, progress);
-    let slots = seed_state(&mut state, &data)?;
+    let prelude = Prelude {
+        inputs: &inputs,
+        normalizer: ContactNormalizer::new(&manifest.serving.default_region)?,
+        dispositions: &req.dispositions,
+        max_bad_rows: req.max_bad_rows,
+        threads: req.threads,
+    };
+    let Prepared { data, slots } = prepare(&prelude, &mut state, progress, |_| {})?;
     let cutoff = state.cutoff;
     let hour_idx = model.schema.index("local_hour").ok_or_else(|| {
         TrainerError::Config("internal: local_hour missing from the feature schema".into())

@@ -9,9 +9,10 @@ use contactscore_models::rank;
 use contactscore_models::schema::{MAX_AHEAD_SECONDS, implausible_time};
 use contactscore_models::{Channel, ContactKind};
 
+use super::cell::Cell;
 use super::intern::{Fingerprinter, Fp, PassThroughBuild, StrArena};
 use super::report::{Bad, FileReport};
-use super::source::{Cell, Source};
+use super::source::Source;
 use super::timestamp::parse_rfc3339;
 use super::{AttemptRow, CHANNELS, Ctx, parse_channel, resolve, text};
 use crate::error::Result;

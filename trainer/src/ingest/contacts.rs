@@ -8,8 +8,9 @@ use contactscore_models::rank;
 use contactscore_models::{Channel, ContactKind};
 
 use super::attempts::record;
+use super::cell::Cell;
 use super::report::{Bad, FileReport};
-use super::source::{Cell, Source};
+use super::source::Source;
 use super::validations::{self, ValidationCols};
 use super::{CHANNELS, Ctx, KnownContact, ValidationRow, parse_channel, resolve, text};
 use crate::error::Result;

@@ -9,35 +9,9 @@ use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 
+use super::cell::Cell;
 use super::parquet_source::ParquetSource;
 use crate::error::{Result, TrainerError};
-
-/// One cell of the current row. Strings are trimmed of ASCII whitespace.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Cell<'a> {
-    /// Null (Parquet) — treated like an empty string.
-    Null,
-    /// Text (CSV, or a Parquet string column); not yet UTF-8 validated for CSV.
-    Str(&'a [u8]),
-    /// A Parquet integer column.
-    Int(i64),
-    /// A Parquet float column.
-    Float(f64),
-    /// A Parquet timestamp column, in unix seconds.
-    Time(i64),
-}
-
-impl Cell<'_> {
-    /// The value as text for error messages.
-    pub(crate) fn display(&self) -> String {
-        match self {
-            Cell::Null => String::new(),
-            Cell::Str(b) => String::from_utf8_lossy(b).into_owned(),
-            Cell::Int(i) | Cell::Time(i) => i.to_string(),
-            Cell::Float(f) => f.to_string(),
-        }
-    }
-}
 
 /// Streaming SHA-256 of a file.
 pub fn file_sha256(path: impl AsRef<Path>) -> Result<String> {

@@ -24,7 +24,8 @@ use rand_chacha::ChaCha8Rng;
 use super::SimulateParams;
 use super::behaviour::{self, AttemptContext, LineState, LocalTime};
 use super::dialer::{Campaign, DayContext, PersonState};
-use super::world::{self, Person, WorldParams, Zones};
+use super::params::WorldParams;
+use super::world::{self, Person, Zones};
 use super::writer::Calendar;
 use crate::{Result, TrainerError};
 

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::behaviour::LineState;
 use super::lookups::{Lookups, lookups};
 use super::numbers::{self, Phone};
-use super::world::{WorldParams, pick};
+use super::params::{WorldParams, pick};
 
 /// Share of a person's numbers drawn outside the metadata's ranges.
 const UNLISTED_SHARE: f64 = 0.04;

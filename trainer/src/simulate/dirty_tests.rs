@@ -7,7 +7,8 @@ use contactscore_models::{ContactNormalizer, ValidationStatus};
 
 use super::behaviour::LineState;
 use super::contacts::{Lifecycle, Point};
-use super::world::{self, WorldParams};
+use super::params::WorldParams;
+use super::world;
 use super::{SimulateParams, simulate};
 use crate::TrainerError;
 use crate::ingest::{DispositionMap, IngestOptions, InputPaths, ingest};

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::behaviour::LineState;
 use super::contacts::Lifecycle;
 use super::numbers::Phone;
-use super::world::{WorldParams, pick};
+use super::params::{WorldParams, pick};
 
 /// Share of phone numbers looked up before the history starts.
 const PRIOR_SHARE: f64 = 0.3;

@@ -10,7 +10,8 @@ use jiff::Timestamp;
 
 use super::behaviour::LineState;
 use super::contacts::Point;
-use super::world::{self, WorldParams};
+use super::params::WorldParams;
+use super::world;
 use super::{SimulateParams, SimulateSummary, simulate};
 
 fn small(seed: u64) -> SimulateParams {

@@ -14,7 +14,8 @@ use rand_chacha::ChaCha8Rng;
 use super::contacts::Point;
 use super::dialer::{Attempt, DayContext, PersonState};
 use super::lookups::Lookup;
-use super::world::{self, Person, WorldParams, ZONES, Zones};
+use super::params::WorldParams;
+use super::world::{self, Person, ZONES, Zones};
 use super::{SimulateParams, SimulateSummary};
 use crate::{Result, TrainerError};
 
