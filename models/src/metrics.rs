@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 /// Probabilities are clamped to `[EPS, 1 - EPS]` for log loss.
 pub const EPS: f64 = 1e-15;
 
+/// Reliability bins used for ECE in manifests and reports.
+pub const ECE_BINS: usize = 10;
+
 /// One bin of the reliability table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReliabilityBin {

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 /// A person id as logged: `p#` plus the first 6 hex digits of its SHA-256.
 pub fn person(id: &str) -> String {
     let d = Sha256::digest(id.as_bytes());
-    format!("p#{:02x}{:02x}{:02x}", d[0], d[1], d[2])
+    format!("p#{d:.6x}")
 }
 
 #[cfg(test)]

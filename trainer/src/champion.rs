@@ -20,21 +20,12 @@ use contactscore_models::artifact::{
 };
 use contactscore_models::family::Dataset;
 use contactscore_models::features::{AttrKind, BASE_FEATURES, FeatureSchema};
-use contactscore_models::metrics::binary_metrics;
+use contactscore_models::metrics::{ECE_BINS, binary_metrics};
 use contactscore_models::model::ResponseModel;
 
 use crate::Result;
+use crate::config::Gate;
 use crate::timefmt::rfc3339;
-use crate::train::ECE_BINS;
-
-/// The gate's settings (config `champion_min_rows`, `champion_tolerance`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Gate {
-    /// Fewest fresh rows worth comparing on.
-    pub min_rows: usize,
-    /// Log-loss increase still accepted as "at least as good".
-    pub tolerance: f64,
-}
 
 /// What the challenger is judged on.
 pub struct Challenger<'a> {

@@ -8,7 +8,6 @@ use contactscore_models::family::{HyperParams, ValidHyperParams};
 use contactscore_models::{ContactNormalizer, Target};
 use serde::Deserialize;
 
-use crate::champion::Gate;
 use crate::ingest::DispositionMap;
 use crate::{Result, TrainerError};
 
@@ -89,6 +88,16 @@ pub struct Settings {
     pub hyperparameters: ValidHyperParams,
     /// Disposition map.
     pub dispositions: DispositionMap,
+}
+
+/// The promotion gate's settings (config `champion_min_rows`, `champion_tolerance`); see
+/// [`crate::champion`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gate {
+    /// Fewest fresh rows worth comparing on.
+    pub min_rows: usize,
+    /// Log-loss increase still accepted as "at least as good".
+    pub tolerance: f64,
 }
 
 impl Config {

@@ -83,6 +83,24 @@ impl TrainerError {
             source,
         }
     }
+
+    /// A CSV error on `path`: its I/O errors as [`TrainerError::Io`], anything else as a
+    /// malformed file naming the line when known.
+    pub fn csv(path: impl Into<PathBuf>, e: csv::Error) -> Self {
+        let path = path.into();
+        let line = e.position().map(csv::Position::line);
+        let kind = e.into_kind();
+        if let csv::ErrorKind::Io(source) = kind {
+            return TrainerError::Io { path, source };
+        }
+        TrainerError::BadFile {
+            file: path,
+            reason: match line {
+                Some(l) => format!("line {l}: malformed CSV: {kind:?}"),
+                None => format!("malformed CSV: {kind:?}"),
+            },
+        }
+    }
 }
 
 /// Result alias for the trainer library.

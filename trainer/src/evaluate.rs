@@ -4,11 +4,10 @@
 
 use std::fmt::Write as _;
 
-use contactscore_models::metrics::{BinaryMetrics, binary_metrics, grouped_metrics};
+use contactscore_models::metrics::{BinaryMetrics, ECE_BINS, binary_metrics, grouped_metrics};
 use serde::Serialize;
 
 use crate::score::Scored;
-use crate::train::ECE_BINS;
 
 /// Metrics of the selected model next to the baseline's.
 #[derive(Debug, Clone, Serialize)]

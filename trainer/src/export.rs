@@ -19,9 +19,10 @@ use contactscore_models::{ContactNormalizer, Target};
 
 use crate::config::Settings;
 use crate::export_sink::Row;
-use crate::ingest::{IngestOptions, InputPaths, ingest};
+use crate::ingest::InputPaths;
+use crate::pipeline::{Prelude, Prepared, prepare};
 use crate::progress::Progress;
-use crate::replay::{Selection, replay, seed_state};
+use crate::replay::{Selection, replay};
 use crate::threads::Threads;
 use crate::{Result, TrainerError};
 
@@ -125,20 +126,17 @@ pub fn export(
             }
         }
     };
-    let opts = IngestOptions {
+    let prelude = Prelude {
+        inputs: &req.inputs,
         normalizer: start.normalizer,
+        dispositions: &settings.dispositions,
         max_bad_rows: req.max_bad_rows,
-        dispositions: settings.dispositions.clone(),
-        progress: progress.bars(),
-        now: IngestOptions::now(),
         threads: req.threads,
     };
-    let data = ingest(&req.inputs, &opts)?;
-    crate::train::announce(&data.report, progress);
+    let Prepared { data, slots } = prepare(&prelude, &mut start.state, progress, |_| {})?;
     if start.model.is_none() {
         start.schema = FeatureSchema::new(data.person_attrs.clone());
     }
-    let slots = seed_state(&mut start.state, &data)?;
     let mut sink = sink_kind.create(&req.out, &start.schema, start.model.is_some())?;
     let mut failed: Option<TrainerError> = None;
     let mut rows = 0u64;

@@ -102,7 +102,8 @@ impl Kind {
         let inner = match self {
             Kind::Csv => {
                 let mut w = csv::Writer::from_writer(BufWriter::new(file));
-                w.write_record(&names).map_err(|e| csv_err(path, e))?;
+                w.write_record(&names)
+                    .map_err(|e| TrainerError::csv(path, e))?;
                 Inner::Csv(Box::new(w), Vec::with_capacity(names.len()))
             }
             Kind::Parquet => {
@@ -214,7 +215,7 @@ impl Sink {
                     }
                 }));
                 w.write_record(record.iter())
-                    .map_err(|e| csv_err(&self.path, e))
+                    .map_err(|e| TrainerError::csv(&self.path, e))
             }
             Inner::Parquet(c) => {
                 c.push(r);
@@ -325,13 +326,6 @@ impl Columns {
         self.writer.write(&batch)?;
         self.rows = 0;
         Ok(())
-    }
-}
-
-fn csv_err(path: &Path, e: csv::Error) -> TrainerError {
-    TrainerError::BadFile {
-        file: path.to_owned(),
-        reason: format!("cannot write: {e}"),
     }
 }
 

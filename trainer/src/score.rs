@@ -1,15 +1,15 @@
 //! `score`: starting from a version's state snapshot, replay later attempts in time order and
 //! predict each from what was known before it — how an out-of-time holdout is scored.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use contactscore_models::artifact::{LoadedVersion, Manifest, Registry};
 use contactscore_models::{Channel, ContactNormalizer, Outcome};
 
-use crate::ingest::{DispositionMap, IngestOptions, IngestReport, InputPaths, ingest};
+use crate::ingest::{DispositionMap, IngestReport, InputPaths};
+use crate::pipeline::{Prelude, Prepared, prepare};
 use crate::progress::Progress;
-use crate::replay::{Selection, replay, seed_state};
+use crate::replay::{Selection, replay};
 use crate::threads::Threads;
 use crate::{Result, TrainerError};
 
@@ -73,23 +73,20 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
         mut state,
         evidence: _,
     } = registry.load(req.version.as_deref())?;
-    let opts = IngestOptions {
-        normalizer: ContactNormalizer::new(&manifest.serving.default_region)?,
-        max_bad_rows: req.max_bad_rows,
-        dispositions: req.dispositions.clone(),
-        progress: progress.bars(),
-        now: IngestOptions::now(),
-        threads: req.threads,
-    };
     let inputs = InputPaths {
         attempts: req.attempts.clone(),
         contacts: None,
         persons: None,
         validations: req.validations.clone(),
     };
-    let data = ingest(&inputs, &opts)?;
-    crate::train::announce(&data.report, progress);
-    let slots = seed_state(&mut state, &data)?;
+    let prelude = Prelude {
+        inputs: &inputs,
+        normalizer: ContactNormalizer::new(&manifest.serving.default_region)?,
+        dispositions: &req.dispositions,
+        max_bad_rows: req.max_bad_rows,
+        threads: req.threads,
+    };
+    let Prepared { data, slots } = prepare(&prelude, &mut state, progress, |_| {})?;
     let cutoff = state.cutoff;
     let hour_idx = model.schema.index("local_hour").ok_or_else(|| {
         TrainerError::Config("internal: local_hour missing from the feature schema".into())
@@ -138,20 +135,12 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
 
 /// Write `attempt_id,probability` rows.
 pub fn write_scores(path: &Path, scored: &[Scored]) -> Result<()> {
-    let io = |e: std::io::Error| TrainerError::io(path, e);
-    let file = std::fs::File::create(path).map_err(io)?;
-    let mut w = std::io::BufWriter::new(file);
-    writeln!(w, "attempt_id,probability").map_err(io)?;
+    let csv = |e: csv::Error| TrainerError::csv(path, e);
+    let mut w = csv::Writer::from_path(path).map_err(csv)?;
+    w.write_record(["attempt_id", "probability"]).map_err(csv)?;
     for s in scored {
-        writeln!(w, "{},{:.6}", csv_field(&s.attempt_id), s.probability).map_err(io)?;
+        w.write_record([s.attempt_id.as_str(), &format!("{:.6}", s.probability)])
+            .map_err(csv)?;
     }
-    w.flush().map_err(io)
-}
-
-fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\"")).into()
-    } else {
-        s.into()
-    }
+    w.flush().map_err(|e| TrainerError::io(path, e))
 }

@@ -20,12 +20,11 @@ pub fn split_on(
     before: &Path,
     after: &Path,
 ) -> Result<(u64, u64)> {
-    let csv_err = |path: &Path, e: csv::Error| TrainerError::BadFile {
-        file: path.to_owned(),
-        reason: e.to_string(),
-    };
-    let mut r = csv::Reader::from_path(src).map_err(|e| csv_err(src, e))?;
-    let headers = r.byte_headers().map_err(|e| csv_err(src, e))?.clone();
+    let mut r = csv::Reader::from_path(src).map_err(|e| TrainerError::csv(src, e))?;
+    let headers = r
+        .byte_headers()
+        .map_err(|e| TrainerError::csv(src, e))?
+        .clone();
     let col = headers
         .iter()
         .position(|h| h.eq_ignore_ascii_case(column.as_bytes()))
@@ -33,16 +32,19 @@ pub fn split_on(
             file: src.to_owned(),
             reason: format!("no {column} column"),
         })?;
-    let mut wb = csv::Writer::from_path(before).map_err(|e| csv_err(before, e))?;
-    let mut wa = csv::Writer::from_path(after).map_err(|e| csv_err(after, e))?;
+    let mut wb = csv::Writer::from_path(before).map_err(|e| TrainerError::csv(before, e))?;
+    let mut wa = csv::Writer::from_path(after).map_err(|e| TrainerError::csv(after, e))?;
     wb.write_byte_record(&headers)
-        .map_err(|e| csv_err(before, e))?;
+        .map_err(|e| TrainerError::csv(before, e))?;
     wa.write_byte_record(&headers)
-        .map_err(|e| csv_err(after, e))?;
+        .map_err(|e| TrainerError::csv(after, e))?;
     let (mut nb, mut na) = (0, 0);
     let mut rec = csv::ByteRecord::new();
     let mut line = 1;
-    while r.read_byte_record(&mut rec).map_err(|e| csv_err(src, e))? {
+    while r
+        .read_byte_record(&mut rec)
+        .map_err(|e| TrainerError::csv(src, e))?
+    {
         line += 1;
         let raw = String::from_utf8_lossy(rec.get(col).unwrap_or_default()).into_owned();
         let t = parse_rfc3339(&raw).map_err(|reason| TrainerError::BadRow {
@@ -53,10 +55,12 @@ pub fn split_on(
             reason,
         })?;
         if t < cutoff {
-            wb.write_byte_record(&rec).map_err(|e| csv_err(before, e))?;
+            wb.write_byte_record(&rec)
+                .map_err(|e| TrainerError::csv(before, e))?;
             nb += 1;
         } else {
-            wa.write_byte_record(&rec).map_err(|e| csv_err(after, e))?;
+            wa.write_byte_record(&rec)
+                .map_err(|e| TrainerError::csv(after, e))?;
             na += 1;
         }
     }

@@ -9,30 +9,27 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use contactscore_models::artifact::{
-    ChampionComparison, Manifest, Registry, RowCounts, RuleEvidence, ServingSettings,
-    TrainingWindow,
+    ChampionComparison, Manifest, Registry, RowCounts, ServingSettings, TrainingWindow,
 };
 use contactscore_models::calibration::Calibrator;
-use contactscore_models::family::{Dataset, Family};
+use contactscore_models::family::Family;
 use contactscore_models::features::{FeatureSchema, FeatureState};
-use contactscore_models::metrics::{BinaryMetrics, binary_metrics};
+use contactscore_models::metrics::{BinaryMetrics, ECE_BINS, binary_metrics};
 use contactscore_models::model::{CalibratedModel, ResponseModel};
 use sha2::{Digest, Sha256};
 
 use crate::champion::{self, Challenger};
 use crate::config::Settings;
-use crate::ingest::{IngestOptions, InputPaths, ingest};
+use crate::ingest::{IngestReport, InputPaths};
+use crate::pipeline::{Prelude, Prepared, prepare};
 use crate::progress::{Progress, process_cpu_seconds};
-use crate::replay::{Selection, replay, seed_state, unit_hash};
+use crate::slices::{Replayed, Slices, check_slices, replay_slices, window};
 use crate::threads::Threads;
 use crate::timefmt::rfc3339;
 use crate::{Result, TrainerError};
 
 /// Minimum number of attempts worth training on.
 pub const MIN_ATTEMPTS: usize = 1_000;
-
-/// Reliability bins used for ECE in manifests and reports.
-pub const ECE_BINS: usize = 10;
 
 /// Which families to fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,40 +124,52 @@ pub struct TrainOutcome {
     pub cpu_timings: Vec<(String, f64)>,
 }
 
-struct Slices {
-    train: Dataset,
-    calibration: Dataset,
-    test: Dataset,
+/// Wall and CPU time per stage, as [`TrainOutcome`] reports them.
+struct Timings {
+    wall: Vec<(String, f64)>,
+    cpu: Vec<(String, f64)>,
 }
 
-/// Run training end to end.
+impl Timings {
+    fn cpu_since(&mut self, stage: &str, started: Option<f64>) {
+        if let (Some(a), Some(b)) = (started, process_cpu_seconds()) {
+            self.cpu.push((stage.to_owned(), b - a));
+        }
+    }
+}
+
+/// Run training end to end: read and seed, replay into the slices, fit each family, choose one,
+/// compare it with the champion and publish.
 pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Result<TrainOutcome> {
     let started = progress.timer();
     let cpu_started = process_cpu_seconds();
-    let opts = IngestOptions {
+    let mut timings = Timings {
+        wall: Vec::new(),
+        cpu: Vec::new(),
+    };
+    let mut state = FeatureState::new(&settings.default_timezone)?;
+    let prelude = Prelude {
+        inputs: &req.inputs,
         normalizer: settings.normalizer,
+        dispositions: &settings.dispositions,
         max_bad_rows: req.max_bad_rows,
-        dispositions: settings.dispositions.clone(),
-        progress: progress.bars(),
-        now: IngestOptions::now(),
         threads: req.threads,
     };
-    let data = ingest(&req.inputs, &opts)?;
-    let mut timings = vec![("ingest".to_owned(), started.elapsed().as_secs_f64())];
-    let cpu_ingested = process_cpu_seconds();
-    let mut cpu_timings = Vec::new();
-    if let (Some(a), Some(b)) = (cpu_started, cpu_ingested) {
-        cpu_timings.push(("ingest".to_owned(), b - a));
-    }
+    let Prepared { data, slots } = prepare(&prelude, &mut state, progress, |data| {
+        timings
+            .wall
+            .push(("ingest".to_owned(), started.elapsed().as_secs_f64()));
+        timings.cpu_since("ingest", cpu_started);
+        progress.say(format_args!(
+            "ingested {} attempts, {} persons, {} contact points in {:.1}s ({} bad rows skipped)",
+            data.attempts.len(),
+            data.persons.len(),
+            data.contacts.len(),
+            started.elapsed().as_secs_f64(),
+            data.report.skipped_total()
+        ));
+    })?;
     let n = data.attempts.len();
-    progress.say(format_args!(
-        "ingested {n} attempts, {} persons, {} contact points in {:.1}s ({} bad rows skipped)",
-        data.persons.len(),
-        data.contacts.len(),
-        started.elapsed().as_secs_f64(),
-        data.report.skipped_total()
-    ));
-    announce(&data.report, progress);
     if n < MIN_ATTEMPTS {
         return Err(TrainerError::Model(
             contactscore_models::Error::NotEnoughData(format!(
@@ -168,105 +177,113 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
             )),
         ));
     }
-    let (t_first, t_last) = (data.attempts[0].t, data.attempts[n - 1].t);
-    let span = (t_last - t_first).max(1) as f64;
-    let calibration_start = t_last - (span * settings.validation_fraction) as i64;
-    let test_start = calibration_start + (span * settings.validation_fraction / 2.0) as i64;
-    let calib_idx = data.attempts.partition_point(|a| a.t < calibration_start);
-    let test_idx = data.attempts.partition_point(|a| a.t < test_start);
-    let rate = |count: usize, cap: usize| (cap as f64 / count.max(1) as f64).min(1.0);
-    let rates = [
-        rate(calib_idx, settings.max_train_rows),
-        rate(test_idx - calib_idx, settings.max_eval_rows),
-        rate(n - test_idx, settings.max_eval_rows),
-    ];
+    let window = window(&data, settings);
     let seed = settings.hyperparameters.get().seed;
-
     let schema = FeatureSchema::new(data.person_attrs.clone());
-    let mut state = FeatureState::new(&settings.default_timezone)?;
-    let slots = seed_state(&mut state, &data)?;
-    let width = schema.len();
-    let selection = Selection::new(&data, |i, row| {
-        let r = rates[usize::from(i >= calib_idx) + usize::from(i >= test_idx)];
-        r >= 1.0 || unit_hash(data.attempt_id(row), seed) < r
-    });
-    // Slices are contiguous in time, so in ordinal space too.
-    let (calib_from, test_from) = (selection.before(calib_idx), selection.before(test_idx));
-    let mut slices = Slices {
-        train: Dataset::with_rows(width, calib_from),
-        calibration: Dataset::with_rows(width, test_from - calib_from),
-        test: Dataset::with_rows(width, selection.len() - test_from),
-    };
-    let target = settings.target;
-    // Each test row's attempt instant, for the comparison with the champion.
-    let mut test_times = vec![0_i64; slices.test.len()];
-    let replay_started = progress.timer();
-    let cpu_replay_started = process_cpu_seconds();
-    replay(
-        &mut state,
-        &data,
-        &slots,
-        &schema,
-        &selection,
+    let replayed = replay_slices(
+        settings,
         req.threads,
-        |k, row, features| {
-            let label = target.is_positive(row.outcome);
-            if k < calib_from {
-                slices.train.set(k, features, label);
-            } else if k < test_from {
-                slices.calibration.set(k - calib_from, features, label);
-            } else {
-                slices.test.set(k - test_from, features, label);
-                test_times[k - test_from] = row.t;
-            }
-        },
+        &window,
+        &schema,
+        &mut state,
+        data,
+        &slots,
         progress,
     )?;
-    // The contact-rule evidence this export provably holds: the server replays live opt-outs,
-    // wrong parties and invalids onto this version unless they are listed here.
-    let evidence = RuleEvidence::collect(
-        data.attempts
-            .iter()
-            .map(|row| (data.attempt_id(row), row.outcome)),
-    );
-    // Only the report is needed from here on; free the attempt tables before fitting, where
-    // memory peaks.
-    let report = data.report.clone();
-    drop(data);
     drop(slots);
-    let secs = replay_started.elapsed().as_secs_f64();
-    timings.push(("replay".to_owned(), secs));
-    if let (Some(a), Some(b)) = (cpu_replay_started, process_cpu_seconds()) {
-        cpu_timings.push(("replay".to_owned(), b - a));
+    timings.wall.push(("replay".to_owned(), replayed.secs));
+    if let Some(c) = replayed.cpu_secs {
+        timings.cpu.push(("replay".to_owned(), c));
+    }
+    check_slices(&replayed.slices)?;
+    let (chosen, model, metrics) = fit_and_choose(
+        req,
+        settings,
+        schema,
+        &replayed.slices,
+        progress,
+        &mut timings,
+    )?;
+
+    let serving = ServingSettings {
+        default_region: settings.default_region.clone(),
+        default_timezone: settings.default_timezone.clone(),
+    };
+    let registry = Registry::open(&req.models_dir)?;
+    let comparison = champion::compare(
+        &registry,
+        &Challenger {
+            model: &model,
+            target: settings.target,
+            test: &replayed.slices.test,
+            test_times: &replayed.test_times,
+            serving: &serving,
+        },
+        &settings.champion,
+    )?;
+    let promote = req.promotion.decide(comparison.as_ref());
+    let now = jiff::Timestamp::now();
+    let mut manifest = Manifest {
+        format_version: contactscore_models::artifact::FORMAT_VERSION,
+        version: version_id(now, &replayed.report, seed, chosen),
+        family: chosen,
+        target: settings.target,
+        created_at: now.to_string(),
+        code_version: env!("CARGO_PKG_VERSION").to_owned(),
+        window: TrainingWindow {
+            start: rfc3339(window.first),
+            calibration_start: rfc3339(window.calibration_start),
+            test_start: rfc3339(window.test_start),
+            end: rfc3339(window.last),
+        },
+        inputs: serde_json::to_value(&replayed.report)
+            .map_err(|e| TrainerError::Config(format!("internal: ingest report: {e}")))?,
+        rows: row_counts(n, &replayed),
+        feature_fingerprint: model.schema.fingerprint(),
+        feature_schema: model.schema.clone(),
+        hyperparameters: settings.hyperparameters.get().clone(),
+        calibration: model.primary.calibrator.name().to_owned(),
+        metrics,
+        serving,
+        files: BTreeMap::new(),
+        champion: comparison,
+    };
+    let publish_started = progress.timer();
+    registry.publish(&mut manifest, &model, &state, &replayed.evidence)?;
+    if promote {
+        registry.promote(&manifest.version)?;
     }
     progress.say(format_args!(
-        "replayed {n} attempts in {secs:.1}s ({:.0} attempts/s{}); rows: train {}, calibration {}, test {}",
-        n as f64 / secs.max(1e-9),
-        cpu_timings
-            .iter()
-            .find(|(k, _)| k == "replay")
-            .map_or(String::new(), |(_, c)| format!(", {c:.1} CPU s")),
-        slices.train.len(),
-        slices.calibration.len(),
-        slices.test.len()
+        "published {} ({chosen}){} in {:.1}s total",
+        manifest.version,
+        if promote { ", promoted to CURRENT" } else { "" },
+        started.elapsed().as_secs_f64()
     ));
-    for (name, d) in [
-        ("training", &slices.train),
-        ("calibration", &slices.calibration),
-        ("test", &slices.test),
-    ] {
-        if d.positives() == 0 || d.positives() == d.len() {
-            return Err(TrainerError::Model(
-                contactscore_models::Error::NotEnoughData(format!(
-                    "the {name} slice has {} rows of which {} positive; both classes are needed \
-                 (more history, or a larger validation_fraction)",
-                    d.len(),
-                    d.positives()
-                )),
-            ));
-        }
-    }
+    timings.wall.push((
+        "publish".to_owned(),
+        publish_started.elapsed().as_secs_f64(),
+    ));
+    timings
+        .wall
+        .push(("total".to_owned(), started.elapsed().as_secs_f64()));
+    Ok(TrainOutcome {
+        manifest,
+        promoted: promote,
+        timings: timings.wall,
+        cpu_timings: timings.cpu,
+    })
+}
 
+/// Fit and calibrate the requested families, measure each on the test slice, and assemble the
+/// chosen one (with the baseline beside it unless the baseline is chosen).
+fn fit_and_choose(
+    req: &TrainRequest,
+    settings: &Settings,
+    schema: FeatureSchema,
+    slices: &Slices,
+    progress: &Progress,
+    timings: &mut Timings,
+) -> Result<(Family, ResponseModel, BTreeMap<Family, BinaryMetrics>)> {
     let families: Vec<Family> = match req.family {
         FamilyChoice::Auto => Family::ALL.to_vec(),
         FamilyChoice::Only(Family::Baseline) => vec![Family::Baseline],
@@ -293,7 +310,9 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
                 .map_or_else(|| "n/a".to_owned(), |a| format!("{a:.4}")),
             m.ece
         ));
-        timings.push((format!("fit_{family}"), t.elapsed().as_secs_f64()));
+        timings
+            .wall
+            .push((format!("fit_{family}"), t.elapsed().as_secs_f64()));
         metrics.insert(family, m);
         fitted.insert(family, calibrated);
     }
@@ -312,119 +331,29 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
             .ok_or_else(|| TrainerError::Config(format!("internal: {chosen} was not fitted")))?;
         (primary, Some(baseline))
     };
-    let calibration = primary.calibrator.name().to_owned();
     let model = ResponseModel {
-        schema: schema.clone(),
-        target,
+        schema,
+        target: settings.target,
         primary,
         baseline,
     };
+    Ok((chosen, model, metrics))
+}
 
-    let serving = ServingSettings {
-        default_region: settings.default_region.clone(),
-        default_timezone: settings.default_timezone.clone(),
-    };
-    let registry = Registry::open(&req.models_dir)?;
-    let comparison = champion::compare(
-        &registry,
-        &Challenger {
-            model: &model,
-            target,
-            test: &slices.test,
-            test_times: &test_times,
-            serving: &serving,
-        },
-        &settings.champion,
-    )?;
-    let promote = req.promotion.decide(comparison.as_ref());
-
-    let inputs = serde_json::to_value(&report)
-        .map_err(|e| TrainerError::Config(format!("internal: ingest report: {e}")))?;
+/// The manifest's row counts: attempts read, rows per slice, skipped rows per reason.
+fn row_counts(attempts: usize, replayed: &Replayed) -> RowCounts {
     let mut skipped = BTreeMap::new();
-    for f in &report.files {
+    for f in &replayed.report.files {
         for (reason, count) in &f.skipped {
             *skipped.entry(reason.clone()).or_insert(0) += count;
         }
     }
-    let now = jiff::Timestamp::now();
-    let mut manifest = Manifest {
-        format_version: contactscore_models::artifact::FORMAT_VERSION,
-        version: version_id(now, &report, seed, chosen),
-        family: chosen,
-        target,
-        created_at: now.to_string(),
-        code_version: env!("CARGO_PKG_VERSION").to_owned(),
-        window: TrainingWindow {
-            start: rfc3339(t_first),
-            calibration_start: rfc3339(calibration_start),
-            test_start: rfc3339(test_start),
-            end: rfc3339(t_last),
-        },
-        inputs,
-        rows: RowCounts {
-            attempts: n as u64,
-            train: slices.train.len() as u64,
-            calibration: slices.calibration.len() as u64,
-            test: slices.test.len() as u64,
-            skipped,
-        },
-        feature_fingerprint: schema.fingerprint(),
-        feature_schema: schema,
-        hyperparameters: settings.hyperparameters.get().clone(),
-        calibration,
-        metrics,
-        serving,
-        files: BTreeMap::new(),
-        champion: comparison,
-    };
-    let publish_started = progress.timer();
-    registry.publish(&mut manifest, &model, &state, &evidence)?;
-    if promote {
-        registry.promote(&manifest.version)?;
-    }
-    progress.say(format_args!(
-        "published {} ({chosen}){} in {:.1}s total",
-        manifest.version,
-        if promote { ", promoted to CURRENT" } else { "" },
-        started.elapsed().as_secs_f64()
-    ));
-    timings.push((
-        "publish".to_owned(),
-        publish_started.elapsed().as_secs_f64(),
-    ));
-    timings.push(("total".to_owned(), started.elapsed().as_secs_f64()));
-    Ok(TrainOutcome {
-        manifest,
-        promoted: promote,
-        timings,
-        cpu_timings,
-    })
-}
-
-/// One notice per file for ignored columns, and the skipped-row counts by reason.
-pub fn announce(report: &crate::ingest::IngestReport, progress: &Progress) {
-    for f in &report.files {
-        if !f.ignored_columns.is_empty() {
-            progress.say(format_args!(
-                "notice: {}: ignoring columns {}",
-                f.path,
-                f.ignored_columns.join(", ")
-            ));
-        }
-        if !f.skipped.is_empty() {
-            let reasons: Vec<String> = f.skipped.iter().map(|(r, c)| format!("{r} {c}")).collect();
-            progress.say(format_args!(
-                "skipped rows in {}: {}",
-                f.path,
-                reasons.join(", ")
-            ));
-        }
-        if f.duplicates > 0 {
-            progress.say(format_args!(
-                "{}: {} duplicate ids counted once ({} with different content)",
-                f.path, f.duplicates, f.conflicting_duplicates
-            ));
-        }
+    RowCounts {
+        attempts: attempts as u64,
+        train: replayed.slices.train.len() as u64,
+        calibration: replayed.slices.calibration.len() as u64,
+        test: replayed.slices.test.len() as u64,
+        skipped,
     }
 }
 
@@ -438,12 +367,7 @@ pub fn best_family(metrics: &BTreeMap<Family, BinaryMetrics>) -> Family {
 
 /// Version ids sort by creation time: `20261123T101500Z-1a2b3c4d`, the suffix a hash of the input
 /// fingerprints, seed and family.
-fn version_id(
-    now: jiff::Timestamp,
-    report: &crate::ingest::IngestReport,
-    seed: u64,
-    family: Family,
-) -> String {
+fn version_id(now: jiff::Timestamp, report: &IngestReport, seed: u64, family: Family) -> String {
     let mut h = Sha256::new();
     for f in &report.files {
         h.update(f.sha256.as_bytes());
@@ -451,13 +375,8 @@ fn version_id(
     h.update(seed.to_le_bytes());
     h.update(family.as_str().as_bytes());
     h.update(now.as_nanosecond().to_le_bytes());
-    let hash: String = h
-        .finalize()
-        .iter()
-        .take(4)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{}-{hash}", now.strftime("%Y%m%dT%H%M%SZ"))
+    // The digest's own hex, cut to its first 4 bytes.
+    format!("{}-{:.8x}", now.strftime("%Y%m%dT%H%M%SZ"), h.finalize())
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use contactscore_models::localtime::DAY;
 use contactscore_server::Config;
 use contactscore_server::server::{self, Bound};
 
@@ -33,7 +34,6 @@ use crate::report::{Memory, report};
 use crate::setup::build_version;
 use crate::sys::{cores, loadavg, mib, proc_status_mib};
 
-const DAY: i64 = 86_400;
 /// Thread-name prefixes, so CPU time can be split between server and load generator.
 const SERVER_THREADS: &str = "srv";
 const CLIENT_THREADS: &str = "gen";

@@ -79,8 +79,7 @@ impl Erasures {
         if self.set.contains(&d) {
             return Ok(());
         }
-        let mut line: String = d.iter().map(|b| format!("{b:02x}")).collect();
-        line.push('\n');
+        let line = format!("{:x}\n", sha2::digest::Output::<Sha256>::from(d));
         durable::append(&self.path, line.as_bytes()).map_err(|e| ServerError::io(&self.path, e))?;
         self.set.insert(d);
         self.recent

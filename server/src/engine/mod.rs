@@ -28,7 +28,7 @@ pub mod validation;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use arc_swap::ArcSwapOption;
 use contactscore_models::artifact::Registry;
@@ -221,7 +221,7 @@ impl Engine {
         self.serving.load_full().ok_or(ServerError::NoModel)
     }
 
-    /// The contact rules.
+    /// The contact rules (PlanCampaign applies them to its own copies of the states).
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
@@ -408,9 +408,4 @@ impl Engine {
         };
         Ok(rank::rank(&st, &serving.model, &self.policy, &query))
     }
-}
-
-/// Count of live outcomes applied on `serving`.
-pub fn applied(serving: &Serving) -> u64 {
-    serving.live_applied.load(Ordering::Relaxed)
 }

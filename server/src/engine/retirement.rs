@@ -19,11 +19,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use contactscore_models::localtime::DAY;
+
 use super::journal::{EvidenceKey, RetireRule};
 use super::{Engine, retired};
 use crate::metrics;
-
-const DAY: i64 = 86_400;
 
 /// How long live outcomes and their ids are kept once the served snapshot covers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,12 +10,12 @@ use contactscore_e2e::server::{ServerProc, train_into};
 use contactscore_e2e::{simulated, split_by_time};
 use contactscore_models::Outcome;
 use contactscore_models::artifact::Registry;
+use contactscore_models::localtime::DAY;
 use contactscore_proto::v1;
 use tonic::transport::Channel;
 
 use crate::common::*;
 
-const DAY: i64 = 86_400;
 const PERSON: &str = "lead-late";
 /// Opted out on voice, late.
 const A: &str = "+5511955554444";

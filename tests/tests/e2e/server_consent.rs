@@ -5,13 +5,12 @@
 use anyhow::{Context, Result};
 use contactscore_e2e::server::{ServerProc, train_into};
 use contactscore_e2e::simulated;
+use contactscore_models::localtime::DAY;
 use contactscore_proto::v1;
 use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::common::*;
-
-const DAY: i64 = 86_400;
 
 /// The last opt-out in the history: (person, channel, instant), and the history's end.
 fn last_opt_out(attempts: &std::path::Path) -> Result<((String, String, i64), i64)> {

@@ -12,12 +12,11 @@ use anyhow::Result;
 use contactscore_e2e::server::{ServerProc, train_into};
 use contactscore_e2e::{simulated, split_by_time};
 use contactscore_models::artifact::Registry;
+use contactscore_models::localtime::DAY;
 use contactscore_proto::v1;
 use tonic::Code;
 
 use crate::common::*;
-
-const DAY: i64 = 86_400;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_reload_under_traffic_keeps_live_outcomes_and_erasures() -> Result<()> {

@@ -7,11 +7,10 @@
 use anyhow::Result;
 use contactscore_e2e::server::{ServerProc, train_into};
 use contactscore_e2e::{simulated, split_by_time};
+use contactscore_models::localtime::DAY;
 use contactscore_proto::v1;
 
 use crate::common::*;
-
-const DAY: i64 = 86_400;
 
 fn journal_ids(state: &std::path::Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(state.join("outcomes.jsonl"))?;

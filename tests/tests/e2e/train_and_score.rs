@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use contactscore_e2e::{simulated, split_by_time, truth};
 use contactscore_models::artifact::Registry;
 use contactscore_models::family::Family;
+use contactscore_models::localtime::DAY;
 use contactscore_models::metrics::{binary_metrics, pearson};
 use contactscore_trainer::config::Config;
 use contactscore_trainer::ingest::{DispositionMap, InputPaths};
@@ -17,8 +18,6 @@ use contactscore_trainer::progress::Progress;
 use contactscore_trainer::score::{ScoreRequest, score};
 use contactscore_trainer::split::split_on;
 use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
-
-const DAY: i64 = 86_400;
 
 #[test]
 fn learners_beat_the_baseline_out_of_time_and_are_calibrated() -> Result<()> {

@@ -151,7 +151,7 @@ mod tests {
 
     /// 2026-01-05T11:00:00Z, Monday 08:00 in São Paulo.
     const MON_8: i64 = 1_767_571_200 + 11 * 3600;
-    const DAY: i64 = 86_400;
+    use contactscore_models::localtime::DAY;
 
     /// Scores every row alike: the ranking then lists every candidate it can suggest.
     struct Flat(FeatureSchema);

@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::Path;
 
+use contactscore_models::rank;
 use contactscore_models::schema::{MAX_AHEAD_SECONDS, implausible_time};
 use contactscore_models::{Channel, ContactKind};
 
+use super::cell::Cell;
 use super::intern::{Fingerprinter, Fp, PassThroughBuild, StrArena};
 use super::report::{Bad, FileReport};
-use super::source::{Cell, Source};
+use super::source::Source;
 use super::timestamp::parse_rfc3339;
 use super::{AttemptRow, CHANNELS, Ctx, parse_channel, resolve, text};
 use crate::error::Result;
@@ -207,11 +209,7 @@ fn parse(
     let raw = text(cell(src, idx[CONTACT]), s_contact, idx[CONTACT])?;
     let contact = ctx.contact_id(raw, idx[CONTACT])?;
     let kind = ctx.contacts[contact as usize].kind;
-    let fits = match kind {
-        ContactKind::Email => channel.is_email(),
-        ContactKind::Phone => !channel.is_email(),
-    };
-    if !fits {
+    if !rank::supports(kind, channel) {
         let what = match kind {
             ContactKind::Email => "an email address",
             ContactKind::Phone => "a phone number",

@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use contactscore_models::rank;
 use contactscore_models::{Channel, ContactKind};
 
 use super::attempts::record;
+use super::cell::Cell;
 use super::report::{Bad, FileReport};
-use super::source::{Cell, Source};
+use super::source::Source;
 use super::validations::{self, ValidationCols};
 use super::{CHANNELS, Ctx, KnownContact, ValidationRow, parse_channel, resolve, text};
 use crate::error::Result;
@@ -106,11 +108,7 @@ fn parse(
     {
         let c = parse_channel(part.as_bytes())
             .ok_or_else(|| Bad::new(idx[2], "unknown_channel", CHANNELS))?;
-        let fits = match kind {
-            ContactKind::Email => c.is_email(),
-            ContactKind::Phone => !c.is_email(),
-        };
-        if !fits {
+        if !rank::supports(kind, c) {
             let why = format!("channel {c} does not fit this contact's kind ({kind:?})");
             return Err(Bad::new(idx[2], "channel_mismatch", why));
         }
@@ -119,15 +117,10 @@ fn parse(
         }
     }
     if channels.is_empty() {
-        channels = match kind {
-            ContactKind::Email => vec![Channel::Email],
-            ContactKind::Phone => vec![
-                Channel::Voice,
-                Channel::Sms,
-                Channel::Whatsapp,
-                Channel::Rcs,
-            ],
-        };
+        channels = Channel::ALL
+            .into_iter()
+            .filter(|c| rank::supports(kind, *c))
+            .collect();
     }
     channels.sort();
     let zone = text(cell(src, idx[3]), s_other, idx[3])?;

@@ -3,6 +3,7 @@
 //! read, dropped and why.
 
 mod attempts;
+mod cell;
 mod contact_cache;
 mod contacts;
 mod dispositions;
@@ -41,8 +42,9 @@ pub use source::file_sha256;
 
 use crate::error::{Result, TrainerError};
 use crate::threads::Threads;
+use cell::Cell;
 use report::{Bad, BadRows};
-use source::{Cell, Source};
+use source::Source;
 
 /// How to ingest.
 #[derive(Debug, Clone)]

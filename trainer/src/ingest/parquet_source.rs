@@ -15,7 +15,7 @@ use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use super::source::Cell;
+use super::cell::Cell;
 use crate::error::{Result, TrainerError};
 
 pub(crate) struct ParquetSource {

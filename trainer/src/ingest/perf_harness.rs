@@ -53,7 +53,7 @@ pub(super) fn digest(ing: &Ingested) -> String {
         let _ = std::fs::write(format!("{dump}.{}", ing.report.files.len()), &s);
     }
     let d = Sha256::digest(s.as_bytes());
-    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    format!("{d:.16x}")
 }
 
 /// Many spellings of one contact, chosen by `i`; some are invalid on purpose.

@@ -9,35 +9,9 @@ use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 
+use super::cell::Cell;
 use super::parquet_source::ParquetSource;
 use crate::error::{Result, TrainerError};
-
-/// One cell of the current row. Strings are trimmed of ASCII whitespace.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Cell<'a> {
-    /// Null (Parquet) — treated like an empty string.
-    Null,
-    /// Text (CSV, or a Parquet string column); not yet UTF-8 validated for CSV.
-    Str(&'a [u8]),
-    /// A Parquet integer column.
-    Int(i64),
-    /// A Parquet float column.
-    Float(f64),
-    /// A Parquet timestamp column, in unix seconds.
-    Time(i64),
-}
-
-impl Cell<'_> {
-    /// The value as text for error messages.
-    pub(crate) fn display(&self) -> String {
-        match self {
-            Cell::Null => String::new(),
-            Cell::Str(b) => String::from_utf8_lossy(b).into_owned(),
-            Cell::Int(i) | Cell::Time(i) => i.to_string(),
-            Cell::Float(f) => f.to_string(),
-        }
-    }
-}
 
 /// Streaming SHA-256 of a file.
 pub fn file_sha256(path: impl AsRef<Path>) -> Result<String> {
@@ -52,11 +26,7 @@ pub fn file_sha256(path: impl AsRef<Path>) -> Result<String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(hex(&h.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(format!("{:x}", h.finalize()))
 }
 
 /// A reader that feeds everything it reads into a shared SHA-256, so CSV files are fingerprinted
@@ -122,7 +92,9 @@ impl Source {
             .flexible(true)
             .buffer_capacity(1 << 18)
             .from_reader(input);
-        let headers = reader.byte_headers().map_err(|e| csv_error(path, e))?;
+        let headers = reader
+            .byte_headers()
+            .map_err(|e| TrainerError::csv(path, e))?;
         let mut columns: Vec<String> = headers
             .iter()
             .map(|h| String::from_utf8_lossy(h).trim().to_owned())
@@ -160,7 +132,7 @@ impl Source {
             Source::Csv(c) => c
                 .reader
                 .read_byte_record(&mut c.record)
-                .map_err(|e| csv_error(path, e)),
+                .map_err(|e| TrainerError::csv(path, e)),
             Source::Parquet(p) => p.next_row(),
         }
     }
@@ -203,24 +175,9 @@ impl Source {
                     .map_err(|e| TrainerError::io(path, e))?;
                 drop(inner);
                 let digest = c.hash.borrow_mut().clone().finalize();
-                Ok(hex(&digest))
+                Ok(format!("{digest:x}"))
             }
             Source::Parquet(p) => file_sha256(p.path()),
         }
-    }
-}
-
-fn csv_error(path: &Path, e: csv::Error) -> TrainerError {
-    let line = e.position().map(csv::Position::line);
-    let kind = e.into_kind();
-    if let csv::ErrorKind::Io(io) = kind {
-        return TrainerError::io(path, io);
-    }
-    TrainerError::BadFile {
-        file: path.to_owned(),
-        reason: match line {
-            Some(l) => format!("line {l}: malformed CSV: {kind:?}"),
-            None => format!("malformed CSV: {kind:?}"),
-        },
     }
 }

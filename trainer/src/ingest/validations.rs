@@ -10,8 +10,9 @@ use contactscore_models::validation::parse_ported;
 use contactscore_models::{ContactKind, LineType, ValidationStatus};
 
 use super::attempts::record;
+use super::cell::Cell;
 use super::report::{Bad, FileReport};
-use super::source::{Cell, Source};
+use super::source::Source;
 use super::timestamp::parse_rfc3339;
 use super::{Ctx, ValidationRow, resolve, text};
 use crate::error::Result;

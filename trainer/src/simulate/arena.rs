@@ -16,6 +16,7 @@
 
 use std::collections::VecDeque;
 
+use contactscore_models::localtime::DAY;
 use contactscore_models::{Channel, Outcome};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -23,7 +24,8 @@ use rand_chacha::ChaCha8Rng;
 use super::SimulateParams;
 use super::behaviour::{self, AttemptContext, LineState, LocalTime};
 use super::dialer::{Campaign, DayContext, PersonState};
-use super::world::{self, DAY, Person, WorldParams, Zones};
+use super::params::WorldParams;
+use super::world::{self, Person, Zones};
 use super::writer::Calendar;
 use crate::{Result, TrainerError};
 

@@ -3,13 +3,14 @@
 //! libphonenumber's metadata does not list (some alive, most dead), and carrier lookups.
 
 use contactscore_models::Channel;
+use contactscore_models::localtime::DAY;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::behaviour::LineState;
 use super::lookups::{Lookups, lookups};
 use super::numbers::{self, Phone};
-use super::world::{DAY, WorldParams, pick};
+use super::params::{WorldParams, pick};
 
 /// Share of a person's numbers drawn outside the metadata's ranges.
 const UNLISTED_SHARE: f64 = 0.04;

@@ -3,12 +3,13 @@
 
 use std::collections::VecDeque;
 
+use contactscore_models::localtime::DAY;
 use contactscore_models::{Channel, Outcome};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::behaviour::{self, AttemptContext, LocalTime};
-use super::world::{DAY, Person, Zones};
+use super::world::{Person, Zones};
 
 /// Campaigns the dialer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

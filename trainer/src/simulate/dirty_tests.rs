@@ -2,11 +2,13 @@
 //! ingest, mostly dead), carrier lookups that follow the lines' true state, malformed rows that
 //! are exactly the bad rows ingest skips, and implausible times that ingest names as such.
 
+use contactscore_models::localtime::DAY;
 use contactscore_models::{ContactNormalizer, ValidationStatus};
 
 use super::behaviour::LineState;
 use super::contacts::{Lifecycle, Point};
-use super::world::{self, DAY, WorldParams};
+use super::params::WorldParams;
+use super::world;
 use super::{SimulateParams, simulate};
 use crate::TrainerError;
 use crate::ingest::{DispositionMap, IngestOptions, InputPaths, ingest};

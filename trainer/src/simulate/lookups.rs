@@ -2,6 +2,7 @@
 //! history (the contacts file's validation columns) and some during it (`validations.csv`), and
 //! the carrier answers from the line's true state that day, with a little noise.
 
+use contactscore_models::localtime::DAY;
 use contactscore_models::{LineType, ValidationStatus};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -9,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::behaviour::LineState;
 use super::contacts::Lifecycle;
 use super::numbers::Phone;
-use super::world::{DAY, WorldParams, pick};
+use super::params::{WorldParams, pick};
 
 /// Share of phone numbers looked up before the history starts.
 const PRIOR_SHARE: f64 = 0.3;

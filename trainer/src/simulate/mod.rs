@@ -25,6 +25,7 @@ mod contacts;
 mod dialer;
 mod lookups;
 mod numbers;
+mod params;
 mod world;
 mod writer;
 

@@ -4,12 +4,14 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use contactscore_models::localtime::DAY;
 use contactscore_models::{ContactNormalizer, Outcome};
 use jiff::Timestamp;
 
 use super::behaviour::LineState;
 use super::contacts::Point;
-use super::world::{self, DAY, WorldParams};
+use super::params::WorldParams;
+use super::world;
 use super::{SimulateParams, SimulateSummary, simulate};
 
 fn small(seed: u64) -> SimulateParams {

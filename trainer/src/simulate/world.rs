@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::behaviour::Pattern;
 use super::contacts::{SimContact, contacts};
+use super::params::{WorldParams, pick};
 use crate::{Result, TrainerError};
 
 /// The IANA zones persons live in; indices are used throughout the simulator.
@@ -53,9 +54,6 @@ impl Zones {
 
 /// Cumulative share of persons per zone in [`ZONES`] (80% Brazil, 20% US).
 const ZONE_CDF: [f64; 6] = [0.65, 0.70, 0.80, 0.89, 0.95, 1.0];
-
-/// Seconds in a day.
-pub(crate) const DAY: i64 = 86_400;
 
 /// A categorical attribute weakly correlated with the hidden pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,22 +126,6 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
     let u1: f64 = rng.random_range(1e-12..1.0);
     let u2: f64 = rng.random();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
-/// A uniformly chosen element of a non-empty slice.
-pub(crate) fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[T]) -> T {
-    items[rng.random_range(0..items.len())]
-}
-
-/// Everything the world generator needs to know about the run.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct WorldParams {
-    /// Run seed (also salts the phone numbers).
-    pub seed: u64,
-    /// Length of the run in days.
-    pub days: u32,
-    /// Unix second of the dialer's midnight on day 0.
-    pub day0: i64,
 }
 
 /// Generates person `index`; returns them with their random stream, which the dialer continues.

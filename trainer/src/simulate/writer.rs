@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use contactscore_models::localtime::DAY;
 use jiff::Timestamp;
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
@@ -13,7 +14,8 @@ use rand_chacha::ChaCha8Rng;
 use super::contacts::Point;
 use super::dialer::{Attempt, DayContext, PersonState};
 use super::lookups::Lookup;
-use super::world::{self, Person, WorldParams, ZONES, Zones};
+use super::params::WorldParams;
+use super::world::{self, Person, ZONES, Zones};
 use super::{SimulateParams, SimulateSummary};
 use crate::{Result, TrainerError};
 
@@ -95,7 +97,7 @@ impl Out {
     fn row(&mut self, fields: &[&str]) -> Result<()> {
         self.csv
             .write_record(fields)
-            .map_err(|e| csv_error(&self.path, e))
+            .map_err(|e| TrainerError::csv(&self.path, e))
     }
 
     fn finish(mut self) -> Result<()> {
@@ -103,11 +105,6 @@ impl Out {
             .flush()
             .map_err(|e| TrainerError::io(&self.path, e))
     }
-}
-
-fn csv_error(path: &Path, e: csv::Error) -> TrainerError {
-    // csv turns its I/O errors back into the original `io::Error`.
-    TrainerError::io(path, std::io::Error::from(e))
 }
 
 fn rfc3339(at: i64) -> String {
@@ -227,14 +224,12 @@ impl Dirt {
             odd[0] = format!("I{:08}", summary.implausible_rows);
             let years = if self.rng.random_bool(0.5) { -40 } else { 80 };
             let at = odd[4].parse::<Timestamp>().map_or(0, |t| t.as_second());
-            odd[4] = rfc3339(at + years * 365 * DAY_SECONDS);
+            odd[4] = rfc3339(at + years * 365 * DAY);
             out.row(&odd.each_ref().map(String::as_str))?;
         }
         Ok(())
     }
 }
-
-const DAY_SECONDS: i64 = 86_400;
 
 fn attempt_row(person: &Person, a: &Attempt, number: u64, dialer_zone: &TimeZone) -> [String; 8] {
     let at = if a.local_offset {

@@ -5,13 +5,12 @@
 
 use contactscore_models::artifact::Registry;
 use contactscore_models::features::Candidate;
+use contactscore_models::localtime::DAY;
 use contactscore_models::{Channel, ContactNormalizer, Outcome};
 use contactscore_trainer::config::Config;
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::train::{TrainRequest, train};
-
-const DAY: i64 = 86_400;
 
 #[test]
 fn numbers_outside_the_ranges_get_lower_probabilities_than_valid_ones() {

@@ -8,11 +8,10 @@ use std::path::Path;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type};
 use arrow_array::{Array, RecordBatch};
+use contactscore_models::localtime::DAY;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::run;
-
-const DAY: i64 = 86_400;
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()

@@ -6,10 +6,9 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use contactscore_models::artifact::{ComparisonResult, Manifest, Registry};
+use contactscore_models::localtime::DAY;
 
 use super::run;
-
-const DAY: i64 = 86_400;
 
 /// Train on `attempts` (contacts and persons from `data`) into `models`; returns (version, stdout).
 fn train(data: &Path, attempts: &Path, models: &Path, extra: &[&str]) -> (String, String) {
