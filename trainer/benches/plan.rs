@@ -16,13 +16,13 @@ use std::time::Instant;
 
 use contactscore_models::artifact::Registry;
 use contactscore_models::features::FeatureState;
+use contactscore_models::localtime::DAY;
 use contactscore_trainer::config::Config;
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::timefmt::rfc3339;
 use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
 
-const DAY: i64 = 86_400;
 
 struct Args {
     persons: usize,
