@@ -23,7 +23,6 @@ use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::timefmt::rfc3339;
 use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
 
-
 struct Args {
     persons: usize,
     explicit_percent: usize,
