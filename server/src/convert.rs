@@ -14,7 +14,7 @@
 use contactscore_models::artifact::manifest::Manifest;
 use contactscore_models::family::Family;
 use contactscore_models::metrics::BinaryMetrics;
-use contactscore_models::rank::{Ranking, Rejected, Rejection};
+use contactscore_models::rank::{Ranking, Rejected, Rejection, Suggestion};
 use contactscore_models::schema::{EARLIEST_PLAUSIBLE, implausible_time};
 use contactscore_models::{
     Channel, ContactKind, ContactNormalizer, LineType, Outcome, ValidationStatus, quote,
@@ -188,6 +188,19 @@ pub fn rank_request(
     })
 }
 
+/// One suggestion on the wire (Rank's and PlanCampaign's alike).
+pub(crate) fn suggestion(s: Suggestion) -> v1::Suggestion {
+    v1::Suggestion {
+        slot_end: Some(ts(s.slot_end())),
+        slot_start: Some(ts(s.slot_start)),
+        contact: s.contact,
+        channel: s.channel.as_str().to_owned(),
+        probability: s.probability,
+        score: s.score,
+        reasons: s.reasons.into_iter().map(str::to_owned).collect(),
+    }
+}
+
 fn ts(seconds: i64) -> Timestamp {
     Timestamp { seconds, nanos: 0 }
 }
@@ -197,19 +210,7 @@ pub fn rank_response(person_id: String, version: &str, r: Ranking) -> v1::RankRe
     v1::RankResponse {
         person_id,
         model_version: version.to_owned(),
-        suggestions: r
-            .suggestions
-            .into_iter()
-            .map(|s| v1::Suggestion {
-                slot_end: Some(ts(s.slot_end())),
-                slot_start: Some(ts(s.slot_start)),
-                contact: s.contact,
-                channel: s.channel.as_str().to_owned(),
-                probability: s.probability,
-                score: s.score,
-                reasons: s.reasons.into_iter().map(str::to_owned).collect(),
-            })
-            .collect(),
+        suggestions: r.suggestions.into_iter().map(suggestion).collect(),
         blocked: r
             .blocked
             .into_iter()

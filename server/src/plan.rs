@@ -229,10 +229,6 @@ fn snapshot(serving: &Serving, v: &ValidPlan) -> Result<(FeatureState, Vec<Optio
     Ok((view, copies))
 }
 
-fn ts(seconds: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds, nanos: 0 }
-}
-
 /// The response for `planned`.
 fn response(version: &str, persons: &[ValidRank], planned: Plan) -> v1::PlanCampaignResponse {
     let id = |i: usize| {
@@ -246,21 +242,10 @@ fn response(version: &str, persons: &[ValidRank], planned: Plan) -> v1::PlanCamp
         assignments: planned
             .attempts
             .into_iter()
-            .map(|a| {
-                let s = a.suggestion;
-                v1::Assignment {
-                    person_id: id(a.person),
-                    attempt_index: a.attempt_index,
-                    suggestion: Some(v1::Suggestion {
-                        slot_end: Some(ts(s.slot_end())),
-                        slot_start: Some(ts(s.slot_start)),
-                        contact: s.contact,
-                        channel: s.channel.as_str().to_owned(),
-                        probability: s.probability,
-                        score: s.score,
-                        reasons: s.reasons.into_iter().map(str::to_owned).collect(),
-                    }),
-                }
+            .map(|a| v1::Assignment {
+                person_id: id(a.person),
+                attempt_index: a.attempt_index,
+                suggestion: Some(convert::suggestion(a.suggestion)),
             })
             .collect(),
         unplanned: planned
