@@ -69,6 +69,28 @@ impl Zones {
         Ok(id)
     }
 
+    /// Intern every zone of the time-zone database (a few hundred names, aliases included), so
+    /// that any zone a request can name already has an id. The server does this once per loaded
+    /// version: a read-only request then resolves its zones with [`Zones::find`] on a frozen copy
+    /// of the table and never writes the state. Ids are never reassigned, so ids found in a copy
+    /// stay valid in the table it was copied from.
+    pub fn intern_all_known(&mut self) -> Result<()> {
+        for name in jiff::tz::db().available() {
+            self.intern(name.as_str())?;
+        }
+        Ok(())
+    }
+
+    /// The id of the interned zone `name` names, matched as the time-zone database matches
+    /// names (ASCII case-insensitively): `america/sao_paulo` finds `America/Sao_Paulo`. `None`
+    /// for a name the database does not know, or a zone not interned.
+    pub fn find(&self, name: &str) -> Option<u16> {
+        self.id(name).or_else(|| {
+            let zone = TimeZone::get(name.trim()).ok()?;
+            self.id(zone.iana_name()?)
+        })
+    }
+
     /// Number of interned zones.
     pub fn len(&self) -> usize {
         self.names.len()
@@ -153,6 +175,25 @@ mod tests {
         let july = t + 181 * DAY;
         assert_eq!(z.local(ny, july).offset, -4 * 3600);
         assert!(z.intern("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn every_known_zone_is_found_whatever_its_case() {
+        let mut z = Zones::default();
+        let sp = z.intern("America/Sao_Paulo").expect("zone");
+        z.intern_all_known().expect("every zone");
+        assert!(z.len() > 300, "only {} zones", z.len());
+        // Interning everything keeps the ids already given.
+        assert_eq!(z.id("America/Sao_Paulo"), Some(sp));
+        assert_eq!(z.find(" america/sao_paulo "), Some(sp));
+        let tokyo = z.find("ASIA/TOKYO").expect("Tokyo");
+        assert_eq!(z.name(tokyo), "Asia/Tokyo");
+        // Aliases (links in the database) are zones a request may name too.
+        assert!(z.find("us/eastern").is_some());
+        assert!(z.find("Etc/UTC").is_some());
+        assert_eq!(z.find("Mars/Olympus"), None);
+        // Nothing to find in a table that has not interned the zone.
+        assert_eq!(Zones::default().find("Asia/Tokyo"), None);
     }
 
     #[test]

@@ -13,8 +13,9 @@
 
 use contactscore_models::artifact::manifest::Manifest;
 use contactscore_models::family::Family;
+use contactscore_models::localtime::{DAY, Zones};
 use contactscore_models::metrics::BinaryMetrics;
-use contactscore_models::rank::{Ranking, Rejected, Rejection, Suggestion};
+use contactscore_models::rank::{RankContact, RankQuery, Ranking, Rejected, Rejection, Suggestion};
 use contactscore_models::schema::{EARLIEST_PLAUSIBLE, implausible_time};
 use contactscore_models::{
     Channel, ContactKind, ContactNormalizer, LineType, Outcome, ValidationStatus, quote,
@@ -23,10 +24,9 @@ use contactscore_proto::v1;
 use prost_types::Timestamp;
 
 use crate::config::Limits;
-use crate::engine::consent::Consent;
-use crate::engine::journal::LiveOutcome;
-use crate::engine::validation::{ValidValidation, ValidationRecord};
-use crate::engine::{ReloadFailure, Serving, ValidOutcome, ValidRank};
+use crate::engine::{
+    ConsentReport, OutcomeReport, PersonQuery, ReloadFailure, Serving, ValidationReport,
+};
 use crate::error::{Result, ServerError};
 
 /// Longest accepted person or attempt id.
@@ -34,7 +34,7 @@ const MAX_ID_LEN: usize = 256;
 /// Outcomes may not be dated more than this far in the future (clock skew allowance).
 const MAX_FUTURE_SECONDS: i64 = 3_600;
 /// `as_of` may plan at most this far ahead.
-pub(crate) const MAX_PLAN_AHEAD_SECONDS: i64 = 366 * 86_400;
+pub(crate) const MAX_PLAN_AHEAD_SECONDS: i64 = 366 * DAY;
 
 fn id(field: &str, value: &str) -> Result<String> {
     let v = value.trim();
@@ -66,12 +66,14 @@ fn channels(field: &str, values: &[String]) -> Result<Vec<Channel>> {
         .collect()
 }
 
-fn timezone(field: &str, value: &str) -> Result<Option<String>> {
+/// The id of the zone `value` names, `None` when empty. Resolved on the served version's frozen
+/// zone table, which holds every zone of the time-zone database, so a name it lacks is unknown.
+fn zone(field: &str, value: &str, zones: &Zones) -> Result<Option<u16>> {
     let v = value.trim();
     if v.is_empty() {
         return Ok(None);
     }
-    jiff::tz::TimeZone::get(v).map_err(|_| {
+    zones.find(v).map(Some).ok_or_else(|| {
         ServerError::invalid(
             field,
             format!(
@@ -79,8 +81,7 @@ fn timezone(field: &str, value: &str) -> Result<Option<String>> {
                 quote(v)
             ),
         )
-    })?;
-    Ok(Some(v.to_owned()))
+    })
 }
 
 /// The unix seconds of `ts`, which must be a plausible instant: not before 1990 and at most
@@ -100,13 +101,14 @@ pub(crate) fn seconds(field: &str, ts: &Timestamp, now: i64, max_ahead: i64) -> 
     Ok(ts.seconds)
 }
 
-/// Validate a Rank request.
+/// Validate a Rank request into the domain query, on the served version `serving` (its
+/// normaliser reads the contacts, its zone table resolves the zones).
 pub fn rank_request(
     req: v1::RankRequest,
-    normalizer: &ContactNormalizer,
+    serving: &Serving,
     limits: &Limits,
     now: i64,
-) -> Result<ValidRank> {
+) -> Result<PersonQuery> {
     let person_id = id("person_id", &req.person_id)?;
     if req.contacts.len() > limits.max_contacts {
         return Err(ServerError::invalid(
@@ -119,7 +121,7 @@ pub fn rank_request(
         None
     } else {
         let mut out = Vec::with_capacity(req.contacts.len());
-        for (i, c) in req.contacts.iter().enumerate() {
+        for (i, c) in req.contacts.into_iter().enumerate() {
             let field = format!("contacts[{i}]");
             let raw = c.contact.trim();
             if raw.len() > MAX_ID_LEN {
@@ -128,8 +130,8 @@ pub fn rank_request(
                     format!("longer than {MAX_ID_LEN} bytes"),
                 ));
             }
-            let chs = channels(&format!("{field}.channels"), &c.channels)?;
-            let contact = match normalizer.normalize(raw) {
+            let channels = channels(&format!("{field}.channels"), &c.channels)?;
+            let contact = match serving.normalizer.normalize(raw) {
                 Ok(contact) => contact,
                 Err(_) => {
                     rejected.push(Rejected {
@@ -139,18 +141,22 @@ pub fn rank_request(
                         } else {
                             ContactKind::Phone
                         },
-                        channels: chs,
+                        channels,
                         reason: Rejection::UnparseableContact,
                     });
                     continue;
                 }
             };
-            match timezone(&format!("{field}.timezone"), &c.timezone) {
-                Ok(tz) => out.push((contact, chs, tz)),
+            match zone(&format!("{field}.timezone"), &c.timezone, &serving.zones) {
+                Ok(zone) => out.push(RankContact {
+                    contact,
+                    channels,
+                    zone,
+                }),
                 Err(_) => rejected.push(Rejected {
                     contact: contact.key,
                     kind: contact.kind,
-                    channels: chs,
+                    channels,
                     reason: Rejection::UnknownTimezone,
                 }),
             }
@@ -171,8 +177,8 @@ pub fn rank_request(
         0 => limits.default_max_suggestions,
         n => n,
     };
-    Ok(ValidRank {
-        person_id,
+    let query = RankQuery {
+        slot: None,
         contacts,
         rejected,
         channels: channels("channels", &req.channels)?,
@@ -184,8 +190,9 @@ pub fn rank_request(
             .unwrap_or(now),
         horizon_hours,
         max_suggestions: usize::try_from(max_suggestions).unwrap_or(usize::MAX),
-        timezone: timezone("timezone", &req.timezone)?,
-    })
+        person_zone: zone("timezone", &req.timezone, &serving.zones)?,
+    };
+    Ok(PersonQuery { person_id, query })
 }
 
 /// One suggestion on the wire (Rank's and PlanCampaign's alike).
@@ -229,7 +236,7 @@ pub fn outcome(
     req: v1::RecordOutcomeRequest,
     normalizer: &ContactNormalizer,
     now: i64,
-) -> Result<ValidOutcome> {
+) -> Result<OutcomeReport> {
     let o = req
         .outcome
         .ok_or_else(|| ServerError::invalid("outcome", "required"))?;
@@ -251,20 +258,16 @@ pub fn outcome(
             .map_err(|e: contactscore_models::schema::UnknownValue| {
                 ServerError::invalid("outcome.outcome", e.to_string())
             })?;
-    Ok(ValidOutcome {
-        record: LiveOutcome {
-            attempt_id,
-            person_id,
-            contact: contact.key.clone(),
-            channel: ch,
-            at,
-            outcome,
-            duration_seconds: (o.duration_seconds > 0).then_some(o.duration_seconds),
-            campaign: o.campaign,
-            recorded_on: String::new(),
-            recorded_at: now,
-        },
+    Ok(OutcomeReport {
+        attempt_id,
+        person_id,
         contact,
+        channel: ch,
+        at,
+        outcome,
+        duration_seconds: (o.duration_seconds > 0).then_some(o.duration_seconds),
+        campaign: o.campaign,
+        received_at: now,
     })
 }
 
@@ -273,7 +276,7 @@ pub fn consent(
     req: v1::RecordConsentRequest,
     normalizer: &ContactNormalizer,
     now: i64,
-) -> Result<Consent> {
+) -> Result<ConsentReport> {
     let person_id = id("person_id", &req.person_id)?;
     let contact = normalizer
         .normalize(&req.contact)
@@ -294,9 +297,9 @@ pub fn consent(
     // Never later than now: with a caller's clock running fast, a consent dated ahead would
     // lift an opt-out the person makes in the next minutes.
     let at = at.min(now);
-    Ok(Consent {
+    Ok(ConsentReport {
         person_id,
-        contact: contact.key,
+        contact,
         channel: ch,
         at,
     })
@@ -307,7 +310,7 @@ pub fn validation(
     req: v1::RecordValidationRequest,
     normalizer: &ContactNormalizer,
     now: i64,
-) -> Result<ValidValidation> {
+) -> Result<ValidationReport> {
     let person_id = id("person_id", &req.person_id)?;
     let contact = normalizer
         .normalize(&req.contact)
@@ -349,18 +352,15 @@ pub fn validation(
         .map(|t| seconds("validated_at", t, now, MAX_FUTURE_SECONDS))
         .transpose()?
         .unwrap_or(now);
-    Ok(ValidValidation {
-        record: ValidationRecord {
-            person_id,
-            contact: contact.key.clone(),
-            status,
-            // Never later than now: a validation dated ahead would outrank the next engagement.
-            at: at.min(now),
-            line_type,
-            carrier: carrier.to_owned(),
-            ported: Some(req.ported),
-        },
+    Ok(ValidationReport {
+        person_id,
         contact,
+        status,
+        // Never later than now: a validation dated ahead would outrank the next engagement.
+        at: at.min(now),
+        line_type,
+        carrier: carrier.to_owned(),
+        ported: Some(req.ported),
     })
 }
 

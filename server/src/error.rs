@@ -86,6 +86,17 @@ pub enum ServerError {
         source: std::io::Error,
     },
 
+    /// A listening socket could not be opened (start-up only: the address is taken, or not
+    /// this machine's).
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A state-directory file is not in the expected format.
     #[error("{}:{line}: {reason}", path.display())]
     CorruptState {

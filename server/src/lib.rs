@@ -10,12 +10,12 @@ pub mod convert;
 pub mod engine;
 pub mod error;
 pub mod limit;
-pub mod metrics;
 pub mod plan;
 pub mod redact;
 pub mod server;
 pub mod service;
 pub mod status;
+pub mod telemetry;
 
 pub use config::{Config, Settings};
 pub use error::{Result, ServerError};

@@ -9,19 +9,17 @@
 
 use std::num::NonZeroUsize;
 
+use contactscore_models::Channel;
 use contactscore_models::features::{FeatureState, PersonState};
 use contactscore_models::plan::{
     AttemptsPerPerson, Capacity, CapacityEntry, MAX_WINDOW_SLOTS, Plan, PlanPerson, PlanRequest,
     PlanWindow, plan,
 };
-use contactscore_models::rank::RankContact;
-use contactscore_models::{Channel, ContactNormalizer, country_zones};
 use contactscore_proto::v1;
-use parking_lot::RwLockWriteGuard;
 
 use crate::config::Limits;
 use crate::convert;
-use crate::engine::{Engine, Serving, ValidRank};
+use crate::engine::{Engine, PersonQuery, Serving};
 use crate::error::{Result, ServerError};
 
 /// Persons whose states are copied per read lock.
@@ -31,7 +29,7 @@ const SNAPSHOT_CHUNK: usize = 4_096;
 #[derive(Debug, Clone)]
 pub struct ValidPlan {
     /// The list (horizon and suggestions of each entry unused).
-    pub persons: Vec<ValidRank>,
+    pub persons: Vec<PersonQuery>,
     /// The window's slots.
     pub window: PlanWindow,
     /// Capacity lines.
@@ -69,7 +67,7 @@ fn seconds(
 /// with none is unplanned, `all_contacts_blocked`).
 pub fn validate(
     req: v1::PlanCampaignRequest,
-    normalizer: &ContactNormalizer,
+    serving: &Serving,
     limits: &Limits,
     now: i64,
 ) -> Result<ValidPlan> {
@@ -131,7 +129,7 @@ pub fn validate(
         p.as_of = None;
         p.horizon_hours = 0;
         p.max_suggestions = 0;
-        let v = convert::rank_request(p, normalizer, limits, start)
+        let v = convert::rank_request(p, serving, limits, start)
             .map_err(|e| e.within(&format!("persons[{i}]")))?;
         if let Some(first) = seen.insert(v.person_id.clone(), i) {
             return Err(ServerError::invalid(
@@ -153,67 +151,43 @@ pub fn validate(
 /// Plan `v` on the served version `serving` (blocking: call from a blocking thread).
 pub fn run(engine: &Engine, serving: &Serving, v: ValidPlan) -> Result<v1::PlanCampaignResponse> {
     let (view, snapshot) = snapshot(serving, &v)?;
-    let zone = |z: &Option<String>| z.as_deref().and_then(|z| view.zones.id(z));
+    let capacity = Capacity::new(&v.window, &v.capacity).map_err(plan_field)?;
+    let mut ids = Vec::with_capacity(v.persons.len());
     let persons: Vec<PlanPerson<'_>> = v
         .persons
-        .iter()
+        .into_iter()
         .zip(&snapshot)
-        .map(|(p, s)| PlanPerson {
-            state: s.as_ref(),
-            contacts: p.contacts.as_ref().map(|list| {
-                list.iter()
-                    .map(|(contact, channels, z)| RankContact {
-                        contact: contact.clone(),
-                        channels: channels.clone(),
-                        zone: zone(z),
-                    })
-                    .collect()
-            }),
-            channels: p.channels.clone(),
-            zone: zone(&p.timezone),
+        .map(|(p, s)| {
+            ids.push(p.person_id);
+            PlanPerson {
+                state: s.as_ref(),
+                contacts: p.query.contacts,
+                channels: p.query.channels,
+                zone: p.query.person_zone,
+            }
         })
         .collect();
     let request = PlanRequest {
         window: v.window,
-        capacity: Capacity::new(&v.window, &v.capacity).map_err(plan_field)?,
+        capacity,
         attempts_per_person: v.attempts_per_person,
-        channels: v.channels.clone(),
+        channels: v.channels,
         persons,
         threads: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
     };
     let planned = plan(&view, &serving.model, engine.policy(), request);
-    Ok(response(&serving.version, &v.persons, planned))
+    Ok(response(&serving.version, &ids, planned))
 }
 
-/// Intern the zones the request names (and its numbers' countries' zones, which a hypothetical
-/// attempt on a number new to a person takes), then copy the listed persons' states under short
-/// read locks. Returns a state holding only the zones (the plan reads zones from it) and the
-/// copies, `None` for persons the state does not know.
+/// Copy the listed persons' states under short read locks. Returns a state holding only the
+/// served version's zones (every zone of the time-zone database: the plan reads zones, the
+/// request's and those of its numbers' countries, from it) and the copies, `None` for persons
+/// the state does not know.
 fn snapshot(serving: &Serving, v: &ValidPlan) -> Result<(FeatureState, Vec<Option<PersonState>>)> {
-    let mut names: Vec<&str> = Vec::new();
-    for p in &v.persons {
-        names.extend(p.timezone.as_deref());
-        for (contact, _, z) in p.contacts.iter().flatten() {
-            names.extend(z.as_deref());
-            names.extend(country_zones::zone_for_region(&contact.region));
-        }
-    }
-    names.sort_unstable();
-    names.dedup();
-    {
-        let st = serving.state.read();
-        if names.iter().any(|z| st.zones.id(z).is_none()) {
-            drop(st);
-            let mut w: RwLockWriteGuard<'_, FeatureState> = serving.state.write();
-            for z in &names {
-                w.zones.intern(z)?;
-            }
-        }
-    }
     let view = {
         let st = serving.state.read();
         let mut view = FeatureState::new(st.zones.name(st.default_zone))?;
-        view.zones = st.zones.clone();
+        view.zones = serving.zones.clone();
         view.default_zone = st.default_zone;
         view
     };
@@ -230,13 +204,8 @@ fn snapshot(serving: &Serving, v: &ValidPlan) -> Result<(FeatureState, Vec<Optio
 }
 
 /// The response for `planned`.
-fn response(version: &str, persons: &[ValidRank], planned: Plan) -> v1::PlanCampaignResponse {
-    let id = |i: usize| {
-        persons
-            .get(i)
-            .map(|p| p.person_id.clone())
-            .unwrap_or_default()
-    };
+fn response(version: &str, ids: &[String], planned: Plan) -> v1::PlanCampaignResponse {
+    let id = |i: usize| ids.get(i).cloned().unwrap_or_default();
     v1::PlanCampaignResponse {
         model_version: version.to_owned(),
         assignments: planned

@@ -20,8 +20,8 @@ use crate::config::Settings;
 use crate::engine::Engine;
 use crate::error::{Result, ServerError};
 use crate::limit::{MAX_MESSAGE_BYTES, MessageLimitLayer};
-use crate::metrics;
 use crate::service::Service;
+use crate::telemetry;
 
 /// Addresses the server actually bound (ports resolved when 0 was asked for).
 #[derive(Debug, Clone, Copy)]
@@ -42,15 +42,15 @@ pub async fn run(
     let metrics_addr = match settings.metrics_listen {
         None => None,
         Some(addr) => {
-            let l = metrics::bind(addr)
+            let l = telemetry::bind(addr)
                 .await
-                .map_err(|e| ServerError::io(addr.to_string(), e))?;
+                .map_err(|source| ServerError::Listen { addr, source })?;
             let bound = l
                 .local_addr()
-                .map_err(|e| ServerError::io(addr.to_string(), e))?;
-            match metrics::install() {
+                .map_err(|source| ServerError::Listen { addr, source })?;
+            match telemetry::install() {
                 Some(handle) => {
-                    tokio::spawn(metrics::serve(l, handle));
+                    tokio::spawn(telemetry::serve(l, handle));
                 }
                 None => {
                     tracing::warn!("a metrics recorder is already installed; /metrics disabled")
@@ -92,12 +92,19 @@ pub async fn run(
         check,
     );
 
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| ServerError::io(settings.listen.to_string(), e))?;
+    let listener =
+        TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| ServerError::Listen {
+                addr: settings.listen,
+                source,
+            })?;
     let grpc = listener
         .local_addr()
-        .map_err(|e| ServerError::io(settings.listen.to_string(), e))?;
+        .map_err(|source| ServerError::Listen {
+            addr: settings.listen,
+            source,
+        })?;
     // 4 MiB for every call but PlanCampaign, which takes a campaign list (max_request_mib).
     let limit = MessageLimitLayer::new(MAX_MESSAGE_BYTES).with_method(
         "/contactscore.v1.ContactScoring/PlanCampaign",

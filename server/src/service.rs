@@ -1,7 +1,7 @@
 //! The `ContactScoring` gRPC handlers. Each one is thin: check the caller's role for the admin
 //! RPCs (`auth.rs`), validate and convert the request (`convert.rs`), call the engine, convert
 //! the answer; errors become statuses in `status.rs`. Every call is timed and counted by code
-//! for the metrics.
+//! in one place, [`observe`].
 
 use std::sync::Arc;
 
@@ -14,9 +14,9 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::auth::require_admin;
 use crate::config::Limits;
 use crate::convert;
-use crate::engine::{Engine, Reloaded};
+use crate::engine::{Engine, OutcomeReport, Reloaded};
 use crate::error::{Result, ServerError};
-use crate::metrics::RpcTimer;
+use crate::telemetry::observe;
 
 /// The service.
 #[derive(Debug, Clone)]
@@ -34,10 +34,24 @@ impl Service {
     fn rank_one(&self, req: v1::RankRequest) -> Result<v1::RankResponse> {
         let serving = self.engine.current()?;
         let now = jiff::Timestamp::now().as_second();
-        let q = convert::rank_request(req, &serving.normalizer, &self.limits, now)?;
+        let q = convert::rank_request(req, &serving, &self.limits, now)?;
         let person_id = q.person_id.clone();
         let ranking = self.engine.rank(&serving, q)?;
         Ok(convert::rank_response(person_id, &serving.version, ranking))
+    }
+
+    /// One message of a RecordOutcomes stream, validated; the error names the message so the
+    /// client can resend from it once fixed.
+    fn outcome_message(
+        &self,
+        i: usize,
+        msg: Result<v1::RecordOutcomeRequest, Status>,
+    ) -> Result<OutcomeReport> {
+        let req = msg.map_err(ServerError::Received)?;
+        let serving = self.engine.current()?;
+        let now = jiff::Timestamp::now().as_second();
+        convert::outcome(req, &serving.normalizer, now)
+            .map_err(|e| e.within(&format!("message #{i}")))
     }
 
     fn model_info(&self) -> v1::ModelInfo {
@@ -50,15 +64,12 @@ impl Service {
     }
 }
 
-/// Time `result` under `rpc` and turn errors into statuses.
-fn finish<T>(timer: RpcTimer, result: Result<T>) -> Result<Response<T>, Status> {
-    let result = result.map_err(Status::from);
-    timer.finish(
-        result
-            .as_ref()
-            .map_or_else(Status::code, |_| tonic::Code::Ok),
-    );
-    result.map(Response::new)
+/// Time and count one RPC ([`observe`]) and wrap its answer.
+async fn handle<T>(
+    rpc: &'static str,
+    work: impl Future<Output = Result<T>>,
+) -> Result<Response<T>, Status> {
+    observe(rpc, work).await.map(Response::new)
 }
 
 type RankStream = ReceiverStream<Result<v1::RankResponse, Status>>;
@@ -69,8 +80,7 @@ impl ContactScoring for Service {
         &self,
         request: Request<v1::RankRequest>,
     ) -> Result<Response<v1::RankResponse>, Status> {
-        let timer = RpcTimer::start("Rank");
-        finish(timer, self.rank_one(request.into_inner()))
+        handle("Rank", async { self.rank_one(request.into_inner()) }).await
     }
 
     type RankStreamStream = RankStream;
@@ -85,9 +95,9 @@ impl ContactScoring for Service {
         tokio::spawn(async move {
             let mut i = 0usize;
             while let Some(msg) = inbound.next().await {
-                let timer = RpcTimer::start("RankStream");
-                let answer = match msg {
-                    Ok(req) => svc.rank_one(req).map_err(|e| {
+                // Each message is timed as one RankStream call.
+                let answer = observe("RankStream", async {
+                    svc.rank_one(msg?).map_err(|e| {
                         // Name the failing message so a campaign list can be fixed.
                         let s = Status::from(e);
                         Status::with_details(
@@ -95,14 +105,9 @@ impl ContactScoring for Service {
                             format!("request #{i}: {}", s.message()),
                             s.details().to_vec().into(),
                         )
-                    }),
-                    Err(status) => Err(status),
-                };
-                timer.finish(
-                    answer
-                        .as_ref()
-                        .map_or_else(Status::code, |_| tonic::Code::Ok),
-                );
+                    })
+                })
+                .await;
                 let failed = answer.is_err();
                 if tx.send(answer).await.is_err() || failed {
                     break;
@@ -117,8 +122,7 @@ impl ContactScoring for Service {
         &self,
         request: Request<v1::RecordOutcomeRequest>,
     ) -> Result<Response<v1::RecordOutcomeResponse>, Status> {
-        let timer = RpcTimer::start("RecordOutcome");
-        let result = async {
+        handle("RecordOutcome", async {
             let serving = self.engine.current()?;
             let now = jiff::Timestamp::now().as_second();
             let o = convert::outcome(request.into_inner(), &serving.normalizer, now)?;
@@ -127,53 +131,42 @@ impl ContactScoring for Service {
             Ok(v1::RecordOutcomeResponse {
                 recorded: counts.recorded == 1,
             })
-        }
-        .await;
-        finish(timer, result)
+        })
+        .await
     }
 
     async fn record_outcomes(
         &self,
         request: Request<Streaming<v1::RecordOutcomeRequest>>,
     ) -> Result<Response<v1::RecordOutcomesResponse>, Status> {
-        let timer = RpcTimer::start("RecordOutcomes");
-        let engine = &self.engine;
-        let mut next = 0usize;
-        let messages = request.into_inner().map(|msg| {
-            let i = next;
-            next += 1;
-            let req = msg.map_err(ServerError::Received)?;
-            let serving = engine.current()?;
-            let now = jiff::Timestamp::now().as_second();
-            // Name the bad message: the client resends from it once fixed.
-            convert::outcome(req, &serving.normalizer, now)
-                .map_err(|e| e.within(&format!("message #{i}")))
-        });
-        let result =
-            self.engine
-                .record_stream(messages)
-                .await
-                .map(|c| v1::RecordOutcomesResponse {
-                    recorded: c.recorded,
-                    duplicates: c.duplicates,
-                });
-        finish(timer, result)
+        handle("RecordOutcomes", async {
+            let mut next = 0usize;
+            let messages = request.into_inner().map(|msg| {
+                next += 1;
+                self.outcome_message(next - 1, msg)
+            });
+            // The engine makes them durable in batches and says where a stopped stream resumes.
+            let c = self.engine.record_stream(messages).await?;
+            Ok(v1::RecordOutcomesResponse {
+                recorded: c.recorded,
+                duplicates: c.duplicates,
+            })
+        })
+        .await
     }
 
     async fn get_model_info(
         &self,
         _request: Request<v1::GetModelInfoRequest>,
     ) -> Result<Response<v1::ModelInfo>, Status> {
-        let timer = RpcTimer::start("GetModelInfo");
-        finish(timer, Ok(self.model_info()))
+        handle("GetModelInfo", async { Ok(self.model_info()) }).await
     }
 
     async fn forget_person(
         &self,
         request: Request<v1::ForgetPersonRequest>,
     ) -> Result<Response<v1::ForgetPersonResponse>, Status> {
-        let timer = RpcTimer::start("ForgetPerson");
-        let result = async {
+        handle("ForgetPerson", async {
             require_admin(&request, "ForgetPerson")?;
             let person = request.into_inner().person_id;
             let person = person.trim();
@@ -183,17 +176,15 @@ impl ContactScoring for Service {
             let existed = self.engine.forget(person).await?;
             tracing::info!(person = %crate::redact::person(person), existed, "person forgotten");
             Ok(v1::ForgetPersonResponse { existed })
-        }
-        .await;
-        finish(timer, result)
+        })
+        .await
     }
 
     async fn record_consent(
         &self,
         request: Request<v1::RecordConsentRequest>,
     ) -> Result<Response<v1::RecordConsentResponse>, Status> {
-        let timer = RpcTimer::start("RecordConsent");
-        let result = async {
+        handle("RecordConsent", async {
             require_admin(&request, "RecordConsent")?;
             let serving = self.engine.current()?;
             let now = jiff::Timestamp::now().as_second();
@@ -203,69 +194,59 @@ impl ContactScoring for Service {
             let lifted = self.engine.consent(c).await?;
             tracing::info!(%person, channel = channel.as_str(), lifted, "re-consent recorded");
             Ok(v1::RecordConsentResponse { lifted })
-        }
-        .await;
-        finish(timer, result)
+        })
+        .await
     }
 
     async fn record_validation(
         &self,
         request: Request<v1::RecordValidationRequest>,
     ) -> Result<Response<v1::RecordValidationResponse>, Status> {
-        let timer = RpcTimer::start("RecordValidation");
-        let result = async {
+        handle("RecordValidation", async {
             let serving = self.engine.current()?;
             let now = jiff::Timestamp::now().as_second();
             let v = convert::validation(request.into_inner(), &serving.normalizer, now)?;
             drop(serving);
-            let (person, status) = (crate::redact::person(&v.record.person_id), v.record.status);
+            let (person, status) = (crate::redact::person(&v.person_id), v.status);
             let recorded = self.engine.validate(v).await?;
             tracing::info!(%person, status = status.as_str(), recorded, "carrier validation recorded");
             Ok(v1::RecordValidationResponse { recorded })
-        }
-        .await;
-        finish(timer, result)
+        })
+        .await
     }
 
     async fn plan_campaign(
         &self,
         request: Request<v1::PlanCampaignRequest>,
     ) -> Result<Response<v1::PlanCampaignResponse>, Status> {
-        let timer = RpcTimer::start("PlanCampaign");
-        let result = async {
+        handle("PlanCampaign", async {
             let serving = self.engine.current()?;
             let now = jiff::Timestamp::now().as_second();
-            let valid = crate::plan::validate(
-                request.into_inner(),
-                &serving.normalizer,
-                &self.limits,
-                now,
-            )?;
+            let valid = crate::plan::validate(request.into_inner(), &serving, &self.limits, now)?;
             let engine = self.engine.clone();
             // Seconds of scoring for a large list: off the async workers.
             tokio::task::spawn_blocking(move || crate::plan::run(&engine, &serving, valid))
                 .await
-                .map_err(|e| ServerError::io("plan task", std::io::Error::other(e)))?
-        }
-        .await;
-        finish(timer, result)
+                .map_err(|e| ServerError::Internal(format!("plan task: {e}")))?
+        })
+        .await
     }
 
     async fn reload_model(
         &self,
         request: Request<v1::ReloadModelRequest>,
     ) -> Result<Response<v1::ModelInfo>, Status> {
-        let timer = RpcTimer::start("ReloadModel");
-        if let Err(e) = require_admin(&request, "ReloadModel") {
-            return finish(timer, Err(e));
-        }
-        // A failed load keeps the old version serving; the failure shows in the answer.
-        let reloaded = self.engine.reload().await;
-        if let Ok(Reloaded::NoVersion) = reloaded
-            && self.engine.current().is_err()
-        {
-            return finish(timer, Err(ServerError::NoModel));
-        }
-        finish(timer, Ok(self.model_info()))
+        handle("ReloadModel", async {
+            require_admin(&request, "ReloadModel")?;
+            // A failed load keeps the old version serving; the failure shows in the answer.
+            let reloaded = self.engine.reload().await;
+            if let Ok(Reloaded::NoVersion) = reloaded
+                && self.engine.current().is_err()
+            {
+                return Err(ServerError::NoModel);
+            }
+            Ok(self.model_info())
+        })
+        .await
     }
 }

@@ -53,6 +53,7 @@ impl From<ServerError> for Status {
             }
             e @ (ServerError::Models(_)
             | ServerError::Io { .. }
+            | ServerError::Listen { .. }
             | ServerError::CorruptState { .. }
             | ServerError::Config(_)
             | ServerError::StateDirInUse { .. }

@@ -130,11 +130,6 @@ impl Consents {
     pub fn len(&self) -> usize {
         self.latest.len()
     }
-
-    /// Whether none are held.
-    pub fn is_empty(&self) -> bool {
-        self.latest.is_empty()
-    }
 }
 
 /// Hold `c` in `latest` (the latest instant per person, contact and channel).

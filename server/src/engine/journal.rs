@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::lines::{corrupt, read_lines};
-use super::retired::{self, IdDigest};
+use super::retired_ids::{self, IdDigest};
 use crate::error::{Result, ServerError};
 
 /// File name inside the state directory.
@@ -358,7 +358,7 @@ fn retire(log: &mut AppendLog, rule: &RetireRule) -> std::io::Result<RetireCount
         if rule.retires(&r) {
             counts.outcomes += 1;
             if rule.keeps_id(r.id_time()) {
-                new_ids.push((retired::digest(&r.attempt_id), r.id_time()));
+                new_ids.push((retired_ids::digest(&r.attempt_id), r.id_time()));
             }
         } else {
             kept.extend_from_slice(line);
@@ -366,14 +366,14 @@ fn retire(log: &mut AppendLog, rule: &RetireRule) -> std::io::Result<RetireCount
     }
     counts.ids_added = new_ids.len() as u64;
     if rule.compact_ids {
-        let mut ids = retired::read(dir).map_err(std::io::Error::other)?;
+        let mut ids = retired_ids::read(dir).map_err(std::io::Error::other)?;
         let before = ids.len();
         ids.retain(|_, t| rule.keeps_id(*t));
         counts.ids_forgotten = (before - ids.len()) as u64;
         ids.extend(new_ids);
-        retired::write(dir, &ids)?;
+        retired_ids::write(dir, &ids)?;
     } else if !new_ids.is_empty() {
-        retired::append(dir, &new_ids)?;
+        retired_ids::append(dir, &new_ids)?;
     }
     if counts.outcomes > 0 {
         replace(log, &kept)?;

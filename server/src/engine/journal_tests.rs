@@ -78,8 +78,10 @@ async fn retiring_moves_old_outcomes_to_digests_and_keeps_the_rest() {
         .chain([record(9)])
         .collect();
     assert_eq!(back, kept);
-    let ids = retired::read(dir.path()).expect("ids");
-    let want: retired::RetiredIds = [(retired::digest("a3"), base + 100)].into_iter().collect();
+    let ids = retired_ids::read(dir.path()).expect("ids");
+    let want: retired_ids::RetiredIds = [(retired_ids::digest("a3"), base + 100)]
+        .into_iter()
+        .collect();
     assert_eq!(ids, want);
 
     // Nothing more to retire; compacting with a later rule forgets the id.
@@ -95,7 +97,7 @@ async fn retiring_moves_old_outcomes_to_digests_and_keeps_the_rest() {
         ids_forgotten: 1,
     };
     assert_eq!(c, want);
-    assert!(retired::read(dir.path()).expect("ids").is_empty());
+    assert!(retired_ids::read(dir.path()).expect("ids").is_empty());
 }
 
 #[cfg(target_os = "linux")]

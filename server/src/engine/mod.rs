@@ -14,16 +14,17 @@
 //! Contact-rule evidence (opt-out, wrong party, invalid) is replayed onto every version whose
 //! export does not provably contain it, and kept until it can no longer matter ([`replay`]).
 
-pub mod consent;
-pub mod erasure;
-pub mod journal;
+mod consent;
+mod erasure;
+mod input;
+mod journal;
 mod lines;
 mod record;
-pub mod replay;
-pub mod retired;
+mod replay;
+mod retired_ids;
 mod retirement;
 mod state_dir;
-pub mod validation;
+mod validation;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -31,26 +32,28 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use arc_swap::ArcSwapOption;
+use contactscore_models::ContactNormalizer;
 use contactscore_models::artifact::Registry;
 use contactscore_models::artifact::manifest::Manifest;
 use contactscore_models::artifact::registry::CURRENT;
 use contactscore_models::durable::DirLock;
 use contactscore_models::features::FeatureState;
+use contactscore_models::localtime::Zones;
 use contactscore_models::model::ResponseModel;
 use contactscore_models::policy::Policy;
-use contactscore_models::rank::{self, RankContact, RankQuery, Ranking, Rejected};
-use contactscore_models::{Channel, Contact, ContactNormalizer};
-use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
+use contactscore_models::rank::{self, RankQuery, Ranking};
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
-pub use record::{RECORD_BATCH, Recorded, ValidOutcome};
+pub use input::{ConsentReport, OutcomeReport, ValidationReport};
+pub use record::{RECORD_BATCH, Recorded};
 
 use crate::error::{Result, ServerError};
-use crate::metrics;
+use crate::telemetry;
 use consent::Consents;
 use erasure::Erasures;
 use journal::{Journal, LiveOutcome};
-use retired::RetiredIds;
+use retired_ids::RetiredIds;
 pub use retirement::Retention;
 use validation::Validations;
 
@@ -67,6 +70,11 @@ pub struct Serving {
     pub normalizer: ContactNormalizer,
     /// Snapshot plus live outcomes.
     pub state: RwLock<FeatureState>,
+    /// A frozen copy of the state's zone table, which holds every zone of the time-zone database
+    /// ([`Zones::intern_all_known`]): requests resolve their zones here, never interning into the
+    /// state, so a read-only Rank never takes the state's write lock. Ids are never reassigned,
+    /// so the ids found here are the state's.
+    pub zones: Zones,
     /// When it went live (unix seconds).
     pub loaded_at: i64,
     /// Live outcomes applied on top of the snapshot.
@@ -95,28 +103,14 @@ pub enum Reloaded {
     Switched(String),
 }
 
-/// A candidate of a validated Rank request: contact, channels, zone name.
-pub type ValidContact = (Contact, Vec<Channel>, Option<String>);
-
-/// A validated Rank request (zones by name, validated; contacts normalised).
+/// A Rank for one person: who, and the models crate's query, built once by `convert` (zones
+/// already resolved to ids with [`Serving::zones`]); [`Engine::rank`] fills in the person's slot.
 #[derive(Debug, Clone)]
-pub struct ValidRank {
+pub struct PersonQuery {
     /// The person.
     pub person_id: String,
-    /// Candidates with their channels and zone; `None` = the person's known contacts.
-    pub contacts: Option<Vec<ValidContact>>,
-    /// Contact points of the request that cannot be ranked (answered in `blocked`).
-    pub rejected: Vec<Rejected>,
-    /// Channel restriction.
-    pub channels: Vec<Channel>,
-    /// Plan from (unix seconds).
-    pub as_of: i64,
-    /// Horizon.
-    pub horizon_hours: u32,
-    /// Most suggestions.
-    pub max_suggestions: usize,
-    /// The person's zone.
-    pub timezone: Option<String>,
+    /// What to rank (`slot` is ignored: the engine looks the person up).
+    pub query: RankQuery,
 }
 
 /// Live outcomes and their ids (the idempotency set).
@@ -167,7 +161,7 @@ impl Engine {
         let lock = state_dir::take(state_dir)?;
         let registry = Registry::open(models_dir)?;
         let (journal, records) = Journal::open(state_dir)?;
-        let retired = retired::read(state_dir)?;
+        let retired = retired_ids::read(state_dir)?;
         let erasures = Erasures::open(state_dir)?;
         let consents = Consents::open(state_dir)?;
         let validations = Validations::open(state_dir)?;
@@ -267,7 +261,7 @@ impl Engine {
         match self.switch_to(&version).await {
             Ok(()) => {
                 *self.failure.lock() = ReloadFailure::default();
-                metrics::reload("ok");
+                telemetry::reload("ok");
                 // Still under the reload lock: the version cannot change while retiring.
                 self.retire_covered().await;
                 Ok(Reloaded::Switched(version))
@@ -278,7 +272,7 @@ impl Engine {
                     version: version.clone(),
                     error: e.to_string(),
                 };
-                metrics::reload("error");
+                telemetry::reload("error");
                 Err(e)
             }
         }
@@ -295,6 +289,7 @@ impl Engine {
         // The first parse loads libphonenumber's metadata (~80 ms): pay it here, not in a Rank.
         let _ = normalizer.normalize("+14155550100");
         let mut state = loaded.state;
+        state.zones.intern_all_known()?;
         // Erasures first, outside the gate (hashing every id takes a while on big states).
         let (generation, erased) = {
             let er = self.erasures.lock();
@@ -325,12 +320,14 @@ impl Engine {
         let validations_applied = self.validations.lock().apply_all(&mut state, &normalizer);
         let consents_applied = self.consents.lock().apply_all(&mut state);
         let persons = state.len();
+        let zones = state.zones.clone();
         let serving = Serving {
             version: version.to_owned(),
             manifest: loaded.manifest,
             model: loaded.model,
             normalizer,
             state: RwLock::new(state),
+            zones,
             loaded_at: jiff::Timestamp::now().as_second(),
             live_applied: AtomicU64::new(replayed.outcomes),
             snapshot_cutoff: (cutoff != i64::MIN).then_some(cutoff),
@@ -341,7 +338,7 @@ impl Engine {
             .map(|s| s.version.clone());
         drop(_exclusive);
         self.loaded.send_replace(Some(version.to_owned()));
-        metrics::model_loaded(previous.as_deref(), version, persons);
+        telemetry::model_loaded(previous.as_deref(), version, persons);
         tracing::info!(
             %version,
             persons,
@@ -357,55 +354,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Rank for one person on the served version `serving`.
-    pub fn rank(&self, serving: &Serving, q: ValidRank) -> Result<Ranking> {
-        let zone_names: Vec<&str> = q
-            .timezone
-            .iter()
-            .chain(
-                q.contacts
-                    .iter()
-                    .flatten()
-                    .filter_map(|(_, _, z)| z.as_ref()),
-            )
-            .map(String::as_str)
-            .collect();
-        // One read lock for the check and the ranking; only a request naming a zone the state
-        // has not interned yet takes the write lock, then keeps it downgraded to a read.
-        let mut st = serving.state.read();
-        if zone_names.iter().any(|z| st.zones.id(z).is_none()) {
-            drop(st);
-            let mut w = serving.state.write();
-            for z in &zone_names {
-                w.zones.intern(z)?;
-            }
-            st = RwLockWriteGuard::downgrade(w);
-        }
-        let zone = |z: &Option<String>| z.as_deref().and_then(|z| st.zones.id(z));
-        let slot = st.slot(&q.person_id);
-        if slot.is_none() && q.contacts.is_none() {
+    /// Rank for one person on the served version `serving`, under one read lock of its state.
+    pub fn rank(&self, serving: &Serving, q: PersonQuery) -> Result<Ranking> {
+        let PersonQuery {
+            person_id,
+            mut query,
+        } = q;
+        let st = serving.state.read();
+        query.slot = st.slot(&person_id);
+        if query.slot.is_none() && query.contacts.is_none() {
             return Err(ServerError::NotFound(
                 "person_id: no contact points known for this person; pass them in contacts".into(),
             ));
         }
-        let query = RankQuery {
-            slot,
-            contacts: q.contacts.as_ref().map(|list| {
-                list.iter()
-                    .map(|(contact, channels, z)| RankContact {
-                        contact: contact.clone(),
-                        channels: channels.clone(),
-                        zone: zone(z),
-                    })
-                    .collect()
-            }),
-            rejected: q.rejected.clone(),
-            channels: q.channels.clone(),
-            as_of: q.as_of,
-            horizon_hours: q.horizon_hours,
-            max_suggestions: q.max_suggestions,
-            person_zone: zone(&q.timezone),
-        };
         Ok(rank::rank(&st, &serving.model, &self.policy, &query))
     }
 }

@@ -10,14 +10,15 @@ use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt};
 
 use super::consent::{self, Consent};
+use super::input::{ConsentReport, OutcomeReport};
 use super::journal::LiveOutcome;
-use super::{Engine, Serving, retired};
+use super::{Engine, Serving, retired_ids};
 use crate::error::{Result, ServerError};
-use crate::metrics;
+use crate::telemetry;
 
-/// A validated outcome: the journal record plus its normalised contact.
+/// An outcome on its way to the journal: the record plus its normalised contact.
 #[derive(Debug, Clone)]
-pub struct ValidOutcome {
+pub(super) struct ValidOutcome {
     /// The record (its `recorded_on` is filled in when recorded).
     pub record: LiveOutcome,
     /// The normalised contact.
@@ -83,7 +84,7 @@ impl Engine {
     /// the batch's first message.
     pub async fn record_stream(
         self: &Arc<Self>,
-        messages: impl Stream<Item = Result<ValidOutcome>>,
+        messages: impl Stream<Item = Result<OutcomeReport>>,
     ) -> Result<Recorded> {
         let mut messages = std::pin::pin!(messages);
         let mut total = Recorded::default();
@@ -128,9 +129,9 @@ impl Engine {
     /// whose write is still in flight waits for it, and is recorded itself if that write fails.
     /// The write runs in its own task, so a caller that goes away (a cancelled RPC) cannot leave
     /// an id marked as seen without its outcome written and applied.
-    pub async fn record(self: &Arc<Self>, outcomes: Vec<ValidOutcome>) -> Result<Recorded> {
+    pub async fn record(self: &Arc<Self>, outcomes: Vec<OutcomeReport>) -> Result<Recorded> {
         let mut counts = Recorded::default();
-        let mut todo = outcomes;
+        let mut todo: Vec<ValidOutcome> = outcomes.into_iter().map(ValidOutcome::from).collect();
         while !todo.is_empty() {
             // Held until the write is done: a reload cannot swap versions in between.
             let gate = Arc::clone(&self.gate).read_owned().await;
@@ -178,7 +179,9 @@ impl Engine {
             let id = &o.record.attempt_id;
             if let Some(pending) = live.pending.get(id) {
                 claim.waits.push((pending.clone(), o));
-            } else if !live.retired.is_empty() && live.retired.contains_key(&retired::digest(id)) {
+            } else if !live.retired.is_empty()
+                && live.retired.contains_key(&retired_ids::digest(id))
+            {
                 // Recorded long ago; its record has been retired into the snapshot.
                 claim.duplicates += 1;
             } else if live.seen.insert(id.clone()) {
@@ -227,19 +230,19 @@ impl Engine {
                     st.lift_opt_out(slot, &r.contact, r.channel, at);
                 }
             }
-            metrics::state_persons(st.len());
+            telemetry::state_persons(st.len());
         }
         serving.live_applied.fetch_add(total, Ordering::Relaxed);
-        metrics::outcomes_recorded(total);
+        telemetry::outcomes_recorded(total);
         Ok(total)
     }
 
     /// Record re-consent durably and lift the opt-out it covers in the served state (see
     /// [`super::consent`]). Returns whether an opt-out was lifted now. Runs in its own task, so
     /// a caller that goes away cannot leave a durable consent unapplied.
-    pub async fn consent(self: &Arc<Self>, c: Consent) -> Result<bool> {
+    pub async fn consent(self: &Arc<Self>, c: ConsentReport) -> Result<bool> {
         let engine = Arc::clone(self);
-        tokio::spawn(async move { engine.consent_now(c).await })
+        tokio::spawn(async move { engine.consent_now(c.into()).await })
             .await
             .map_err(|e| ServerError::Internal(format!("consent task: {e}")))?
     }

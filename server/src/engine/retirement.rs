@@ -22,8 +22,8 @@ use std::sync::atomic::Ordering;
 use contactscore_models::localtime::DAY;
 
 use super::journal::{EvidenceKey, RetireRule};
-use super::{Engine, retired};
-use crate::metrics;
+use super::{Engine, retired_ids};
+use crate::telemetry;
 
 /// How long live outcomes and their ids are kept once the served snapshot covers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,14 +128,14 @@ impl Engine {
                 }
                 seen.remove(&r.attempt_id);
                 if rule.keeps_id(r.id_time()) {
-                    retired.insert(retired::digest(&r.attempt_id), r.id_time());
+                    retired.insert(retired_ids::digest(&r.attempt_id), r.id_time());
                 }
                 false
             });
             (live.records.len(), live.retired.len())
         };
-        metrics::outcomes_retired(counts.outcomes);
-        metrics::journal_size(records, ids);
+        telemetry::outcomes_retired(counts.outcomes);
+        telemetry::journal_size(records, ids);
         tracing::info!(
             version = %serving.version,
             retired_outcomes = counts.outcomes,

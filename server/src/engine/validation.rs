@@ -18,6 +18,7 @@ use contactscore_models::{Contact, ContactNormalizer, LineType, Validation, Vali
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
+use super::input::ValidationReport;
 use super::lines::{corrupt, read_lines};
 use crate::error::{Result, ServerError};
 
@@ -159,11 +160,6 @@ impl Validations {
     pub fn len(&self) -> usize {
         self.latest.len()
     }
-
-    /// Whether none are held.
-    pub fn is_empty(&self) -> bool {
-        self.latest.is_empty()
-    }
 }
 
 /// Append `r` to the validations file at `path`, fsynced (and its directory, when new).
@@ -178,9 +174,9 @@ impl Engine {
     /// Record a carrier validation durably and apply it to the served state. Returns `false`
     /// when exactly this validation was already recorded. Runs in its own task, so a caller that
     /// goes away cannot leave a durable validation unapplied.
-    pub async fn validate(self: &Arc<Self>, v: ValidValidation) -> Result<bool> {
+    pub async fn validate(self: &Arc<Self>, v: ValidationReport) -> Result<bool> {
         let engine = Arc::clone(self);
-        tokio::spawn(async move { engine.validate_now(v).await })
+        tokio::spawn(async move { engine.validate_now(v.into()).await })
             .await
             .map_err(|e| ServerError::Internal(format!("validation task: {e}")))?
     }

@@ -53,31 +53,24 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Times one RPC; records latency and the status code when finished.
-pub struct RpcTimer {
+/// Run one RPC's `work`, recording its latency and status code: the one place every RPC (and
+/// every message of a RankStream) is timed and its errors counted by code.
+pub async fn observe<T, E: Into<tonic::Status>>(
     rpc: &'static str,
-    start: Instant,
-}
-
-impl RpcTimer {
-    /// Start timing `rpc`.
-    pub fn start(rpc: &'static str) -> Self {
-        Self {
-            rpc,
-            start: Instant::now(),
-        }
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, tonic::Status> {
+    let start = Instant::now();
+    let result = work.await.map_err(Into::into);
+    let code = code_name(
+        result
+            .as_ref()
+            .map_or_else(tonic::Status::code, |_| tonic::Code::Ok),
+    );
+    histogram!(LATENCY, "rpc" => rpc, "code" => code).record(start.elapsed().as_secs_f64());
+    if code != "OK" {
+        counter!("contactscore_rpc_errors_total", "rpc" => rpc, "code" => code).increment(1);
     }
-
-    /// Record the outcome (`code` is the gRPC code name, `OK` on success).
-    pub fn finish(self, code: tonic::Code) {
-        let code = code_name(code);
-        histogram!(LATENCY, "rpc" => self.rpc, "code" => code)
-            .record(self.start.elapsed().as_secs_f64());
-        if code != "OK" {
-            counter!("contactscore_rpc_errors_total", "rpc" => self.rpc, "code" => code)
-                .increment(1);
-        }
-    }
+    result
 }
 
 fn code_name(code: tonic::Code) -> &'static str {
