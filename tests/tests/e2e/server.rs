@@ -63,6 +63,17 @@ async fn rank_record_and_see_the_rules_applied() -> Result<()> {
     };
     let r = c.rank(lead(t0)).await?.into_inner();
     assert_eq!(r.model_version, version);
+    // A zone is matched as the time-zone database matches names: any case, aliases too.
+    for alias in ["asia/tokyo", "Japan"] {
+        let same = c
+            .rank(v1::RankRequest {
+                timezone: alias.into(),
+                ..lead(t0)
+            })
+            .await?
+            .into_inner();
+        assert_eq!(same.suggestions, r.suggestions, "{alias}");
+    }
     assert!(r.blocked.is_empty(), "{:?}", r.blocked);
     // a: voice + sms; b: the phone defaults voice, sms, whatsapp; email: email.
     assert_eq!(r.suggestions.len(), 6, "{:?}", r.suggestions);
