@@ -187,8 +187,8 @@ impl Sink {
     /// Append one row.
     pub fn write(&mut self, r: &Row<'_>) -> Result<()> {
         if r.features.len() != self.width {
-            return Err(TrainerError::Config(format!(
-                "internal: a feature row has {} values, the schema {}",
+            return Err(TrainerError::Internal(format!(
+                "a feature row has {} values, the schema {}",
                 r.features.len(),
                 self.width
             )));

@@ -55,5 +55,5 @@ pub fn show(models_dir: &Path, version: Option<&str>) -> Result<String> {
     let registry = Registry::open(models_dir)?;
     let (m, _) = registry.load_model(version)?;
     serde_json::to_string_pretty(&m)
-        .map_err(|e| crate::TrainerError::Config(format!("internal: manifest to JSON: {e}")))
+        .map_err(|e| crate::TrainerError::Internal(format!("manifest to JSON: {e}")))
 }

@@ -89,7 +89,7 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
     let Prepared { data, slots } = prepare(&prelude, &mut state, progress, |_| {})?;
     let cutoff = state.cutoff;
     let hour_idx = model.schema.index("local_hour").ok_or_else(|| {
-        TrainerError::Config("internal: local_hour missing from the feature schema".into())
+        TrainerError::Internal("local_hour missing from the feature schema".into())
     })?;
     let target = model.target;
     let mut scored = Vec::with_capacity(data.attempts.len());

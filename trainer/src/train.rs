@@ -237,7 +237,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
             end: rfc3339(window.last),
         },
         inputs: serde_json::to_value(&replayed.report)
-            .map_err(|e| TrainerError::Config(format!("internal: ingest report: {e}")))?,
+            .map_err(|e| TrainerError::Internal(format!("ingest report: {e}")))?,
         rows: row_counts(n, &replayed),
         feature_fingerprint: model.schema.fingerprint(),
         feature_schema: model.schema.clone(),
@@ -322,13 +322,13 @@ fn fit_and_choose(
     };
     let baseline = fitted
         .remove(&Family::Baseline)
-        .ok_or_else(|| TrainerError::Config("internal: the baseline was not fitted".into()))?;
+        .ok_or_else(|| TrainerError::Internal("the baseline was not fitted".into()))?;
     let (primary, baseline) = if chosen == Family::Baseline {
         (baseline, None)
     } else {
         let primary = fitted
             .remove(&chosen)
-            .ok_or_else(|| TrainerError::Config(format!("internal: {chosen} was not fitted")))?;
+            .ok_or_else(|| TrainerError::Internal(format!("{chosen} was not fitted")))?;
         (primary, Some(baseline))
     };
     let model = ResponseModel {

@@ -34,7 +34,7 @@ impl Zones {
             .iter()
             .map(|name| {
                 TimeZone::get(name)
-                    .map_err(|e| TrainerError::Config(format!("time zone {name}: {e}")))
+                    .map_err(|e| TrainerError::Internal(format!("built-in time zone {name}: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Zones { zones })
