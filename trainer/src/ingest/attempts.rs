@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::Path;
 
+use contactscore_models::contract::{MAX_AHEAD_SECONDS, implausible_time};
 use contactscore_models::rank;
-use contactscore_models::schema::{MAX_AHEAD_SECONDS, implausible_time};
 use contactscore_models::{Channel, ContactKind};
 
 use super::cell::Cell;
@@ -17,7 +17,7 @@ use super::timestamp::parse_rfc3339;
 use super::{AttemptRow, CHANNELS, Ctx, parse_channel, resolve, text};
 use crate::error::Result;
 
-use contactscore_models::schema::ATTEMPT_COLUMNS as COLUMNS;
+use contactscore_models::contract::ATTEMPT_COLUMNS as COLUMNS;
 const REQUIRED: usize = 6;
 const ID: usize = 0;
 const PERSON: usize = 1;

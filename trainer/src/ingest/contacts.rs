@@ -15,7 +15,7 @@ use super::validations::{self, ValidationCols};
 use super::{CHANNELS, Ctx, KnownContact, ValidationRow, parse_channel, resolve, text};
 use crate::error::Result;
 
-use contactscore_models::schema::CONTACT_COLUMNS as COLUMNS;
+use contactscore_models::contract::CONTACT_COLUMNS as COLUMNS;
 const REQUIRED: usize = 2;
 
 /// Read the contacts file, appending to `out`, and the validation its row gives to

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use contactscore_models::schema::VALIDATION_COLUMNS as COLUMNS;
+use contactscore_models::contract::VALIDATION_COLUMNS as COLUMNS;
 use contactscore_models::validation::parse_ported;
 use contactscore_models::{ContactKind, LineType, ValidationStatus};
 
@@ -81,7 +81,7 @@ pub(crate) fn parse_cells(
     let status: ValidationStatus =
         status
             .parse()
-            .map_err(|e: contactscore_models::schema::UnknownValue| {
+            .map_err(|e: contactscore_models::contract::UnknownValue| {
                 Bad::new(cols.status, "bad_validation", e.to_string())
             })?;
     let Some(at) = at else {
@@ -90,7 +90,7 @@ pub(crate) fn parse_cells(
     };
     let line_type: LineType =
         line.parse()
-            .map_err(|e: contactscore_models::schema::UnknownValue| {
+            .map_err(|e: contactscore_models::contract::UnknownValue| {
                 Bad::new(cols.line_type, "bad_validation", e.to_string())
             })?;
     let ported = parse_ported(&ported)
