@@ -126,12 +126,12 @@ pub(crate) fn read(
             .collect(),
         ..FileReport::default()
     };
-    ctx.progress.start("validations", path);
+    ctx.bar.start("validations", path);
     let mut seen: HashMap<(u32, u32, i64), usize> = HashMap::new();
     let (mut s_person, mut s_contact, mut s_other) = (String::new(), String::new(), String::new());
     while src.next_row(path)? {
         report.rows_read += 1;
-        ctx.progress.row(report.rows_read);
+        ctx.bar.row(report.rows_read);
         let row = match parse(
             &src,
             &idx,
