@@ -7,7 +7,6 @@ use std::path::Path;
 use contactscore_models::rank;
 use contactscore_models::{Channel, ContactKind};
 
-use super::attempts::record;
 use super::cell::Cell;
 use super::report::{Bad, FileReport};
 use super::source::Source;
@@ -50,7 +49,7 @@ pub(crate) fn read(
         let (row, validation) = match parse(&src, &idx, ctx, [&mut s1, &mut s2, &mut s3]) {
             Ok(row) => row,
             Err(bad) => {
-                record(&src, path, ctx, bad, &mut report)?;
+                ctx.bad_row(&src, path, bad, &mut report)?;
                 continue;
             }
         };

@@ -9,8 +9,9 @@ use contactscore_models::Contact;
 use super::IngestOptions;
 use super::contact_cache::ContactCache;
 use super::intern::Interner;
-use super::report::{Bad, BadRows};
+use super::report::{Bad, BadRows, FileReport};
 use super::scout::{Ahead, normalise};
+use super::source::Source;
 use crate::error::Result;
 use crate::progress::ReadBar;
 
@@ -116,5 +117,22 @@ impl<'o> Ctx<'o> {
             self.valid_zones.insert(s.to_owned());
         }
         Ok(Some(s.to_owned()))
+    }
+
+    /// `bad` was found in the current row of `src` (the file `path`): name its column and value,
+    /// then skip the row within the bad-row budget or fail ([`BadRows::skip_or_fail`]).
+    pub(crate) fn bad_row(
+        &mut self,
+        src: &Source,
+        path: &Path,
+        bad: Bad,
+        report: &mut FileReport,
+    ) -> Result<()> {
+        let (column, value) = match src.columns().get(bad.col) {
+            Some(name) => (name.as_str(), src.cell(bad.col).display()),
+            None => ("(row)", String::new()),
+        };
+        self.bad
+            .skip_or_fail(path, src.line(), column, value, bad, report)
     }
 }

@@ -9,7 +9,6 @@ use contactscore_models::contract::VALIDATION_COLUMNS as COLUMNS;
 use contactscore_models::validation::parse_ported;
 use contactscore_models::{ContactKind, LineType, ValidationStatus};
 
-use super::attempts::record;
 use super::cell::Cell;
 use super::report::{Bad, FileReport};
 use super::source::Source;
@@ -141,7 +140,7 @@ pub(crate) fn read(
         ) {
             Ok(row) => row,
             Err(bad) => {
-                record(&src, path, ctx, bad, &mut report)?;
+                ctx.bad_row(&src, path, bad, &mut report)?;
                 continue;
             }
         };
