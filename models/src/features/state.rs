@@ -313,20 +313,6 @@ impl FeatureState {
         Ok(())
     }
 
-    /// The zone used for contact `contact` of `person` (contact, person, country, default).
-    pub fn resolve_zone(&self, person: &PersonState, contact: Option<&ContactState>) -> u16 {
-        contact
-            .and_then(|c| c.zone)
-            .or(person.zone)
-            .or(contact.and_then(|c| c.country_zone))
-            .unwrap_or(self.default_zone)
-    }
-
-    /// Local position of `t` for `contact` of `person`.
-    pub fn local(&self, person: &PersonState, contact: Option<&ContactState>, t: i64) -> LocalTime {
-        self.zones.local(self.resolve_zone(person, contact), t)
-    }
-
     /// Apply one attempt outcome. This is the only way the state learns from attempts.
     ///
     /// Attempts are meant to come in time order (the trainer's replay), but a late report is
