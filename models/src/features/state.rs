@@ -126,7 +126,7 @@ pub struct HourCell {
 impl HourCell {
     /// Decay factor applied to hour cells: the longest half-life, since availability is stable.
     pub fn decay(&self, t: i64) -> f32 {
-        let days = (t.saturating_sub(self.at).max(0) as f32) / 86_400.0;
+        let days = (t.saturating_sub(self.at).max(0) as f32) / DAY as f32;
         (-days / HALF_LIVES_DAYS[2]).exp2()
     }
 }

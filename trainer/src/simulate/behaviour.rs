@@ -1,6 +1,7 @@
 //! The hidden response model: weekly availability patterns, channel affinity, fatigue, the exact
 //! engagement probability of an attempt, and outcome sampling consistent with it.
 
+use contactscore_models::localtime::DAY;
 use contactscore_models::{Channel, Outcome};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -38,10 +39,10 @@ impl LocalTime {
     /// The local position of unix second `ts` at UTC offset `offset_seconds`.
     pub(crate) fn new(ts: i64, offset_seconds: i32) -> LocalTime {
         let local = ts + i64::from(offset_seconds);
-        let days = local.div_euclid(86_400);
+        let days = local.div_euclid(DAY);
         // 1970-01-01 was a Thursday (weekday 3 when Monday = 0).
         let weekday = u8::try_from((days + 3).rem_euclid(7)).unwrap_or(0);
-        let hour = u8::try_from(local.rem_euclid(86_400) / 3600).unwrap_or(0);
+        let hour = u8::try_from(local.rem_euclid(DAY) / 3600).unwrap_or(0);
         LocalTime {
             weekday,
             hour,
