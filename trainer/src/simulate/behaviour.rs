@@ -1,5 +1,6 @@
-//! The hidden response model: weekly availability patterns, channel affinity, fatigue, the exact
-//! engagement probability of an attempt, and outcome sampling consistent with it.
+//! The hidden response model: weekly availability patterns, the true state of a contact point
+//! day by day (its lifecycle), channel affinity, fatigue, the exact engagement probability of an
+//! attempt, and outcome sampling consistent with it.
 
 use contactscore_models::localtime::DAY;
 use contactscore_models::{Channel, Outcome};
@@ -103,6 +104,32 @@ pub(crate) enum LineState {
     Dead,
     /// Works but now belongs to someone else.
     Reassigned,
+}
+
+/// When a contact point stops reaching the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    /// Works for the whole run.
+    Alive,
+    /// Never worked during the run.
+    DeadFromStart,
+    /// Disconnected from this day (0-based) on.
+    DiesOn(u32),
+    /// Belongs to someone else from this day on.
+    ReassignedOn(u32),
+}
+
+impl Lifecycle {
+    /// The state on day `day` (0-based).
+    pub(crate) fn state(self, day: u32) -> LineState {
+        match self {
+            Lifecycle::Alive => LineState::Alive,
+            Lifecycle::DeadFromStart => LineState::Dead,
+            Lifecycle::DiesOn(d) if day >= d => LineState::Dead,
+            Lifecycle::ReassignedOn(d) if day >= d => LineState::Reassigned,
+            Lifecycle::DiesOn(_) | Lifecycle::ReassignedOn(_) => LineState::Alive,
+        }
+    }
 }
 
 /// Everything the engagement probability of one attempt depends on.
