@@ -49,7 +49,7 @@ pub enum CalibrationMethod {
 }
 
 impl FromStr for CalibrationMethod {
-    type Err = crate::schema::UnknownValue;
+    type Err = crate::contract::UnknownValue;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -57,7 +57,7 @@ impl FromStr for CalibrationMethod {
             "platt" => Ok(Self::Platt),
             "isotonic" => Ok(Self::Isotonic),
             "none" => Ok(Self::None),
-            _ => Err(crate::schema::UnknownValue {
+            _ => Err(crate::contract::UnknownValue {
                 kind: "calibration method",
                 value: s.to_owned(),
                 expected: "auto, platt, isotonic, none",

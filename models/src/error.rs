@@ -32,7 +32,7 @@ pub enum Error {
 
     /// A value outside a closed vocabulary (channel, outcome, target).
     #[error(transparent)]
-    UnknownValue(#[from] crate::schema::UnknownValue),
+    UnknownValue(#[from] crate::contract::UnknownValue),
 
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]

@@ -13,6 +13,7 @@
 pub mod artifact;
 pub mod calibration;
 pub mod contact;
+pub mod contract;
 pub mod country_zones;
 pub mod durable;
 pub mod error;
@@ -25,11 +26,10 @@ pub mod plan;
 pub mod policy;
 pub mod quote;
 pub mod rank;
-pub mod schema;
 pub mod validation;
 
 pub use contact::{Contact, ContactKind, ContactNormalizer, Masked, NumberInfo, NumberType};
+pub use contract::{Channel, Outcome, Target};
 pub use error::{Error, Result, explain};
 pub use quote::quote;
-pub use schema::{Channel, Outcome, Target};
 pub use validation::{LineType, Validation, ValidationStatus};

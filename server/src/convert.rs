@@ -12,11 +12,11 @@
 //! downstream computes with `i64::MIN` or year 9999.
 
 use contactscore_models::artifact::manifest::Manifest;
+use contactscore_models::contract::{EARLIEST_PLAUSIBLE, implausible_time};
 use contactscore_models::family::Family;
 use contactscore_models::localtime::{DAY, Zones};
 use contactscore_models::metrics::BinaryMetrics;
 use contactscore_models::rank::{RankContact, RankQuery, Ranking, Rejected, Rejection, Suggestion};
-use contactscore_models::schema::{EARLIEST_PLAUSIBLE, implausible_time};
 use contactscore_models::{
     Channel, ContactKind, ContactNormalizer, LineType, Outcome, ValidationStatus, quote,
 };
@@ -53,7 +53,7 @@ fn id(field: &str, value: &str) -> Result<String> {
 fn channel(field: &str, value: &str) -> Result<Channel> {
     value
         .parse()
-        .map_err(|e: contactscore_models::schema::UnknownValue| {
+        .map_err(|e: contactscore_models::contract::UnknownValue| {
             ServerError::invalid(field, e.to_string())
         })
 }
@@ -255,7 +255,7 @@ pub fn outcome(
     let outcome: Outcome =
         o.outcome
             .parse()
-            .map_err(|e: contactscore_models::schema::UnknownValue| {
+            .map_err(|e: contactscore_models::contract::UnknownValue| {
                 ServerError::invalid("outcome.outcome", e.to_string())
             })?;
     Ok(OutcomeReport {
@@ -330,13 +330,13 @@ pub fn validation(
     let status: ValidationStatus =
         req.status
             .parse()
-            .map_err(|e: contactscore_models::schema::UnknownValue| {
+            .map_err(|e: contactscore_models::contract::UnknownValue| {
                 ServerError::invalid("status", e.to_string())
             })?;
     let line_type: LineType =
         req.line_type
             .parse()
-            .map_err(|e: contactscore_models::schema::UnknownValue| {
+            .map_err(|e: contactscore_models::contract::UnknownValue| {
                 ServerError::invalid("line_type", e.to_string())
             })?;
     let carrier = req.carrier.trim();

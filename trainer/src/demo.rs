@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use contactscore_models::localtime::DAY;
+
 use crate::config::Settings;
 use crate::evaluate::{Report, evaluate};
 use crate::ingest::DispositionMap;
@@ -61,7 +63,7 @@ pub fn demo(
         sim.bad_rows()
     ));
     let p = |f: &str| -> PathBuf { data.join(f) };
-    let cutoff = params.start.as_second() + i64::from(req.days - req.holdout_days) * 86_400;
+    let cutoff = params.start.as_second() + i64::from(req.days - req.holdout_days) * DAY;
     let (n_train, n_holdout) = split_by_time(
         &p("attempts.csv"),
         cutoff,

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use contactscore_models::family::Family;
 use contactscore_trainer::config::Config;
-use contactscore_trainer::export::{ExportRequest, export};
+use contactscore_trainer::features_cmd::{ExportRequest, export};
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::threads::Threads;

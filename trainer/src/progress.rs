@@ -1,7 +1,9 @@
 //! Progress reporting: a rows/s bar on an interactive terminal, nothing in logs or pipes; stage
-//! summaries go to stderr either way.
+//! summaries go to stderr either way. [`Progress`] is where a command's progress goes;
+//! [`ReadBar`] is ingest's spinner over the rows of the file being read.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -60,6 +62,54 @@ impl Progress {
     /// Start timing a stage.
     pub fn timer(&self) -> Instant {
         Instant::now()
+    }
+}
+
+/// Ingest's read bar: a rows/s spinner on stderr naming the file being read, shown only when
+/// asked for ([`crate::ingest::IngestOptions::progress`]) and stderr is a terminal.
+pub(crate) struct ReadBar(Option<ProgressBar>);
+
+impl ReadBar {
+    /// A spinner if `wanted` and stderr is a terminal, else nothing.
+    pub(crate) fn new(wanted: bool) -> Self {
+        if !wanted || !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {msg}: {human_pos} rows ({per_sec}, {elapsed})")
+        {
+            bar.set_style(style);
+        }
+        Self(Some(bar))
+    }
+
+    /// Start a file (the message names the kind and the file name, never its contents).
+    pub(crate) fn start(&self, kind: &str, path: &Path) {
+        if let Some(bar) = &self.0 {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            bar.set_message(format!("reading {kind} {name}"));
+        }
+    }
+
+    /// Called for every row; redraws every 64Ki rows.
+    #[inline]
+    pub(crate) fn row(&self, rows_read: u64) {
+        if rows_read & 0xFFFF == 0
+            && let Some(bar) = &self.0
+        {
+            bar.inc(0x10000);
+        }
+    }
+
+    /// Ingest is done: clear the spinner.
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
     }
 }
 

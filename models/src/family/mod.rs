@@ -24,8 +24,8 @@ pub use logistic::LogisticModel;
 pub use params::{BaselineParams, GbdtParams, HyperParams, LogisticParams, ValidHyperParams};
 
 use crate::Result;
+use crate::contract::UnknownValue;
 use crate::features::FeatureSchema;
-use crate::schema::UnknownValue;
 
 /// A model family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ pub mod schema;
 pub mod state;
 pub mod tally;
 pub mod vector;
+mod zone;
 
 pub use rows::{PersonRows, RowPair};
 pub use schema::{AttrKind, AttrSpec, BASE_FEATURES, FEATURE_VERSION, FeatureSchema};

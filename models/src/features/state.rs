@@ -126,7 +126,7 @@ pub struct HourCell {
 impl HourCell {
     /// Decay factor applied to hour cells: the longest half-life, since availability is stable.
     pub fn decay(&self, t: i64) -> f32 {
-        let days = (t.saturating_sub(self.at).max(0) as f32) / 86_400.0;
+        let days = (t.saturating_sub(self.at).max(0) as f32) / DAY as f32;
         (-days / HALF_LIVES_DAYS[2]).exp2()
     }
 }
@@ -311,20 +311,6 @@ impl FeatureState {
             c.known_since = Some(c.known_since.map_or(a, |k| k.min(a)));
         }
         Ok(())
-    }
-
-    /// The zone used for contact `contact` of `person` (contact, person, country, default).
-    pub fn resolve_zone(&self, person: &PersonState, contact: Option<&ContactState>) -> u16 {
-        contact
-            .and_then(|c| c.zone)
-            .or(person.zone)
-            .or(contact.and_then(|c| c.country_zone))
-            .unwrap_or(self.default_zone)
-    }
-
-    /// Local position of `t` for `contact` of `person`.
-    pub fn local(&self, person: &PersonState, contact: Option<&ContactState>, t: i64) -> LocalTime {
-        self.zones.local(self.resolve_zone(person, contact), t)
     }
 
     /// Apply one attempt outcome. This is the only way the state learns from attempts.

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Outcome;
+use crate::localtime::DAY;
 
 /// Half-lives of the decayed counts, in days: recent behaviour, the last month, the long run.
 pub const HALF_LIVES_DAYS: [f32; 3] = [3.0, 30.0, 180.0];
@@ -17,7 +18,7 @@ pub const H: usize = HALF_LIVES_DAYS.len();
 /// Decay factors for an elapsed time, one per half-life.
 #[inline]
 pub fn decay_factors(elapsed_seconds: i64) -> [f32; H] {
-    let days = (elapsed_seconds.max(0) as f32) / 86_400.0;
+    let days = (elapsed_seconds.max(0) as f32) / DAY as f32;
     HALF_LIVES_DAYS.map(|hl| (-days / hl).exp2())
 }
 
@@ -101,7 +102,7 @@ mod tests {
     fn counts_halve_after_one_half_life() {
         let mut t = Tally::default();
         t.add(0, Outcome::RightParty);
-        let v = t.view(3 * 86_400);
+        let v = t.view(3 * DAY);
         assert!((v.attempts[0] - 0.5).abs() < 1e-5);
         assert!((v.engaged[0] - 0.5).abs() < 1e-5);
         assert!(v.attempts[2] > 0.98);

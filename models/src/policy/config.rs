@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::Policy;
-use super::window::{HOUR, Week};
+use super::window::{DAY_SECS, HOUR, Week};
 use crate::localtime::DAY;
 use crate::{Channel, Error, Result};
 
@@ -201,7 +201,7 @@ fn parse_range(s: &str) -> std::result::Result<(u32, u32), &'static str> {
     const FORM: &str = "expected \"HH:MM-HH:MM\" with start < end, within 00:00..=24:00";
     let (a, b) = s.trim().split_once('-').ok_or(FORM)?;
     let (a, b) = (parse_clock(a).ok_or(FORM)?, parse_clock(b).ok_or(FORM)?);
-    if a >= b || a >= 86_400 {
+    if a >= b || a >= DAY_SECS {
         return Err(FORM);
     }
     Ok((a, b))

@@ -4,6 +4,7 @@
 //! The example is read with the real `toml` parser (a dev-dependency only), as the server will.
 
 use super::*;
+use crate::policy::window::DAY_SECS;
 
 fn parse(text: &str) -> PolicyConfig {
     toml::from_str(text).unwrap_or_else(|e| panic!("{e}"))
@@ -135,6 +136,6 @@ fn bad_configs_name_the_key() {
     let all = parse("[windows.voice]\nsun = [\"00:00-24:00\"]\n").validate();
     assert_eq!(
         all.expect("valid").windows(Channel::Voice).day(6),
-        &[(0, 86_400)]
+        &[(0, DAY_SECS)]
     );
 }

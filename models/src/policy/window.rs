@@ -32,7 +32,7 @@ impl Week {
         }))
     }
 
-    /// Build from raw intervals (seconds of day, `start < end <= 86400`), merging them.
+    /// Build from raw intervals (seconds of day, `start < end <= DAY_SECS`), merging them.
     pub fn from_days(mut days: [Vec<(u32, u32)>; 7]) -> Self {
         for d in &mut days {
             d.sort_unstable();
@@ -77,8 +77,8 @@ impl Week {
     }
 }
 
-/// Seconds in a local day, as a window bound.
-pub const DAY_SECS: u32 = 86_400;
+/// Seconds in a local day, as a window bound: [`DAY`] as a `u32`.
+pub const DAY_SECS: u32 = DAY as u32;
 
 /// Whether the slot `[t, t + HOUR)` lies entirely inside a window of `week` in zone `zone`.
 ///

@@ -53,7 +53,8 @@ pub struct RankContact {
     pub contact: Contact,
     /// Channels to consider for it; empty = those known for it (see [`RankQuery`]).
     pub channels: Vec<Channel>,
-    /// Its zone (interned in the state's [`crate::localtime::Zones`]), when the caller knows it.
+    /// Its zone (interned in the state's [`crate::localtime::Zones`]), when the caller knows it;
+    /// first in [`FeatureState::resolve_zone_with`]'s order.
     pub zone: Option<u16>,
 }
 
@@ -107,7 +108,8 @@ pub struct RankQuery {
     pub horizon_hours: u32,
     /// At most this many suggestions.
     pub max_suggestions: usize,
-    /// The person's zone from the request, used when a contact carries none.
+    /// The person's zone from the request, used when neither the request nor the contacts file
+    /// gives the contact point one ([`FeatureState::resolve_zone_with`]).
     pub person_zone: Option<u16>,
 }
 
@@ -385,12 +387,7 @@ pub(crate) fn collect_pairs<'a>(
             if pairs.iter().any(|p: &Pair<'_>| p.key == key) {
                 return;
             }
-            let zone = zone
-                .or(cs.and_then(|c| c.zone))
-                .or(query.person_zone)
-                .or(person.zone)
-                .or(cs.and_then(|c| c.country_zone))
-                .unwrap_or(state.default_zone);
+            let zone = state.resolve_zone_with(person, cs, zone, query.person_zone);
             let mut channels: Vec<Channel> = if asked.is_empty() {
                 candidate_channels(kind, cs)
             } else {

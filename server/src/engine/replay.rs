@@ -107,6 +107,7 @@ pub fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use contactscore_models::localtime::DAY;
     use contactscore_models::{Channel, Outcome};
 
     const CUTOFF: i64 = 1_767_625_200;
@@ -136,7 +137,7 @@ mod tests {
             evidence: &evidence,
             normalizer: &normalizer,
         };
-        let before = CUTOFF - 86_400;
+        let before = CUTOFF - DAY;
         // Ordinary outcomes: the export is trusted up to its cutoff.
         assert!(!onto.replays(&rec("a", before, Outcome::NoAnswer, "v1")));
         assert!(onto.replays(&rec("a", before, Outcome::NoAnswer, "v2")));

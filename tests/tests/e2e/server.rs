@@ -6,6 +6,7 @@
 use anyhow::Result;
 use contactscore_e2e::server::{ServerProc, train_into};
 use contactscore_e2e::simulated;
+use contactscore_models::localtime::DAY;
 use contactscore_proto::v1;
 use prost_types::Timestamp;
 use tonic::Code;
@@ -127,7 +128,7 @@ async fn rank_record_and_see_the_rules_applied() -> Result<()> {
     assert_eq!(b.reason, "invalid_recent");
     assert_eq!(
         b.until.as_ref().map(|t| t.seconds),
-        Some(invalid_at + 30 * 86_400)
+        Some(invalid_at + 30 * DAY)
     );
     assert!(
         r.suggestions
@@ -172,10 +173,7 @@ async fn rank_record_and_see_the_rules_applied() -> Result<()> {
         .collect();
     assert_eq!(cool.len(), 5, "{:?}", r.blocked);
     for b in cool {
-        assert_eq!(
-            b.until.as_ref().map(|t| t.seconds),
-            Some(engaged_at + 86_400)
-        );
+        assert_eq!(b.until.as_ref().map(|t| t.seconds), Some(engaged_at + DAY));
     }
 
     // Opt-out on a channel is honoured for good.
@@ -195,7 +193,7 @@ async fn rank_record_and_see_the_rules_applied() -> Result<()> {
                 point("bia@example.com", &[], ""),
                 point(a, &["sms"], "America/New_York"),
             ],
-            as_of: Some(ts(t0 + 92 * 86_400)),
+            as_of: Some(ts(t0 + 92 * DAY)),
             ..Default::default()
         })
         .await?
@@ -390,7 +388,7 @@ fn secs(t: &Option<Timestamp>) -> i64 {
 fn local(t: i64, offset: i64) -> (i64, i64) {
     let l = t + offset;
     (
-        (l.div_euclid(86_400) + 3).rem_euclid(7),
-        l.rem_euclid(86_400) / 3_600,
+        (l.div_euclid(DAY) + 3).rem_euclid(7),
+        l.rem_euclid(DAY) / 3_600,
     )
 }

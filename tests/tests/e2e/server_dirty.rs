@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use contactscore_e2e::server::{ServerProc, train_into};
 use contactscore_e2e::simulated;
+use contactscore_models::localtime::DAY;
 use contactscore_proto::v1;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -182,7 +183,7 @@ async fn inactive(c: &mut Client, person: &str, contact: &str) -> Result<bool> {
                 point(VALID, &["voice", "sms"], ""),
                 point(UNLISTED_BR, &["voice"], ""),
             ],
-            as_of: Some(ts(MONDAY + 2 * 86_400)),
+            as_of: Some(ts(MONDAY + 2 * DAY)),
             horizon_hours: 48,
             ..Default::default()
         })

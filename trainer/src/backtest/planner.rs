@@ -117,8 +117,9 @@ pub(crate) fn naive_plan(day: &Day<'_>, slot: u32, rng: &mut ChaCha8Rng) -> Opti
 }
 
 /// The (contact, zone, channel) candidates [`rank::rank`] considers for `RankQuery { contacts:
-/// None, channels: [] }`: every contact point known at `as_of`, in the zone the ranking resolves
-/// for it, on the channels [`rank::candidate_channels`] gives it.
+/// None, channels: [], person_zone: None }`: every contact point known at `as_of`, in the zone
+/// the ranking resolves for it (the one order, [`FeatureState::resolve_zone_with`], with no zone
+/// from the request), on the channels [`rank::candidate_channels`] gives it.
 pub(crate) fn candidates(
     state: &FeatureState,
     slot: u32,
@@ -130,7 +131,7 @@ pub(crate) fn candidates(
         .iter()
         .filter(|c| c.known_at(as_of))
         .flat_map(|c| {
-            let zone = state.resolve_zone(person, Some(c));
+            let zone = state.resolve_zone_with(person, Some(c), None, None);
             rank::candidate_channels(c.kind, Some(c))
                 .into_iter()
                 .map(move |ch| (c, zone, ch))

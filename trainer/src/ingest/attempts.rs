@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::Path;
 
+use contactscore_models::contract::{MAX_AHEAD_SECONDS, implausible_time};
 use contactscore_models::rank;
-use contactscore_models::schema::{MAX_AHEAD_SECONDS, implausible_time};
 use contactscore_models::{Channel, ContactKind};
 
 use super::cell::Cell;
@@ -17,7 +17,7 @@ use super::timestamp::parse_rfc3339;
 use super::{AttemptRow, CHANNELS, Ctx, parse_channel, resolve, text};
 use crate::error::Result;
 
-use contactscore_models::schema::ATTEMPT_COLUMNS as COLUMNS;
+use contactscore_models::contract::ATTEMPT_COLUMNS as COLUMNS;
 const REQUIRED: usize = 6;
 const ID: usize = 0;
 const PERSON: usize = 1;
@@ -84,17 +84,17 @@ pub(crate) fn read(
         let (parsed, id, person) = match (result, id_text, person_text) {
             (Ok(_), Ok(""), _) => {
                 let bad = Bad::new(idx[ID], "empty_id", "empty attempt id");
-                record(&src, path, ctx, bad, &mut report)?;
+                ctx.bad_row(&src, path, bad, &mut report)?;
                 continue;
             }
             (Ok(_), _, Ok("")) => {
                 let bad = Bad::new(idx[PERSON], "empty_id", "empty person id");
-                record(&src, path, ctx, bad, &mut report)?;
+                ctx.bad_row(&src, path, bad, &mut report)?;
                 continue;
             }
             (Ok(p), Ok(id), Ok(person)) => (p, id, person),
             (Err(bad), _, _) | (_, Err(bad), _) | (_, _, Err(bad)) => {
-                record(&src, path, ctx, bad, &mut report)?;
+                ctx.bad_row(&src, path, bad, &mut report)?;
                 continue;
             }
         };
@@ -145,21 +145,6 @@ fn cell(src: &Source, col: usize) -> Cell<'_> {
     } else {
         src.cell(col)
     }
-}
-
-/// Count (or fail on) a bad row, naming the column and value.
-pub(crate) fn record(
-    src: &Source,
-    path: &Path,
-    ctx: &mut Ctx<'_>,
-    bad: Bad,
-    report: &mut FileReport,
-) -> Result<()> {
-    let (column, value) = match src.columns().get(bad.col) {
-        Some(name) => (name.as_str(), src.cell(bad.col).display()),
-        None => ("(row)", String::new()),
-    };
-    ctx.bad.record(path, src.line(), column, value, bad, report)
 }
 
 fn parse(

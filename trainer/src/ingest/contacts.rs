@@ -7,7 +7,6 @@ use std::path::Path;
 use contactscore_models::rank;
 use contactscore_models::{Channel, ContactKind};
 
-use super::attempts::record;
 use super::cell::Cell;
 use super::report::{Bad, FileReport};
 use super::source::Source;
@@ -15,7 +14,7 @@ use super::validations::{self, ValidationCols};
 use super::{CHANNELS, Ctx, KnownContact, ValidationRow, parse_channel, resolve, text};
 use crate::error::Result;
 
-use contactscore_models::schema::CONTACT_COLUMNS as COLUMNS;
+use contactscore_models::contract::CONTACT_COLUMNS as COLUMNS;
 const REQUIRED: usize = 2;
 
 /// Read the contacts file, appending to `out`, and the validation its row gives to
@@ -50,7 +49,7 @@ pub(crate) fn read(
         let (row, validation) = match parse(&src, &idx, ctx, [&mut s1, &mut s2, &mut s3]) {
             Ok(row) => row,
             Err(bad) => {
-                record(&src, path, ctx, bad, &mut report)?;
+                ctx.bad_row(&src, path, bad, &mut report)?;
                 continue;
             }
         };

@@ -6,6 +6,7 @@ mod attempts;
 mod cell;
 mod contact_cache;
 mod contacts;
+mod ctx;
 mod dispositions;
 mod intern;
 mod parquet_source;
@@ -27,8 +28,6 @@ mod tests_threads;
 #[cfg(test)]
 mod tests_validations;
 
-use std::collections::HashSet;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use contactscore_models::{
@@ -43,7 +42,8 @@ pub use source::file_sha256;
 use crate::error::{Result, TrainerError};
 use crate::threads::Threads;
 use cell::Cell;
-use report::{Bad, BadRows};
+use ctx::Ctx;
+use report::Bad;
 use source::Source;
 
 /// How to ingest.
@@ -267,7 +267,7 @@ fn read_all(paths: &InputPaths, mut ctx: Ctx<'_>) -> Result<Ingested> {
     if let Some(path) = &paths.validations {
         files.push(validations::read(path, &mut ctx, &mut validation_rows)?);
     }
-    ctx.progress.finish();
+    ctx.bar.finish();
     validation_rows.sort_by_key(|v| v.t); // stable: ties keep input order
     let mut rows = att.rows;
     if !rows.is_sorted_by_key(|r| r.t) {
@@ -287,111 +287,6 @@ fn read_all(paths: &InputPaths, mut ctx: Ctx<'_>) -> Result<Ingested> {
             skipped_examples: ctx.bad.examples,
         },
     })
-}
-
-/// State shared by the readers of all files: the id tables, the contact cache and the bad-row
-/// budget.
-pub(crate) struct Ctx<'o> {
-    pub(crate) opts: &'o IngestOptions,
-    /// What scouts normalised ahead, when there are scouts.
-    ahead: Option<&'o scout::Ahead>,
-    /// Index of the file being read, in [`read_all`]'s order.
-    file: usize,
-    pub(crate) persons: Interner,
-    pub(crate) contacts: Vec<Contact>,
-    contact_keys: Interner,
-    /// Raw contact spellings seen (by canonical key) → contact id.
-    contact_cache: contact_cache::ContactCache,
-    valid_zones: HashSet<String>,
-    pub(crate) bad: BadRows,
-    pub(crate) progress: Progress,
-}
-
-impl<'o> Ctx<'o> {
-    fn new(opts: &'o IngestOptions, ahead: Option<&'o scout::Ahead>) -> Self {
-        Self {
-            opts,
-            ahead,
-            file: 0,
-            persons: Interner::new(),
-            contacts: Vec::new(),
-            contact_keys: Interner::new(),
-            contact_cache: contact_cache::ContactCache::default(),
-            valid_zones: HashSet::new(),
-            bad: BadRows::new(opts.max_bad_rows),
-            progress: Progress::new(opts.progress),
-        }
-    }
-
-    /// The contact id of a raw contact string, normalising (and caching) on first sight.
-    pub(crate) fn contact_id(&mut self, raw: &str, col: usize) -> Result<u32, Bad> {
-        let key = self.contact_cache.key(raw);
-        if let Some(id) = self.contact_cache.get(&key) {
-            return Ok(id);
-        }
-        let failed = self.contact_cache.failure_key(raw);
-        if let Some(reason) = self.contact_cache.failure(&failed) {
-            return Err(Bad::new(col, "bad_contact", reason));
-        }
-        let normalized = self
-            .ahead
-            .and_then(|a| a.take(&key, &failed))
-            .unwrap_or_else(|| scout::normalise(&self.opts.normalizer, raw))
-            .map_err(|reason| Bad::new(col, "bad_contact", reason));
-        let contact = match normalized {
-            Ok(contact) => contact,
-            Err(bad) => {
-                self.contact_cache.insert_failure(failed, &bad.reason);
-                return Err(bad);
-            }
-        };
-        let id = self.contact_keys.get_or_intern(&contact.key);
-        if id as usize == self.contacts.len() {
-            self.contacts.push(contact);
-        }
-        self.contact_cache.insert(key, id);
-        Ok(id)
-    }
-
-    /// Start reading the next file (`kind` and its name go to the progress spinner).
-    pub(crate) fn start_file(&mut self, kind: &str, path: &Path) {
-        self.progress.start(kind, path);
-    }
-
-    /// Row `rows_read` of the current file is being read (progress, and the scouts' guide to
-    /// what is already behind).
-    #[inline]
-    pub(crate) fn row(&mut self, rows_read: u64) {
-        self.progress.row(rows_read);
-        if rows_read & 0xFF == 0
-            && let Some(a) = self.ahead
-        {
-            a.at(self.file, rows_read);
-        }
-    }
-
-    /// The current file is read.
-    pub(crate) fn end_file(&mut self) {
-        self.file += 1;
-    }
-
-    /// A validated IANA time zone name, or `None` for an empty cell.
-    pub(crate) fn timezone(&mut self, s: &str, col: usize) -> Result<Option<String>, Bad> {
-        if s.is_empty() {
-            return Ok(None);
-        }
-        if !self.valid_zones.contains(s) {
-            jiff::tz::TimeZone::get(s).map_err(|_| {
-                Bad::new(
-                    col,
-                    "bad_timezone",
-                    "unknown time zone (expected an IANA name such as America/Sao_Paulo)",
-                )
-            })?;
-            self.valid_zones.insert(s.to_owned());
-        }
-        Ok(Some(s.to_owned()))
-    }
 }
 
 /// A cell as text: strings are UTF-8 checked, numbers rendered into `scratch`.
@@ -471,49 +366,4 @@ pub(crate) fn resolve(
         .filter(|i| !idx.contains(&Some(*i)))
         .collect();
     Ok(Columns { idx, others })
-}
-
-/// A rows/s spinner on stderr, shown only when asked for and stderr is a terminal.
-pub(crate) struct Progress(Option<indicatif::ProgressBar>);
-
-impl Progress {
-    fn new(wanted: bool) -> Self {
-        if !wanted || !std::io::stderr().is_terminal() {
-            return Self(None);
-        }
-        let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} {msg}: {human_pos} rows ({per_sec}, {elapsed})",
-        ) {
-            bar.set_style(style);
-        }
-        Self(Some(bar))
-    }
-
-    /// Start a file (the message names the kind and the file name, never its contents).
-    pub(crate) fn start(&self, kind: &str, path: &Path) {
-        if let Some(bar) = &self.0 {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            bar.set_message(format!("reading {kind} {name}"));
-        }
-    }
-
-    /// Called for every row; redraws every 64Ki rows.
-    #[inline]
-    pub(crate) fn row(&self, rows_read: u64) {
-        if rows_read & 0xFFFF == 0
-            && let Some(bar) = &self.0
-        {
-            bar.inc(0x10000);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
-    }
 }

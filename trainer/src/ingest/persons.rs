@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::attempts::record;
 use super::intern::Interner;
 use super::report::{Bad, FileReport};
 use super::source::Source;
@@ -62,7 +61,7 @@ pub(crate) fn read(
         let (person, zone) = match parsed {
             Ok(p) => p,
             Err(bad) => {
-                record(&src, path, ctx, bad, &mut report)?;
+                ctx.bad_row(&src, path, bad, &mut report)?;
                 continue;
             }
         };

@@ -108,8 +108,9 @@ impl BadRows {
         }
     }
 
-    /// Record one bad row: an error in fail-fast mode or past the budget, else counted in `file`.
-    pub(crate) fn record(
+    /// One bad row: an error in fail-fast mode or past the budget, else skipped, counted in
+    /// `file` and kept (masked) among the examples.
+    pub(crate) fn skip_or_fail(
         &mut self,
         path: &Path,
         line: u64,

@@ -1,6 +1,8 @@
 //! RFC 3339 timestamps → unix seconds: a hand-written fast path for the common
 //! `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` shape and jiff for everything else.
 
+use contactscore_models::localtime::DAY;
+
 /// Parse an RFC 3339 timestamp with an offset (or `Z`) into unix seconds, dropping any fraction
 /// (rounding towards the past, so it also holds before 1970). Returns a short reason on failure.
 pub(crate) fn parse_rfc3339(s: &str) -> Result<i64, String> {
@@ -70,7 +72,7 @@ fn fast(b: &[u8]) -> Option<i64> {
         _ => return None,
     };
     let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+    Some(days * DAY + hour * 3600 + minute * 60 + second - offset)
 }
 
 fn is_leap(y: i64) -> bool {

@@ -5,11 +5,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use contactscore_models::schema::VALIDATION_COLUMNS as COLUMNS;
+use contactscore_models::contract::VALIDATION_COLUMNS as COLUMNS;
 use contactscore_models::validation::parse_ported;
 use contactscore_models::{ContactKind, LineType, ValidationStatus};
 
-use super::attempts::record;
 use super::cell::Cell;
 use super::report::{Bad, FileReport};
 use super::source::Source;
@@ -81,7 +80,7 @@ pub(crate) fn parse_cells(
     let status: ValidationStatus =
         status
             .parse()
-            .map_err(|e: contactscore_models::schema::UnknownValue| {
+            .map_err(|e: contactscore_models::contract::UnknownValue| {
                 Bad::new(cols.status, "bad_validation", e.to_string())
             })?;
     let Some(at) = at else {
@@ -90,7 +89,7 @@ pub(crate) fn parse_cells(
     };
     let line_type: LineType =
         line.parse()
-            .map_err(|e: contactscore_models::schema::UnknownValue| {
+            .map_err(|e: contactscore_models::contract::UnknownValue| {
                 Bad::new(cols.line_type, "bad_validation", e.to_string())
             })?;
     let ported = parse_ported(&ported)
@@ -126,12 +125,12 @@ pub(crate) fn read(
             .collect(),
         ..FileReport::default()
     };
-    ctx.progress.start("validations", path);
+    ctx.bar.start("validations", path);
     let mut seen: HashMap<(u32, u32, i64), usize> = HashMap::new();
     let (mut s_person, mut s_contact, mut s_other) = (String::new(), String::new(), String::new());
     while src.next_row(path)? {
         report.rows_read += 1;
-        ctx.progress.row(report.rows_read);
+        ctx.bar.row(report.rows_read);
         let row = match parse(
             &src,
             &idx,
@@ -141,7 +140,7 @@ pub(crate) fn read(
         ) {
             Ok(row) => row,
             Err(bad) => {
-                record(&src, path, ctx, bad, &mut report)?;
+                ctx.bad_row(&src, path, bad, &mut report)?;
                 continue;
             }
         };

@@ -1,6 +1,8 @@
-//! The hidden response model: weekly availability patterns, channel affinity, fatigue, the exact
-//! engagement probability of an attempt, and outcome sampling consistent with it.
+//! The hidden response model: weekly availability patterns, the true state of a contact point
+//! day by day (its lifecycle), channel affinity, fatigue, the exact engagement probability of an
+//! attempt, and outcome sampling consistent with it.
 
+use contactscore_models::localtime::DAY;
 use contactscore_models::{Channel, Outcome};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -38,10 +40,10 @@ impl LocalTime {
     /// The local position of unix second `ts` at UTC offset `offset_seconds`.
     pub(crate) fn new(ts: i64, offset_seconds: i32) -> LocalTime {
         let local = ts + i64::from(offset_seconds);
-        let days = local.div_euclid(86_400);
+        let days = local.div_euclid(DAY);
         // 1970-01-01 was a Thursday (weekday 3 when Monday = 0).
         let weekday = u8::try_from((days + 3).rem_euclid(7)).unwrap_or(0);
-        let hour = u8::try_from(local.rem_euclid(86_400) / 3600).unwrap_or(0);
+        let hour = u8::try_from(local.rem_euclid(DAY) / 3600).unwrap_or(0);
         LocalTime {
             weekday,
             hour,
@@ -102,6 +104,32 @@ pub(crate) enum LineState {
     Dead,
     /// Works but now belongs to someone else.
     Reassigned,
+}
+
+/// When a contact point stops reaching the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    /// Works for the whole run.
+    Alive,
+    /// Never worked during the run.
+    DeadFromStart,
+    /// Disconnected from this day (0-based) on.
+    DiesOn(u32),
+    /// Belongs to someone else from this day on.
+    ReassignedOn(u32),
+}
+
+impl Lifecycle {
+    /// The state on day `day` (0-based).
+    pub(crate) fn state(self, day: u32) -> LineState {
+        match self {
+            Lifecycle::Alive => LineState::Alive,
+            Lifecycle::DeadFromStart => LineState::Dead,
+            Lifecycle::DiesOn(d) if day >= d => LineState::Dead,
+            Lifecycle::ReassignedOn(d) if day >= d => LineState::Reassigned,
+            Lifecycle::DiesOn(_) | Lifecycle::ReassignedOn(_) => LineState::Alive,
+        }
+    }
 }
 
 /// Everything the engagement probability of one attempt depends on.

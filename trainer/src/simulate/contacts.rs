@@ -7,7 +7,7 @@ use contactscore_models::localtime::DAY;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::behaviour::LineState;
+use super::behaviour::Lifecycle;
 use super::lookups::{Lookups, lookups};
 use super::numbers::{self, Phone};
 use super::params::{WorldParams, pick};
@@ -17,32 +17,6 @@ const UNLISTED_SHARE: f64 = 0.04;
 /// Share of those that reach the person (a range the metadata does not know yet); the rest are
 /// dead (typos, numbers that never existed).
 const UNLISTED_ALIVE: f64 = 0.3;
-
-/// When a contact point stops reaching the person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lifecycle {
-    /// Works for the whole run.
-    Alive,
-    /// Never worked during the run.
-    DeadFromStart,
-    /// Disconnected from this day (0-based) on.
-    DiesOn(u32),
-    /// Belongs to someone else from this day on.
-    ReassignedOn(u32),
-}
-
-impl Lifecycle {
-    /// The state on day `day` (0-based).
-    pub(crate) fn state(self, day: u32) -> LineState {
-        match self {
-            Lifecycle::Alive => LineState::Alive,
-            Lifecycle::DeadFromStart => LineState::Dead,
-            Lifecycle::DiesOn(d) if day >= d => LineState::Dead,
-            Lifecycle::ReassignedOn(d) if day >= d => LineState::Reassigned,
-            Lifecycle::DiesOn(_) | Lifecycle::ReassignedOn(_) => LineState::Alive,
-        }
-    }
-}
 
 /// A phone number or an email address.
 #[derive(Debug, Clone, PartialEq, Eq)]

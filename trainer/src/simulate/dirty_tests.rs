@@ -5,8 +5,8 @@
 use contactscore_models::localtime::DAY;
 use contactscore_models::{ContactNormalizer, ValidationStatus};
 
-use super::behaviour::LineState;
-use super::contacts::{Lifecycle, Point};
+use super::behaviour::{Lifecycle, LineState};
+use super::contacts::Point;
 use super::params::WorldParams;
 use super::world;
 use super::{SimulateParams, simulate};

@@ -7,8 +7,7 @@ use contactscore_models::{LineType, ValidationStatus};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::behaviour::LineState;
-use super::contacts::Lifecycle;
+use super::behaviour::{Lifecycle, LineState};
 use super::numbers::Phone;
 use super::params::{WorldParams, pick};
 

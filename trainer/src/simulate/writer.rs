@@ -143,7 +143,7 @@ pub(crate) fn run(params: &SimulateParams, out_dir: &Path) -> Result<SimulateSum
     let mut attempts = Out::create(
         out_dir,
         "attempts.csv",
-        &contactscore_models::schema::ATTEMPT_COLUMNS,
+        &contactscore_models::contract::ATTEMPT_COLUMNS,
     )?;
     let mut truth = Out::create(out_dir, "truth.csv", &["attempt_id", "p_engaged"])?;
     let mut dirt = Dirt::new(params);
@@ -268,12 +268,12 @@ fn write_population(persons: &[Person], dir: &Path, summary: &mut SimulateSummar
     let mut out = Out::create(
         dir,
         "contacts.csv",
-        &contactscore_models::schema::CONTACT_COLUMNS,
+        &contactscore_models::contract::CONTACT_COLUMNS,
     )?;
     let mut lookups = Out::create(
         dir,
         "validations.csv",
-        &contactscore_models::schema::VALIDATION_COLUMNS,
+        &contactscore_models::contract::VALIDATION_COLUMNS,
     )?;
     for p in persons {
         let id = p.id();

@@ -8,6 +8,7 @@ use std::path::Path;
 use contactscore_models::ContactNormalizer;
 use contactscore_models::features::Candidate;
 use contactscore_models::features::{FeatureSchema, FeatureState};
+use contactscore_models::localtime::DAY;
 use contactscore_trainer::ingest::{AttemptRow, Ingested};
 use contactscore_trainer::ingest::{DispositionMap, IngestOptions, InputPaths, ingest};
 use contactscore_trainer::progress::Progress;
@@ -84,7 +85,7 @@ fn features_do_not_see_later_attempts_or_validations() {
         ..SimulateParams::default()
     };
     let sim = simulate(&params, dir.path()).expect("simulate");
-    let cutoff = params.start.as_second() + 20 * 86_400;
+    let cutoff = params.start.as_second() + 20 * DAY;
 
     // Keep only the attempts and validations before the cutoff.
     let p = |f: &str| dir.path().join(f);

@@ -6,7 +6,7 @@ mod capacity;
 mod cli;
 mod determinism;
 mod dirty;
-mod export;
+mod features_cmd;
 mod leakage;
 mod plan;
 mod promotion;

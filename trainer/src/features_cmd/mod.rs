@@ -1,5 +1,6 @@
-//! `features`: the point-in-time feature rows of an attempt log, written to CSV or Parquet for
-//! analysis outside the trainer (notebooks, other learners, audits of what a model saw).
+//! The `features` command: the point-in-time feature rows of an attempt log, written to CSV or
+//! Parquet for analysis outside the trainer (notebooks, other learners, audits of what a model
+//! saw); the file formats are in `sink.rs`.
 //!
 //! Rows come from the same replay as training and scoring, so they are exactly the rows a model
 //! is fitted on or scored with: each attempt's features from the state *before* it. Without a
@@ -10,6 +11,8 @@
 //! (in time order within a person), which is how the replay visits them; the output is streamed,
 //! so an export never holds more than one batch of rows.
 
+mod sink;
+
 use std::path::PathBuf;
 
 use contactscore_models::artifact::{LoadedVersion, Registry};
@@ -18,13 +21,13 @@ use contactscore_models::model::ResponseModel;
 use contactscore_models::{ContactNormalizer, Target};
 
 use crate::config::Settings;
-use crate::export_sink::Row;
 use crate::ingest::InputPaths;
 use crate::pipeline::{Prelude, Prepared, prepare};
 use crate::progress::Progress;
 use crate::replay::{Selection, replay};
 use crate::threads::Threads;
 use crate::{Result, TrainerError};
+use sink::Row;
 
 /// What to export.
 #[derive(Debug, Clone)]
@@ -71,7 +74,7 @@ pub fn export(
     progress: &Progress,
 ) -> Result<ExportSummary> {
     // Check the output before any work: a known format, and not one of the inputs.
-    let sink_kind = crate::export_sink::Kind::of(&req.out)?;
+    let sink_kind = sink::Kind::of(&req.out)?;
     let same = |p: &PathBuf| match (p.canonicalize(), req.out.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         (Err(_), _) | (_, Err(_)) => false,

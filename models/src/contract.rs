@@ -111,7 +111,7 @@ impl fmt::Display for Channel {
 pub const EARLIEST_PLAUSIBLE: i64 = 631_152_000;
 
 /// How far after the present an attempt may be dated (clock skew between dialers and the host).
-pub const MAX_AHEAD_SECONDS: i64 = 86_400;
+pub const MAX_AHEAD_SECONDS: i64 = crate::localtime::DAY;
 
 /// Why `t` (unix seconds) is not a plausible attempt instant when the present is `now`, if it is
 /// not: before [`EARLIEST_PLAUSIBLE`], or more than `max_ahead` seconds after `now`. Checked where
