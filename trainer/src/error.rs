@@ -84,6 +84,23 @@ impl TrainerError {
         }
     }
 
+    /// A bad row of `path`: its line, column and (already quoted or masked) value, and why.
+    pub fn bad_row(
+        path: impl Into<PathBuf>,
+        line: u64,
+        column: &str,
+        value: &str,
+        reason: impl Into<String>,
+    ) -> Self {
+        TrainerError::BadRow {
+            file: path.into(),
+            line,
+            column: column.to_owned(),
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
     /// A CSV error on `path`: its I/O errors as [`TrainerError::Io`], anything else as a
     /// malformed file naming the line when known.
     pub fn csv(path: impl Into<PathBuf>, e: csv::Error) -> Self {

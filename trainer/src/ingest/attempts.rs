@@ -79,8 +79,8 @@ pub(crate) fn read(
         report.rows_read += 1;
         ctx.row(report.rows_read);
         let result = parse(&src, &idx, ctx, &mut s_contact, &mut s_other);
-        let id_text = text(cell(&src, idx[ID]), &mut s_id, idx[ID]);
-        let person_text = text(cell(&src, idx[PERSON]), &mut s_person, idx[PERSON]);
+        let id_text = text(src.optional_cell(idx[ID]), &mut s_id, idx[ID]);
+        let person_text = text(src.optional_cell(idx[PERSON]), &mut s_person, idx[PERSON]);
         let (parsed, id, person) = match (result, id_text, person_text) {
             (Ok(_), Ok(""), _) => {
                 let bad = Bad::new(idx[ID], "empty_id", "empty attempt id");
@@ -139,14 +139,6 @@ pub(crate) fn read(
     Ok(report)
 }
 
-fn cell(src: &Source, col: usize) -> Cell<'_> {
-    if col == usize::MAX {
-        Cell::Null
-    } else {
-        src.cell(col)
-    }
-}
-
 fn parse(
     src: &Source,
     idx: &[usize],
@@ -154,19 +146,13 @@ fn parse(
     s_contact: &mut String,
     s_other: &mut String,
 ) -> Result<Parsed, Bad> {
-    if let Some(n) = src.ragged() {
-        let msg = format!(
-            "row has {n} fields but the header has {}",
-            src.columns().len()
-        );
-        return Err(Bad::new(usize::MAX, "bad_record", msg));
-    }
-    let channel = match cell(src, idx[CHANNEL]) {
+    src.check_shape()?;
+    let channel = match src.optional_cell(idx[CHANNEL]) {
         Cell::Str(b) => parse_channel(b),
         Cell::Null | Cell::Int(_) | Cell::Float(_) | Cell::Time(_) => None,
     }
     .ok_or_else(|| Bad::new(idx[CHANNEL], "unknown_channel", CHANNELS))?;
-    let t = match cell(src, idx[AT]) {
+    let t = match src.optional_cell(idx[AT]) {
         Cell::Time(t) => t,
         Cell::Str(b) if !b.is_empty() => {
             let s = std::str::from_utf8(b)
@@ -184,14 +170,14 @@ fn parse(
     if let Some(why) = implausible_time(t, ctx.opts.now, MAX_AHEAD_SECONDS) {
         return Err(Bad::new(idx[AT], "implausible_time", why));
     }
-    let outcome_text = text(cell(src, idx[OUTCOME]), s_other, idx[OUTCOME])?;
+    let outcome_text = text(src.optional_cell(idx[OUTCOME]), s_other, idx[OUTCOME])?;
     let outcome = ctx.opts.dispositions.resolve(outcome_text).ok_or_else(|| {
         let why = "unknown outcome (expected a canonical outcome such as no_answer, right_party, \
                    or a code from the disposition map)";
         Bad::new(idx[OUTCOME], "unknown_outcome", why)
     })?;
-    let duration_seconds = duration(cell(src, idx[DURATION]), idx[DURATION])?;
-    let raw = text(cell(src, idx[CONTACT]), s_contact, idx[CONTACT])?;
+    let duration_seconds = duration(src.optional_cell(idx[DURATION]), idx[DURATION])?;
+    let raw = text(src.optional_cell(idx[CONTACT]), s_contact, idx[CONTACT])?;
     let contact = ctx.contact_id(raw, idx[CONTACT])?;
     let kind = ctx.contacts[contact as usize].kind;
     if !rank::supports(kind, channel) {

@@ -7,7 +7,6 @@ use std::path::Path;
 use contactscore_models::rank;
 use contactscore_models::{Channel, ContactKind};
 
-use super::cell::Cell;
 use super::report::{Bad, FileReport};
 use super::source::Source;
 use super::validations::{self, ValidationCols};
@@ -70,35 +69,21 @@ pub(crate) fn read(
     Ok(report)
 }
 
-fn cell(src: &Source, col: usize) -> Cell<'_> {
-    if col == usize::MAX {
-        Cell::Null
-    } else {
-        src.cell(col)
-    }
-}
-
 fn parse(
     src: &Source,
     idx: &[usize],
     ctx: &mut Ctx<'_>,
     [s_person, s_contact, s_other]: [&mut String; 3],
 ) -> Result<(KnownContact, Option<ValidationRow>), Bad> {
-    if let Some(n) = src.ragged() {
-        let msg = format!(
-            "row has {n} fields but the header has {}",
-            src.columns().len()
-        );
-        return Err(Bad::new(usize::MAX, "bad_record", msg));
-    }
-    let person = text(cell(src, idx[0]), s_person, idx[0])?;
+    src.check_shape()?;
+    let person = text(src.optional_cell(idx[0]), s_person, idx[0])?;
     if person.is_empty() {
         return Err(Bad::new(idx[0], "empty_id", "empty person id"));
     }
-    let raw = text(cell(src, idx[1]), s_contact, idx[1])?;
+    let raw = text(src.optional_cell(idx[1]), s_contact, idx[1])?;
     let contact = ctx.contact_id(raw, idx[1])?;
     let kind = ctx.contacts[contact as usize].kind;
-    let channels_text = text(cell(src, idx[2]), s_other, idx[2])?;
+    let channels_text = text(src.optional_cell(idx[2]), s_other, idx[2])?;
     let mut channels = Vec::new();
     for part in channels_text
         .split(';')
@@ -122,9 +107,9 @@ fn parse(
             .collect();
     }
     channels.sort();
-    let zone = text(cell(src, idx[3]), s_other, idx[3])?;
+    let zone = text(src.optional_cell(idx[3]), s_other, idx[3])?;
     let timezone = ctx.timezone(zone, idx[3])?;
-    let added_at = validations::timestamp(cell(src, idx[4]), idx[4])?;
+    let added_at = validations::timestamp(src.optional_cell(idx[4]), idx[4])?;
     let vcols = ValidationCols {
         status: idx[5],
         at: idx[6],

@@ -153,13 +153,7 @@ fn parse<'s>(
     s_person: &'s mut String,
     s_other: &mut String,
 ) -> Result<(&'s str, Option<String>), Bad> {
-    if let Some(n) = src.ragged() {
-        let msg = format!(
-            "row has {n} fields but the header has {}",
-            src.columns().len()
-        );
-        return Err(Bad::new(usize::MAX, "bad_record", msg));
-    }
+    src.check_shape()?;
     let person = text(src.cell(cells.person_col), s_person, cells.person_col)?;
     if person.is_empty() {
         return Err(Bad::new(cells.person_col, "empty_id", "empty person id"));

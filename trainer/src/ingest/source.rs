@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::cell::Cell;
 use super::parquet_source::ParquetSource;
+use super::report::Bad;
 use crate::error::{Result, TrainerError};
 
 /// Streaming SHA-256 of a file.
@@ -145,13 +146,30 @@ impl Source {
         }
     }
 
-    /// For CSV, the current record's field count when it has more fields than the header.
-    pub(crate) fn ragged(&self) -> Option<usize> {
+    /// A row with more fields than the header is misaligned: a bad row (`bad_record`). Short
+    /// rows are fine (trailing empty fields dropped by some exporters: the missing cells read as
+    /// empty).
+    pub(crate) fn check_shape(&self) -> std::result::Result<(), Bad> {
         match self {
-            // Short rows are fine (trailing empty fields dropped by some exporters: the missing
-            // cells read as empty); extra fields mean the row is misaligned.
-            Source::Csv(c) => (c.record.len() > c.columns.len()).then_some(c.record.len()),
-            Source::Parquet(_) => None,
+            Source::Csv(c) if c.record.len() > c.columns.len() => {
+                let msg = format!(
+                    "row has {} fields but the header has {}",
+                    c.record.len(),
+                    c.columns.len()
+                );
+                Err(Bad::new(usize::MAX, "bad_record", msg))
+            }
+            Source::Csv(_) | Source::Parquet(_) => Ok(()),
+        }
+    }
+
+    /// The cell of an optional column, `col` being `usize::MAX` when the file lacks it (read as
+    /// null).
+    pub(crate) fn optional_cell(&self, col: usize) -> Cell<'_> {
+        if col == usize::MAX {
+            Cell::Null
+        } else {
+            self.cell(col)
         }
     }
 

@@ -30,14 +30,6 @@ pub(crate) struct ValidationCols {
 /// The parsed cells of one validation: instant, status, line type, ported.
 pub(crate) type Cells = (i64, ValidationStatus, LineType, Option<bool>);
 
-fn cell(src: &Source, col: usize) -> Cell<'_> {
-    if col == usize::MAX {
-        Cell::Null
-    } else {
-        src.cell(col)
-    }
-}
-
 /// A timestamp cell (RFC 3339 text or a Parquet timestamp); `None` when empty.
 pub(crate) fn timestamp(c: Cell<'_>, col: usize) -> Result<Option<i64>, Bad> {
     match c {
@@ -66,10 +58,10 @@ pub(crate) fn parse_cells(
     cols: ValidationCols,
     scratch: &mut String,
 ) -> Result<Option<Cells>, Bad> {
-    let at = timestamp(cell(src, cols.at), cols.at)?;
-    let status = text(cell(src, cols.status), scratch, cols.status)?.to_owned();
-    let line = text(cell(src, cols.line_type), scratch, cols.line_type)?.to_owned();
-    let ported = text(cell(src, cols.ported), scratch, cols.ported)?.to_owned();
+    let at = timestamp(src.optional_cell(cols.at), cols.at)?;
+    let status = text(src.optional_cell(cols.status), scratch, cols.status)?.to_owned();
+    let line = text(src.optional_cell(cols.line_type), scratch, cols.line_type)?.to_owned();
+    let ported = text(src.optional_cell(cols.ported), scratch, cols.ported)?.to_owned();
     if at.is_none() && status.is_empty() && line.is_empty() && ported.is_empty() {
         return Ok(None);
     }
@@ -166,18 +158,12 @@ fn parse(
     ctx: &mut Ctx<'_>,
     [s_person, s_contact, s_other]: [&mut String; 3],
 ) -> Result<ValidationRow, Bad> {
-    if let Some(n) = src.ragged() {
-        let msg = format!(
-            "row has {n} fields but the header has {}",
-            src.columns().len()
-        );
-        return Err(Bad::new(usize::MAX, "bad_record", msg));
-    }
-    let person = text(cell(src, idx[0]), s_person, idx[0])?;
+    src.check_shape()?;
+    let person = text(src.optional_cell(idx[0]), s_person, idx[0])?;
     if person.is_empty() {
         return Err(Bad::new(idx[0], "empty_id", "empty person id"));
     }
-    let raw = text(cell(src, idx[1]), s_contact, idx[1])?;
+    let raw = text(src.optional_cell(idx[1]), s_contact, idx[1])?;
     let contact = ctx.contact_id(raw, idx[1])?;
     if ctx.contacts[contact as usize].kind == ContactKind::Email {
         let why = "carrier validation applies to phone numbers, not email addresses";

@@ -9,22 +9,6 @@ use contactscore_models::plan::{Capacity, CapacityEntry, PlanWindow};
 
 use crate::{Result, TrainerError};
 
-fn bad(
-    path: &Path,
-    line: u64,
-    column: &str,
-    value: &str,
-    reason: impl Into<String>,
-) -> TrainerError {
-    TrainerError::BadRow {
-        file: path.to_owned(),
-        line,
-        column: column.to_owned(),
-        value: value.to_owned(),
-        reason: reason.into(),
-    }
-}
-
 /// Read the capacity file at `path` for `window`. A file without lines means unlimited.
 pub(super) fn read(path: &Path, window: &PlanWindow) -> Result<Capacity> {
     let file_error = |reason: String| TrainerError::BadFile {
@@ -59,7 +43,13 @@ pub(super) fn read(path: &Path, window: &PlanWindow) -> Result<Capacity> {
             Ok(false) => break,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                return Err(bad(path, line, "(row)", "", e.to_string()));
+                return Err(TrainerError::bad_row(
+                    path,
+                    line,
+                    "(row)",
+                    "",
+                    e.to_string(),
+                ));
             }
         }
         let line = record.position().map_or(0, |p| p.line());
@@ -68,7 +58,7 @@ pub(super) fn read(path: &Path, window: &PlanWindow) -> Result<Capacity> {
         let slot_start = start
             .parse::<jiff::Timestamp>()
             .map_err(|e| {
-                bad(
+                TrainerError::bad_row(
                     path,
                     line,
                     "slot_start",
@@ -79,7 +69,7 @@ pub(super) fn read(path: &Path, window: &PlanWindow) -> Result<Capacity> {
             .as_second();
         let n = field(Some(attempts_col));
         let attempts = n.parse::<u32>().map_err(|_| {
-            bad(
+            TrainerError::bad_row(
                 path,
                 line,
                 "attempts",
@@ -93,7 +83,7 @@ pub(super) fn read(path: &Path, window: &PlanWindow) -> Result<Capacity> {
         } else {
             Some(
                 ch.parse::<Channel>()
-                    .map_err(|e| bad(path, line, "channel", ch, e.to_string()))?,
+                    .map_err(|e| TrainerError::bad_row(path, line, "channel", ch, e.to_string()))?,
             )
         };
         entries.push(CapacityEntry {
@@ -111,7 +101,7 @@ pub(super) fn read(path: &Path, window: &PlanWindow) -> Result<Capacity> {
                 .and_then(|r| r.split(']').next())
                 .and_then(|i| i.parse::<usize>().ok());
             if let Some((line, value)) = i.and_then(|i| lines.get(i)) {
-                return bad(path, *line, "slot_start", value, reason.clone());
+                return TrainerError::bad_row(path, *line, "slot_start", value, reason.clone());
             }
         }
         TrainerError::Model(e)

@@ -47,22 +47,6 @@ struct Raw {
     zone: Option<u16>,
 }
 
-fn bad(
-    path: &Path,
-    line: u64,
-    column: &str,
-    value: &str,
-    reason: impl Into<String>,
-) -> TrainerError {
-    TrainerError::BadRow {
-        file: path.to_owned(),
-        line,
-        column: column.to_owned(),
-        value: value.to_owned(),
-        reason: reason.into(),
-    }
-}
-
 /// Read the list at `path`; zones it names (and the zones of its numbers' countries) are
 /// interned into `state`.
 pub(super) fn read(
@@ -107,17 +91,29 @@ pub(super) fn read(
             Ok(false) => break,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                return Err(bad(path, line, "(row)", "", e.to_string()));
+                return Err(TrainerError::bad_row(
+                    path,
+                    line,
+                    "(row)",
+                    "",
+                    e.to_string(),
+                ));
             }
         }
         let line = record.position().map_or(0, |p| p.line());
         let field = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
         let id = field(Some(person_col));
         if id.is_empty() {
-            return Err(bad(path, line, "person_id", id, "empty person id"));
+            return Err(TrainerError::bad_row(
+                path,
+                line,
+                "person_id",
+                id,
+                "empty person id",
+            ));
         }
         if id.len() > MAX_ID_LEN {
-            return Err(bad(
+            return Err(TrainerError::bad_row(
                 path,
                 line,
                 "person_id",
@@ -142,24 +138,22 @@ pub(super) fn read(
         let mut channels = Vec::new();
         let listed = field(channels_col);
         for part in listed.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let c = part
-                .parse::<Channel>()
-                .map_err(|e| bad(path, line, "channels", listed, e.to_string()))?;
+            let c = part.parse::<Channel>().map_err(|e| {
+                TrainerError::bad_row(path, line, "channels", listed, e.to_string())
+            })?;
             if !channels.contains(&c) {
                 channels.push(c);
             }
         }
         let tz = field(zone_col);
-        let zone = if tz.is_empty() {
-            None
-        } else {
-            Some(
-                state
-                    .zones
-                    .intern(tz)
-                    .map_err(|e| bad(path, line, "timezone", tz, e.to_string()))?,
-            )
-        };
+        let zone =
+            if tz.is_empty() {
+                None
+            } else {
+                Some(state.zones.intern(tz).map_err(|e| {
+                    TrainerError::bad_row(path, line, "timezone", tz, e.to_string())
+                })?)
+            };
         raws.push(Raw {
             person,
             line,
@@ -172,7 +166,7 @@ pub(super) fn read(
     list.contacts = raws.len();
     for (raw, contact) in raws.into_iter().zip(normalized) {
         let contact = contact.map_err(|reason| {
-            bad(
+            TrainerError::bad_row(
                 path,
                 raw.line,
                 "contact",
@@ -185,7 +179,13 @@ pub(super) fn read(
                 "channel {c} cannot carry this kind of contact ({:?})",
                 contact.kind
             );
-            return Err(bad(path, raw.line, "channels", c.as_str(), why));
+            return Err(TrainerError::bad_row(
+                path,
+                raw.line,
+                "channels",
+                c.as_str(),
+                why,
+            ));
         }
         // A number new to the state takes its country's zone when the plan's hypothetical
         // attempts are applied: have it interned.
@@ -195,7 +195,7 @@ pub(super) fn read(
         let p = &mut list.persons[raw.person];
         let contacts = p.contacts.get_or_insert_with(Vec::new);
         if contacts.len() >= MAX_CONTACTS {
-            return Err(bad(
+            return Err(TrainerError::bad_row(
                 path,
                 raw.line,
                 "contact",
