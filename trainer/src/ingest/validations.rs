@@ -117,12 +117,12 @@ pub(crate) fn read(
             .collect(),
         ..FileReport::default()
     };
-    ctx.bar.start("validations", path);
+    ctx.start_file("validations", path);
     let mut seen: HashMap<(u32, u32, i64), usize> = HashMap::new();
     let (mut s_person, mut s_contact, mut s_other) = (String::new(), String::new(), String::new());
     while src.next_row(path)? {
         report.rows_read += 1;
-        ctx.bar.row(report.rows_read);
+        ctx.row(report.rows_read);
         let row = match parse(
             &src,
             &idx,
@@ -147,6 +147,7 @@ pub(crate) fn read(
         out.push(row);
         report.rows_used += 1;
     }
+    ctx.end_file();
     report.sha256 = src.finish(path)?;
     Ok(report)
 }
