@@ -3,14 +3,16 @@
 //! per-core figure), per-family fit times, total wall time and peak memory (VmHWM). Figures go
 //! to BENCHMARKS.md.
 //!
-//! `cargo bench -p contactscore-trainer --bench train_pipeline -- [PERSONS] [DAYS]`
-//! (default 250 000 persons × 90 days ≈ 10M attempts).
+//! `cargo bench -p contactscore-trainer --bench train_pipeline -- [PERSONS] [DAYS] [THREADS]`
+//! (default 250 000 persons × 90 days ≈ 10M attempts, every core; `THREADS` is `train
+//! --threads`, so 1 and 2 give the per-stage speed-up of the second core).
 
 use std::time::Instant;
 
 use contactscore_trainer::config::Config;
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
+use contactscore_trainer::threads::Threads;
 use contactscore_trainer::train::{TrainRequest, train};
 
 fn peak_rss_mib() -> Option<f64> {
@@ -28,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let persons = nums.first().copied().unwrap_or(250_000);
     let days = nums.get(1).copied().unwrap_or(90);
+    let threads = Threads::new(nums.get(2).copied().unwrap_or(0) as usize);
     let dir = tempfile::tempdir()?;
     let t = Instant::now();
     let params = SimulateParams {
@@ -46,13 +49,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("attempts.csv: {:.0} MiB", size as f64 / (1 << 20) as f64);
 
     let settings = Config::default().validate()?;
-    let req = TrainRequest::on_simulated(
+    let mut req = TrainRequest::on_simulated(
         dir.path(),
         "attempts.csv",
         "validations.csv",
         dir.path().join("models"),
         sim.bad_rows(),
     );
+    req.threads = threads;
+    println!("train --threads {threads}");
     let out = train(&req, &settings, &Progress::new(false))?;
     let n = out.manifest.rows.attempts as f64;
     let get = |k: &str| {
