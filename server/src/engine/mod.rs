@@ -289,7 +289,14 @@ impl Engine {
         // The first parse loads libphonenumber's metadata (~80 ms): pay it here, not in a Rank.
         let _ = normalizer.normalize("+14155550100");
         let mut state = loaded.state;
-        state.zones.intern_all_known()?;
+        let unloadable_zones = state.zones.intern_all_known();
+        if unloadable_zones > 0 {
+            tracing::warn!(
+                unloadable_zones,
+                "some zones of the time-zone database could not be loaded; requests naming them \
+                 are answered as naming an unknown zone"
+            );
+        }
         // Erasures first, outside the gate (hashing every id takes a while on big states).
         let (generation, erased) = {
             let er = self.erasures.lock();
