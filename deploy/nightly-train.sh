@@ -25,7 +25,7 @@
 # the summary says "reload: failed ..." and the exit code stays 0.
 #
 # Environment (default in brackets):
-#   CONTACTSCORE_EXPORT_DIR        the day's export [/var/lib/contactscore/export]; strftime
+#   CONTACTSCORE_EXPORT_DIR        the day's export [/srv/contactscore/export]; strftime
 #                                  sequences are expanded for CONTACTSCORE_EXPORT_DATE, e.g.
 #                                  /srv/export/%Y-%m-%d. It holds attempts*.csv, attempts*.csv.gz
 #                                  or attempts*.parquet (all of them are read), and optionally
@@ -155,7 +155,7 @@ esac
 
 # ---- configuration (exit 2) --------------------------------------------------------------------
 
-export_spec=${CONTACTSCORE_EXPORT_DIR:-/var/lib/contactscore/export}
+export_spec=${CONTACTSCORE_EXPORT_DIR:-/srv/contactscore/export}
 export_date=${CONTACTSCORE_EXPORT_DATE:-today}
 ready_file=${CONTACTSCORE_EXPORT_READY_FILE:-}
 required_inputs=${CONTACTSCORE_REQUIRED_INPUTS-contacts persons}
@@ -410,8 +410,12 @@ if [[ $result == promoted && -n $server_addr ]]; then
             fi
         done <<<"$out"
         if ((grc != 0)); then
-            first=${out%%$'\n'*}
-            reload="failed: $grpcurl exited $grc: ${first:0:200} (the server polls CURRENT)"
+            # grpcurl's error on one line: "ERROR: Code: PermissionDenied Message: ..."
+            flat=$(trim "${out//[[:space:]]/ }")
+            while [[ $flat == *'  '* ]]; do
+                flat=${flat//'  '/' '}
+            done
+            reload="failed: ${grpcurl##*/} exited $grc: ${flat:0:200} (the server polls CURRENT)"
         elif [[ $served == "$new" ]]; then
             reload="ok, the server serves $new"
         else
