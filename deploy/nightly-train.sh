@@ -214,7 +214,7 @@ if [[ ! -d $models_dir ]]; then
         fail 2 config "cannot create the models directory $models_dir (CONTACTSCORE_MODELS_DIR)"
 fi
 [[ -w $models_dir ]] ||
-    fail 2 config "the models directory $models_dir is not writable by $(id -un) (CONTACTSCORE_MODELS_DIR)"
+    fail 2 config "the models directory $models_dir is not writable by uid $(id -u) (CONTACTSCORE_MODELS_DIR)"
 
 token=''
 if [[ -n $token_file ]]; then
