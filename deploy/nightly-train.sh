@@ -45,8 +45,8 @@
 #   CONTACTSCORE_TRAIN_ARGS        more train flags, split on whitespace (no quoting), e.g.
 #                                  "--family gbdt --threads 2" [none]. Flags this script sets
 #                                  itself are refused (exit 2)
-#   CONTACTSCORE_KEEP_VERSIONS     after a successful run, delete all but the newest N versions,
-#                                  never CURRENT [0: keep every version]
+#   CONTACTSCORE_KEEP_VERSIONS     after a successful run, delete all but the newest N versions
+#                                  (the new one included), never CURRENT [0: keep every version]
 #   CONTACTSCORE_SERVER_ADDR       host:port of the server for a ReloadModel request once a version
 #                                  is promoted [unset: no request; the server's poll finds it]
 #   CONTACTSCORE_ADMIN_TOKEN_FILE  file holding the server's admin token for that request
@@ -360,18 +360,20 @@ fi
 
 pruned=''
 if ((keep_versions > 0)); then
-    versions=()
+    # The version just trained always stays and counts as the newest; of the others, the newest
+    # keep_versions - 1 stay, and CURRENT. Version ids sort by creation time to the second only
+    # (two versions made in the same second sort by their hash), hence $new set apart.
+    others=()
     for d in "$models_dir"/*/; do
         v=${d%/}
         v=${v##*/}
-        if [[ $v =~ $VERSION_RE && -f $models_dir/$v/manifest.json ]]; then
-            versions+=("$v")
+        if [[ $v != "$new" && $v =~ $VERSION_RE && -f $models_dir/$v/manifest.json ]]; then
+            others+=("$v")
         fi
     done
     removed=0
-    # Version ids sort by creation time (LC_ALL=C): the oldest come first.
-    for ((i = 0; i < ${#versions[@]} - keep_versions; i++)); do
-        v=${versions[i]}
+    for ((i = 0; i < ${#others[@]} - (keep_versions - 1); i++)); do
+        v=${others[i]}
         [[ $v != "$now" ]] || continue
         if rm -rf -- "${models_dir:?}/$v"; then
             removed=$((removed + 1))
