@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Static checks of deploy/ that CI does not run (the behaviour is tested by
-# tests/tests/e2e/deploy_nightly.rs): bash -n and shellcheck on the scripts, systemd-analyze
+# tests/tests/e2e/deploy/): bash -n and shellcheck on the scripts, systemd-analyze
 # verify and security on the units (ExecStart= pointed at built binaries), kubernetes-validate
 # --strict on the manifests. A tool that is not installed is reported and skipped; install them
 # with `apt-get install shellcheck` and `pip install kubernetes-validate` (in a venv: set
