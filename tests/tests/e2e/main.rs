@@ -3,6 +3,7 @@
 //! `contactscore-server` binary started on `127.0.0.1:0` and driven by tonic and Python clients.
 
 mod common;
+mod deploy;
 mod fault_late_evidence;
 mod fault_requests;
 mod fault_state_dir;
