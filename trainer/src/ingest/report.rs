@@ -134,11 +134,13 @@ impl BadRows {
             bad.reason,
             quote(&shown)
         );
+        // The error carries the value as shown in the examples: masked unless the column holds
+        // no personal data, since it ends up on stderr and in a scheduler's logs.
         let err = TrainerError::BadRow {
             file: path.to_owned(),
             line,
             column: column.to_owned(),
-            value,
+            value: shown,
             reason: bad.reason,
         };
         if self.max == 0 {
