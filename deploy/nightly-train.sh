@@ -331,7 +331,15 @@ if ((rc != 0)); then
         while IFS= read -r line; do
             [[ $line != error:* ]] || last=${line#error: }
         done <"$tmp/stderr"
-        why="the trainer exited $rc: ${last:-no error message}"
+        # The trainer's own exit codes (README, "Exit codes") say which kind of failure it was.
+        case $rc in
+        2) kind='configuration' ;;
+        3) kind='bad input data' ;;
+        4) kind='a file could not be read or written' ;;
+        5) kind='a stored version is unreadable' ;;
+        *) kind='failed' ;;
+        esac
+        why="the trainer exited $rc ($kind): ${last:-no error message}"
     fi
     fail 4 training "$why; CURRENT is still ${now:-none}"
 fi

@@ -75,7 +75,33 @@ pub enum TrainerError {
     Model(#[from] contactscore_models::Error),
 }
 
+/// The command's exit code for an error, so a scheduler can tell what to do without reading the
+/// message (documented in the README's command-line section). `0` is success; clap's own usage
+/// errors exit with [`EXIT_CONFIG`] too.
+pub const EXIT_FAILED: u8 = 1;
+/// A configuration or command-line value is wrong: fix the invocation, do not retry as is.
+pub const EXIT_CONFIG: u8 = 2;
+/// The input data is bad (a bad row or file, too many bad rows, too little data): fix the export.
+pub const EXIT_BAD_INPUT: u8 = 3;
+/// Reading or writing a file failed (missing, unreadable, disk full): often worth a retry.
+pub const EXIT_IO: u8 = 4;
+/// A stored model version is unreadable or fails its checks: look at the models directory.
+pub const EXIT_ARTIFACT: u8 = 5;
+
 impl TrainerError {
+    /// The exit code this error ends the command with (see [`EXIT_FAILED`] and the others).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            TrainerError::BadRow { .. }
+            | TrainerError::BadFile { .. }
+            | TrainerError::TooManyBadRows { .. } => EXIT_BAD_INPUT,
+            TrainerError::Io { .. } => EXIT_IO,
+            TrainerError::Config(_) => EXIT_CONFIG,
+            TrainerError::Backtest(_) | TrainerError::Internal(_) => EXIT_FAILED,
+            TrainerError::Model(e) => model_exit_code(e),
+        }
+    }
+
     /// Shorthand for an I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         TrainerError::Io {
@@ -117,6 +143,23 @@ impl TrainerError {
                 None => format!("malformed CSV: {kind:?}"),
             },
         }
+    }
+}
+
+/// The exit code for an error of the shared library (see [`TrainerError::exit_code`]).
+pub fn model_exit_code(e: &contactscore_models::Error) -> u8 {
+    use contactscore_models::Error;
+    match e {
+        Error::InvalidConfig(_) | Error::InvalidPlan { .. } | Error::VersionNotFound { .. } => {
+            EXIT_CONFIG
+        }
+        Error::InvalidContact { .. }
+        | Error::InvalidTimezone { .. }
+        | Error::UnknownValue(_)
+        | Error::NotEnoughData(_) => EXIT_BAD_INPUT,
+        Error::Io { .. } => EXIT_IO,
+        Error::Artifact { .. } => EXIT_ARTIFACT,
+        Error::Fit { .. } => EXIT_FAILED,
     }
 }
 

@@ -8,12 +8,15 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use contactscore_models::family::Family;
 use contactscore_trainer::config::Config;
+use contactscore_trainer::error::{EXIT_FAILED, model_exit_code};
 use contactscore_trainer::features_cmd::{ExportRequest, export};
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::threads::Threads;
 use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
-use contactscore_trainer::{backtest, champion, demo, evaluate, inspect, promote, score};
+use contactscore_trainer::{
+    TrainerError, backtest, champion, demo, evaluate, inspect, promote, score,
+};
 
 mod args;
 mod plan_cli;
@@ -441,12 +444,28 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// The exit code for `e`: that of the first trainer or library error in its chain (see
+/// `TrainerError::exit_code`), else 1.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    e.chain()
+        .find_map(|c| {
+            c.downcast_ref::<TrainerError>()
+                .map(TrainerError::exit_code)
+                .or_else(|| {
+                    c.downcast_ref::<contactscore_models::Error>()
+                        .map(model_exit_code)
+                })
+        })
+        .unwrap_or(EXIT_FAILED)
+}
+
 fn main() -> ExitCode {
+    // Usage errors exit with 2 (clap's convention, and ours for configuration).
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", contactscore_models::explain(e.as_ref()));
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&e))
         }
     }
 }

@@ -87,10 +87,10 @@ pub fn export(
         .chain(&req.inputs.persons)
         .chain(&req.inputs.validations);
     if let Some(p) = inputs.clone().find(|p| same(p)) {
-        return Err(TrainerError::BadFile {
-            file: p.clone(),
-            reason: "--out names an input file; it would be overwritten".into(),
-        });
+        return Err(TrainerError::Config(format!(
+            "--out {}: names an input file; it would be overwritten",
+            p.display()
+        )));
     }
     let mut start = match &req.models_dir {
         None => {

@@ -70,10 +70,10 @@ impl Kind {
         match path.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("csv") => Ok(Kind::Csv),
             Some(e) if e.eq_ignore_ascii_case("parquet") => Ok(Kind::Parquet),
-            Some(_) | None => Err(TrainerError::BadFile {
-                file: path.to_owned(),
-                reason: "the output must end in .csv or .parquet".into(),
-            }),
+            Some(_) | None => Err(TrainerError::Config(format!(
+                "--out {}: the output must end in .csv or .parquet",
+                path.display()
+            ))),
         }
     }
 

@@ -86,7 +86,7 @@ fn bad_flags_fail_with_a_message_before_any_work() {
     let out = dir.path().join("bt");
     let out = out.to_string_lossy();
     let (code, _, err) = run(&["backtest", "--eval-days", "0", "--out", &out]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains("--eval-days"), "{err}");
     let (code, _, err) = run(&[
         "backtest",
@@ -95,7 +95,7 @@ fn bad_flags_fail_with_a_message_before_any_work() {
         "--out",
         &out,
     ]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 4, "{err}");
     assert!(err.contains("policy.toml"), "{err}");
     assert!(!dir.path().join("bt").exists(), "nothing is written");
 }

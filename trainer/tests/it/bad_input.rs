@@ -53,7 +53,7 @@ fn implausible_times_are_named_skippable_bad_rows() {
 
     // Fail fast: the first implausible row is named like every other bad row.
     let (code, _, err) = train(&[]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 3, "{err}");
     assert!(err.contains(&format!("attempts.csv:{line}:")), "{err}");
     assert!(
         err.contains("attempted_at")
@@ -83,7 +83,7 @@ fn a_megabyte_value_is_quoted_in_64_characters() {
         &format!("{HEADER}A1,P1,+5511987654321,voice,2026-01-05T10:00:00Z,{huge}\n"),
     );
     let (code, _, err) = run(&["train", "--attempts", &f, "--models-dir", "unused"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(
         err.len() < 1_000,
         "{} bytes of error: {:.200}",
@@ -142,7 +142,7 @@ fn inspect_does_not_believe_a_hand_edited_family() {
     assert_ne!(edited, text, "the manifest names its family");
     std::fs::write(&path, edited).expect("edit");
     let (code, _, err) = run(&["inspect", "--models-dir", &m, "--version", &version]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 5);
     assert!(
         err.contains("family gbdt") && err.contains("logistic"),
         "{err}"

@@ -21,7 +21,7 @@ fn a_bad_timestamp_names_file_line_column_and_value() {
         "--models-dir",
         models.to_str().expect("utf-8"),
     ]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 3, "{err}");
     assert!(err.contains("attempts.csv:3"), "{err}");
     assert!(
         err.contains("attempted_at") && err.contains("yesterday"),
@@ -38,7 +38,7 @@ fn unknown_channel_and_missing_column_are_clear() {
         &format!("{HEADER}A1,P1,+5511987654321,fax,2026-01-05T10:00:00Z,no_answer\n"),
     );
     let (code, _, err) = run(&["train", "--attempts", &f, "--models-dir", "unused"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(
         err.contains("a.csv:2") && err.contains("channel") && err.contains("fax"),
         "{err}"
@@ -50,7 +50,7 @@ fn unknown_channel_and_missing_column_are_clear() {
         "attempt_id,person_id,contact,channel,outcome\n",
     );
     let (code, _, err) = run(&["train", "--attempts", &g, "--models-dir", "unused"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(
         err.contains("b.csv") && err.contains("attempted_at"),
         "{err}"
@@ -68,7 +68,7 @@ fn a_missing_file_is_named_and_its_cause_said_once() {
         "--models-dir",
         "unused",
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(err.contains("nope.csv"), "{err}");
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
@@ -89,7 +89,7 @@ fn too_little_data_is_an_error_not_a_model() {
         "--models-dir",
         models.to_str().expect("utf-8"),
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(err.contains("not enough data"), "{err}");
 }
 
@@ -135,7 +135,7 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
         &malformed.to_string(),
         "--quiet",
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(err.contains("exceed --max-bad-rows"), "{err}");
     let (code, out, err) = run(&[
         "train",
@@ -242,7 +242,7 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
 
     // Promote nothing, unknown version, corrupt file: clear errors.
     let (code, _, err) = run(&["inspect", "--models-dir", &m, "--version", "nope"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("nope"), "{err}");
     std::fs::write(models.join(&version).join("state.bin"), b"garbage").expect("corrupt");
     let (code, _, err) = run(&[
@@ -256,6 +256,6 @@ fn simulate_train_inspect_score_evaluate_round_trip() {
         "--max-bad-rows",
         &budget,
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 5);
     assert!(err.contains("corrupt"), "{err}");
 }

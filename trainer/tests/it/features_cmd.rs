@@ -264,7 +264,7 @@ fn rows_from_a_version_carry_its_scores() {
     // Bad requests name what is wrong, and leave no file behind.
     let bad = dir.path().join("x.json");
     let (code, _, err) = run(&["features", "--attempts", &s(&late), "--out", &s(&bad)]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("x.json") && err.contains(".parquet"), "{err}");
     let (code, _, err) = run(&[
         "features",
@@ -277,11 +277,11 @@ fn rows_from_a_version_carry_its_scores() {
         "--out",
         &s(&bad.with_extension("csv")),
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("--persons"), "{err}");
     // An input as the output would be overwritten: refused before any work.
     let (code, _, err) = run(&["features", "--attempts", &s(&late), "--out", &s(&late)]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(
         err.contains("late.csv") && err.contains("overwritten"),
         "{err}"
@@ -291,7 +291,7 @@ fn rows_from_a_version_carry_its_scores() {
     let target = dir.path().join("x.csv");
     std::fs::create_dir(&target).expect("dir");
     let (code, _, err) = run(&["features", "--attempts", &s(&late), "--out", &s(&target)]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(err.contains("x.csv"), "{err}");
     let left: Vec<String> = std::fs::read_dir(dir.path())
         .expect("dir")

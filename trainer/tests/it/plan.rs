@@ -211,7 +211,7 @@ fn bad_plan_input_names_file_line_column_and_value() {
         "slot_start,attempts\n2026-02-17T10:00:00Z,3\n2026-02-17T10:30:00Z,3\n",
     );
     let (code, _, err) = plan(&models, &contacts, &off_hour, &out, &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(
         err.contains("off.csv:3") && err.contains("slot_start") && err.contains("10:30"),
         "{err}"
@@ -222,7 +222,7 @@ fn bad_plan_input_names_file_line_column_and_value() {
         "person_id,contact,channels\nP1,+5511987654321,voice\nP2,+5511912345678,fax\n",
     );
     let (code, _, err) = plan(&models, &fax, &cap, &out, &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(
         err.contains("fax.csv:3") && err.contains("channels") && err.contains("fax"),
         "{err}"
@@ -233,7 +233,7 @@ fn bad_plan_input_names_file_line_column_and_value() {
         "person_id,contact\nP1,+55 11 9876-not-a-number\n",
     );
     let (code, _, err) = plan(&models, &junk, &cap, &out, &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(
         err.contains("junk.csv:2") && err.contains("contact"),
         "{err}"
@@ -255,7 +255,7 @@ fn bad_plan_input_names_file_line_column_and_value() {
         "--out",
         "unused.csv",
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("--window-end"), "{err}");
     assert!(!out.exists(), "nothing written on error");
 }

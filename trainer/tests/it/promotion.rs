@@ -262,15 +262,15 @@ fn the_gate_promotes_only_a_better_version_and_promote_verifies() {
     assert!(out.starts_with(&format!("promoted {newest} ")), "{out}");
     std::fs::write(models.join(&v4).join("state.bin"), b"garbage").expect("corrupt");
     let (code, _, err) = run(&["promote", "--models-dir", &m, "--version", &v4]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 5);
     assert!(err.contains("corrupt") && err.contains(&v4), "{err}");
     let (code, _, err) = run(&["promote", "--models-dir", &m, "--version", "nope"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("nope"), "{err}");
     // A path, even one that leads back into the registry, is not a version id.
     let sneaky = format!("../models/{v3}");
     let (code, _, err) = run(&["promote", "--models-dir", &m, "--version", &sneaky]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains(&sneaky), "{err}");
     assert_eq!(current(&models).as_deref(), Some(newest.as_str()));
 }

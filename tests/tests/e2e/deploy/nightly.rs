@@ -267,8 +267,9 @@ fn bad_exports_and_configuration_fail_with_their_codes() -> Result<()> {
     run.expect(4)?;
     let summary = run.summary();
     assert!(
-        summary.starts_with("nightly-train: failed (exit 4, training): the trainer exited 1: ")
-            && summary.contains("attempts.csv:41: column \"contact\"")
+        summary.starts_with(
+            "nightly-train: failed (exit 4, training): the trainer exited 3 (bad input data): "
+        ) && summary.contains("attempts.csv:41: column \"contact\"")
             && summary.contains("(value <redacted>")
             && summary.ends_with(&format!("; CURRENT is still {v1}")),
         "{summary}"
