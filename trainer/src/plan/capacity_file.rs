@@ -7,52 +7,23 @@ use std::path::Path;
 use contactscore_models::Channel;
 use contactscore_models::plan::{Capacity, CapacityEntry, PlanWindow};
 
+use super::table::Table;
 use crate::{Result, TrainerError};
 
 /// Read the capacity file at `path` for `window`. A file without lines means unlimited.
 pub(super) fn read(path: &Path, window: &PlanWindow) -> Result<Capacity> {
-    let file_error = |reason: String| TrainerError::BadFile {
-        file: path.to_owned(),
-        reason,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(path)
-        .map_err(|e| file_error(e.to_string()))?;
-    let header = reader
-        .headers()
-        .map_err(|e| file_error(e.to_string()))?
-        .clone();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
+    let mut table = Table::open(path)?;
+    let col = |name: &str| table.column(name);
     let (Some(slot_col), Some(attempts_col)) = (col("slot_start"), col("attempts")) else {
-        return Err(file_error(
-            "needs the columns slot_start and attempts (and optionally channel)".into(),
-        ));
+        return Err(
+            table.error("needs the columns slot_start and attempts (and optionally channel)")
+        );
     };
     let channel_col = col("channel");
     let mut entries = Vec::new();
     let mut lines = Vec::new();
     let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err(TrainerError::bad_row(
-                    path,
-                    line,
-                    "(row)",
-                    "",
-                    e.to_string(),
-                ));
-            }
-        }
-        let line = record.position().map_or(0, |p| p.line());
+    while let Some(line) = table.next(&mut record)? {
         let field = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
         let start = field(Some(slot_col));
         let slot_start = start

@@ -13,6 +13,7 @@ use contactscore_models::features::FeatureState;
 use contactscore_models::rank::{RankContact, supports};
 use contactscore_models::{Channel, Contact, ContactNormalizer, Masked, country_zones};
 
+use super::table::Table;
 use crate::{Result, TrainerError};
 
 /// Longest accepted person id (as for the server).
@@ -55,52 +56,20 @@ pub(super) fn read(
     state: &mut FeatureState,
     threads: NonZeroUsize,
 ) -> Result<List> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(path)
-        .map_err(|e| TrainerError::BadFile {
-            file: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    let header = reader
-        .headers()
-        .map_err(|e| TrainerError::BadFile {
-            file: path.to_owned(),
-            reason: e.to_string(),
-        })?
-        .clone();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
-    let person_col = col("person_id").ok_or_else(|| TrainerError::BadFile {
-        file: path.to_owned(),
-        reason: "no person_id column (the list has the contacts file's columns: person_id, \
-                 contact, channels, timezone)"
-            .into(),
+    let mut table = Table::open(path)?;
+    let col = |name: &str| table.column(name);
+    let person_col = col("person_id").ok_or_else(|| {
+        table.error(
+            "no person_id column (the list has the contacts file's columns: person_id, contact, \
+             channels, timezone)",
+        )
     })?;
     let (contact_col, channels_col, zone_col) = (col("contact"), col("channels"), col("timezone"));
     let mut list = List::default();
     let mut index: HashMap<Box<str>, usize> = HashMap::new();
     let mut raws: Vec<Raw> = Vec::new();
     let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err(TrainerError::bad_row(
-                    path,
-                    line,
-                    "(row)",
-                    "",
-                    e.to_string(),
-                ));
-            }
-        }
-        let line = record.position().map_or(0, |p| p.line());
+    while let Some(line) = table.next(&mut record)? {
         let field = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
         let id = field(Some(person_col));
         if id.is_empty() {

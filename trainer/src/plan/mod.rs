@@ -6,6 +6,7 @@
 mod capacity_file;
 mod list;
 mod output;
+mod table;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
