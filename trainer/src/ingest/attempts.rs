@@ -62,17 +62,7 @@ pub(crate) fn read(
             .copied()
             .collect::<Vec<_>>(),
     );
-    let mut report = FileReport {
-        path: path.display().to_string(),
-        kind: "attempts".to_owned(),
-        ignored_columns: cols
-            .others
-            .iter()
-            .map(|&i| src.columns()[i].clone())
-            .collect(),
-        ..FileReport::default()
-    };
-    ctx.start_file("attempts", path);
+    let mut report = ctx.start_file("attempts", path, &src, &cols.others);
     let (mut s_id, mut s_person, mut s_contact) = (String::new(), String::new(), String::new());
     let mut s_other = String::new();
     while src.next_row(path)? {

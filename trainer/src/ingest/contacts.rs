@@ -28,17 +28,7 @@ pub(crate) fn read(
     let cols = resolve(&src, path, &COLUMNS, REQUIRED)?;
     src.set_needed(&cols.idx.iter().flatten().copied().collect::<Vec<_>>());
     let idx: Vec<usize> = cols.idx.iter().map(|i| i.unwrap_or(usize::MAX)).collect();
-    let mut report = FileReport {
-        path: path.display().to_string(),
-        kind: "contacts".to_owned(),
-        ignored_columns: cols
-            .others
-            .iter()
-            .map(|&i| src.columns()[i].clone())
-            .collect(),
-        ..FileReport::default()
-    };
-    ctx.start_file("contacts", path);
+    let mut report = ctx.start_file("contacts", path, &src, &cols.others);
     // The first row of each pair: its index in `out` and its validation.
     let mut seen: HashMap<(u32, u32), (usize, Option<ValidationRow>)> = HashMap::new();
     let (mut s1, mut s2, mut s3) = (String::new(), String::new(), String::new());

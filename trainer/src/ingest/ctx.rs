@@ -79,9 +79,23 @@ impl<'o> Ctx<'o> {
         Ok(id)
     }
 
-    /// Start reading the next file (`kind` and its name go to the progress spinner).
-    pub(crate) fn start_file(&mut self, kind: &str, path: &Path) {
+    /// Start reading the next file: `kind` and its name go to the progress spinner, and its
+    /// report starts with the columns it has that the reader ignores (indices `ignored` of
+    /// `src`'s header).
+    pub(crate) fn start_file(
+        &mut self,
+        kind: &str,
+        path: &Path,
+        src: &Source,
+        ignored: &[usize],
+    ) -> FileReport {
         self.bar.start(kind, path);
+        FileReport {
+            path: path.display().to_string(),
+            kind: kind.to_owned(),
+            ignored_columns: ignored.iter().map(|&i| src.columns()[i].clone()).collect(),
+            ..FileReport::default()
+        }
     }
 
     /// Row `rows_read` of the current file is being read (progress, and the scouts' guide to

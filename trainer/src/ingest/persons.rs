@@ -28,12 +28,7 @@ pub(crate) fn read(
         .map(|&c| src.columns()[c].clone())
         .collect();
     src.set_needed(&(0..src.columns().len()).collect::<Vec<_>>());
-    let mut report = FileReport {
-        path: path.display().to_string(),
-        kind: "persons".to_owned(),
-        ..FileReport::default()
-    };
-    ctx.start_file("persons", path);
+    let mut report = ctx.start_file("persons", path, &src, &[]);
     let mut levels: Vec<Interner> = attr_cols.iter().map(|_| Interner::new()).collect();
     // Per kept row: person, time zone, and one level id per attribute (MISSING when empty).
     let mut kept: Vec<(u32, Option<String>)> = Vec::new();

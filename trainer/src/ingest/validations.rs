@@ -107,17 +107,7 @@ pub(crate) fn read(
         line_type: idx[4],
         ported: idx[6],
     };
-    let mut report = FileReport {
-        path: path.display().to_string(),
-        kind: "validations".to_owned(),
-        ignored_columns: cols
-            .others
-            .iter()
-            .map(|&i| src.columns()[i].clone())
-            .collect(),
-        ..FileReport::default()
-    };
-    ctx.start_file("validations", path);
+    let mut report = ctx.start_file("validations", path, &src, &cols.others);
     let mut seen: HashMap<(u32, u32, i64), usize> = HashMap::new();
     let (mut s_person, mut s_contact, mut s_other) = (String::new(), String::new(), String::new());
     while src.next_row(path)? {
