@@ -93,6 +93,11 @@ enum Command {
         /// hour, a naive dialer and a greedy planner on the true probabilities (capacity.json).
         #[arg(long, value_name = "N")]
         capacity: Option<u32>,
+        /// Diagnostic: give the model the simulator's hidden traits (weekly pattern,
+        /// responsiveness, voice affinity) as the persons file's segment, age and balance, to
+        /// measure what a perfect inference of them would reach. Not a realistic backtest.
+        #[arg(long)]
+        reveal_traits: bool,
     },
     /// Plan a list under hourly capacity from a version's state (the batch form of the server's
     /// PlanCampaign): writes person_id, attempt_index, contact, channel, slot_start, slot_end,
@@ -242,6 +247,7 @@ fn run(cli: Cli) -> Result<()> {
             config,
             policy,
             capacity,
+            reveal_traits,
         } => {
             let settings = Config::load(config.as_deref())?.validate()?;
             let req = backtest::BacktestRequest {
@@ -251,6 +257,7 @@ fn run(cli: Cli) -> Result<()> {
                 eval_days,
                 seed,
                 policy: backtest::load_policy(policy.as_deref())?,
+                reveal_traits,
             };
             if let Some(per_hour) = capacity {
                 return plan_cli::capacity_backtest(req, per_hour, &settings, &progress);

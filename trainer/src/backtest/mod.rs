@@ -60,6 +60,9 @@ pub struct BacktestRequest {
     pub seed: u64,
     /// The contact policy both planners obey.
     pub policy: Policy,
+    /// Diagnostic: train with the simulator's hidden traits revealed as person attributes
+    /// ([`SimulateParams::reveal_traits`]).
+    pub reveal_traits: bool,
 }
 
 /// The contact policy from a TOML file shaped like `examples/policy.toml`; `None` gives the
@@ -151,6 +154,7 @@ fn prepare(
         persons: req.persons,
         days: req.history_days,
         seed: req.seed,
+        reveal_traits: req.reveal_traits,
         ..SimulateParams::default()
     };
     let sim = simulate(&params, &req.out)?;
@@ -313,6 +317,7 @@ mod tests {
             eval_days,
             seed: 1,
             policy: Policy::default(),
+            reveal_traits: false,
         }
     }
 

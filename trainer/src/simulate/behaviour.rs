@@ -53,6 +53,22 @@ impl LocalTime {
 }
 
 impl Pattern {
+    /// The pattern's name, with the shift worker's phase (`simulate`'s `reveal_traits`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Pattern::Office => "office",
+            Pattern::AtHome => "at_home",
+            Pattern::Evening => "evening",
+            Pattern::Shift {
+                nights_on_odd_weeks: true,
+            } => "shift_odd_nights",
+            Pattern::Shift {
+                nights_on_odd_weeks: false,
+            } => "shift_even_nights",
+            Pattern::Weekend => "weekend",
+        }
+    }
+
     /// Probability the person is available to pick up at local `hour` on `weekday`.
     pub(crate) fn availability(self, weekday: u8, hour: u8, week: i64) -> f64 {
         if !(7..23).contains(&hour) {

@@ -56,6 +56,12 @@ pub struct SimulateParams {
     pub malformed_per_10k: u32,
     /// Attempt rows with implausible times written per 10 000 attempts (on average; default 2).
     pub implausible_per_10k: u32,
+    /// Diagnostic: write each person's hidden traits into `persons.csv` in place of the
+    /// observable attributes — the weekly pattern as `segment`, the responsiveness as `age` and
+    /// the voice affinity as `balance` — so a model trained on the files can learn them. It
+    /// measures the ceiling that a perfect inference of those traits would reach (MODELS.md,
+    /// "Under capacity"); never use it for anything else. The attempts are unchanged.
+    pub reveal_traits: bool,
 }
 
 impl Default for SimulateParams {
@@ -68,6 +74,7 @@ impl Default for SimulateParams {
             start: Timestamp::from_second(1_767_571_200).unwrap_or(Timestamp::UNIX_EPOCH),
             malformed_per_10k: 10,
             implausible_per_10k: 2,
+            reveal_traits: false,
         }
     }
 }

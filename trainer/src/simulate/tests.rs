@@ -84,6 +84,46 @@ fn same_seed_same_bytes_different_seed_different_bytes() {
 }
 
 #[test]
+fn revealed_traits_replace_only_the_person_attributes() {
+    let (plain, _) = run(&small(7));
+    let (revealed, _) = run(&SimulateParams {
+        reveal_traits: true,
+        ..small(7)
+    });
+    let read = |d: &tempfile::TempDir, name: &str| std::fs::read(d.path().join(name)).expect(name);
+    for name in [
+        "contacts.csv",
+        "attempts.csv",
+        "validations.csv",
+        "truth.csv",
+    ] {
+        assert_eq!(read(&plain, name), read(&revealed, name), "{name} changed");
+    }
+    let (a, b) = (
+        read_rows(&plain.path().join("persons.csv")),
+        read_rows(&revealed.path().join("persons.csv")),
+    );
+    assert_eq!(a.len(), b.len());
+    let wp = WorldParams {
+        seed: 7,
+        days: 14,
+        day0: 0,
+    };
+    for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+        // Id and zone as written; segment, age and balance replaced by the hidden traits.
+        assert_eq!((&a[0], &a[1]), (&b[0], &b[1]));
+        let (person, _) = world::person(&wp, u32::try_from(i).expect("index"));
+        assert_eq!(&b[2], person.pattern.name());
+        let responsiveness: f64 = b[3].parse().expect("responsiveness");
+        assert!(
+            (responsiveness - person.responsiveness).abs() <= 5e-4,
+            "{responsiveness}"
+        );
+        assert_ne!(&a[2], &b[2], "row {i}: segment not replaced");
+    }
+}
+
+#[test]
 fn every_contact_normalises_and_all_formats_agree() {
     let n = br();
     let wp = WorldParams {

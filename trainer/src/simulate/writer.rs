@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use contactscore_models::Channel;
 use contactscore_models::localtime::DAY;
 use jiff::Timestamp;
 use jiff::civil::Time;
@@ -138,7 +139,7 @@ pub(crate) fn run(params: &SimulateParams, out_dir: &Path) -> Result<SimulateSum
         states.push(PersonState::new(&person, rng));
         persons.push(person);
     }
-    write_population(&persons, out_dir, &mut summary)?;
+    write_population(&persons, params.reveal_traits, out_dir, &mut summary)?;
 
     let mut attempts = Out::create(
         out_dir,
@@ -250,7 +251,12 @@ fn attempt_row(person: &Person, a: &Attempt, number: u64, dialer_zone: &TimeZone
     ]
 }
 
-fn write_population(persons: &[Person], dir: &Path, summary: &mut SimulateSummary) -> Result<()> {
+fn write_population(
+    persons: &[Person],
+    reveal_traits: bool,
+    dir: &Path,
+    summary: &mut SimulateSummary,
+) -> Result<()> {
     let mut out = Out::create(
         dir,
         "persons.csv",
@@ -258,9 +264,20 @@ fn write_population(persons: &[Person], dir: &Path, summary: &mut SimulateSummar
     )?;
     for p in persons {
         let zone = if p.zone_written { ZONES[p.zone] } else { "" };
-        let age = p.age.to_string();
-        let balance = format!("{:.2}", p.balance);
-        out.row(&[&p.id(), zone, p.segment.as_str(), &age, &balance])?;
+        let (segment, age, balance) = if reveal_traits {
+            (
+                p.pattern.name(),
+                format!("{:.3}", p.responsiveness),
+                format!("{:.3}", p.affinity[Channel::Voice.index()]),
+            )
+        } else {
+            (
+                p.segment.as_str(),
+                p.age.to_string(),
+                format!("{:.2}", p.balance),
+            )
+        };
+        out.row(&[&p.id(), zone, segment, &age, &balance])?;
         summary.persons += 1;
     }
     out.finish()?;

@@ -20,6 +20,7 @@ fn the_models_top_suggestion_beats_the_naive_dialer() {
         eval_days: 7,
         seed: 42,
         policy: Policy::default(),
+        reveal_traits: false,
     };
     let settings = Config::default().validate().expect("default config");
     let r = backtest(&req, &settings, &Progress::silent()).expect("backtest");

@@ -22,6 +22,7 @@ fn the_plan_beats_hour_by_hour_ranking_under_capacity() {
             eval_days: 3,
             seed: 4,
             policy: Policy::default(),
+            reveal_traits: false,
         },
         per_hour: 110,
     };
