@@ -1,8 +1,10 @@
 //! The Python client example (`examples/python/`) against the real server: simulate → train →
 //! start `contactscore-server` on `127.0.0.1:0` → generate the stubs from the proto with
 //! grpcio-tools into a temporary directory → run `client.py` (health, GetModelInfo, Rank,
-//! RecordOutcome, Rank again, ForgetPerson) and `discover.py` (server reflection, no proto files)
-//! with Python, and check their exit codes and what they print.
+//! RecordOutcome, Rank again, ForgetPerson), `discover.py` (server reflection, no proto files)
+//! and `dialer.py` (PlanCampaign, then the plan followed hour by hour with simulated outcomes
+//! reported) with Python, and check their exit codes, what they print and what the server
+//! recorded.
 //!
 //! The packages in `examples/python/requirements.txt` go into a virtual environment under the
 //! target directory (`target/<profile>/../tmp/python-venv`), created on first use and reused while
@@ -22,7 +24,7 @@ struct Fixture {
     server: ServerProc,
     version: String,
     stubs: PathBuf,
-    _sim: contactscore_e2e::SimData,
+    sim: contactscore_e2e::SimData,
 }
 
 impl Fixture {
@@ -55,7 +57,7 @@ impl Fixture {
             server,
             version,
             stubs,
-            _sim: sim,
+            sim,
         })
     }
 
@@ -183,6 +185,140 @@ fn client_sends_the_bearer_token_and_fails_without_it() -> Result<()> {
     ok.expect_success()?;
     assert!(ok.stdout.contains("recorded=True"), "{ok:?}");
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialer_plans_the_day_follows_it_hour_by_hour_and_reports_every_attempt() -> Result<()> {
+    let f = Fixture::start(34, &[], &[])?;
+    // The day's list: every contact row of the simulated contacts file's first 40 persons.
+    let list = f.sim.dir.path().join("list.csv");
+    let mut reader = csv::Reader::from_path(&f.sim.contacts)?;
+    let mut writer = csv::Writer::from_path(&list)?;
+    writer.write_record(reader.headers()?)?;
+    let mut ids: Vec<String> = Vec::new();
+    for rec in reader.records() {
+        let rec = rec?;
+        if !ids.iter().any(|id| id == &rec[0]) {
+            if ids.len() == 40 {
+                continue;
+            }
+            ids.push(rec[0].to_owned());
+        }
+        writer.write_record(&rec)?;
+    }
+    writer.flush()?;
+
+    let stubs = f.stubs.to_string_lossy();
+    let list_arg = list.to_string_lossy();
+    // Monday 2026-02-09, 08:00-20:00 in São Paulo: after the training history.
+    let dry_run = [
+        "--addr",
+        &f.server.addr,
+        "--stubs",
+        &stubs,
+        "--list",
+        &list_arg,
+        "--window-start",
+        "2026-02-09T11:00:00Z",
+        "--hours",
+        "12",
+        "--per-hour",
+        "4",
+        "--attempts-per-person",
+        "2",
+        "--no-wait",
+    ];
+    let simulated = [&dry_run[..], &["--simulate", "7"]].concat();
+    let run = run_python("dialer.py", &simulated)?;
+    run.expect_success()?;
+    let out = &run.stdout;
+    assert!(
+        out.contains(&format!("list: 40 persons from {list_arg}")),
+        "{out}"
+    );
+    let plan = out
+        .lines()
+        .find(|l| l.starts_with("plan: model "))
+        .with_context(|| format!("no plan line:\n{out}"))?;
+    assert!(plan.contains(&f.version), "{plan}");
+    let assignments: usize = word_before(plan, "assignments")?;
+    assert!(assignments > 12, "{plan}");
+
+    // Hour by hour: never more than the floor's capacity in the hopper, and every assignment
+    // either loaded or dropped as the retry of a person who already engaged.
+    let (mut loaded, mut dropped, mut slots) = (0, 0, 0);
+    for l in out.lines().filter(|l| l.starts_with("slot ")) {
+        let hopper: usize = word_after(l, "hopper")?;
+        assert!(hopper <= 4, "{l}");
+        loaded += hopper;
+        dropped += word_after(l, "dropped")?;
+        slots += 1;
+    }
+    assert!((1..=12).contains(&slots), "{out}");
+    assert_eq!(loaded + dropped, assignments, "{out}");
+    let reported = format!("reported {loaded} outcomes ({loaded} recorded); ");
+    assert!(out.contains(&reported), "{reported:?} missing:\n{out}");
+
+    // The server has every reported attempt as a live outcome.
+    let info = f
+        .server
+        .client()
+        .await?
+        .get_model_info(contactscore_proto::v1::GetModelInfoRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(info.live_outcomes, loaded as u64);
+
+    // A dry run dials and reports nothing.
+    let dry = run_python("dialer.py", &dry_run)?;
+    dry.expect_success()?;
+    assert!(
+        dry.stdout.contains("dry run") && !dry.stdout.contains("reported "),
+        "{dry:?}"
+    );
+
+    // A list it cannot read: exit 1, the file named.
+    let missing = f.sim.dir.path().join("no-such-list.csv");
+    let missing_arg = missing.to_string_lossy();
+    let mut bad = dry_run.to_vec();
+    bad[5] = &missing_arg;
+    let failed = run_python("dialer.py", &bad)?;
+    assert_eq!(failed.code, Some(1), "{failed:?}");
+    assert!(
+        failed.stderr.contains("error: ") && failed.stderr.contains("no-such-list.csv"),
+        "{failed:?}"
+    );
+    Ok(())
+}
+
+/// The number just before ` {word}` in `line`.
+fn word_before(line: &str, word: &str) -> Result<usize> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let i = words
+        .iter()
+        .position(|w| w.trim_matches(|c: char| !c.is_alphanumeric()) == word)
+        .with_context(|| format!("{word:?} not in {line:?}"))?;
+    let n = words
+        .get(i.wrapping_sub(1))
+        .with_context(|| format!("nothing before {word:?}"))?;
+    n.trim_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .with_context(|| format!("{n:?} before {word:?} in {line:?}"))
+}
+
+/// The number just after ` {word}` in `line`.
+fn word_after(line: &str, word: &str) -> Result<usize> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let i = words
+        .iter()
+        .position(|w| w.trim_matches(|c: char| !c.is_alphanumeric()) == word)
+        .with_context(|| format!("{word:?} not in {line:?}"))?;
+    let n = words
+        .get(i + 1)
+        .with_context(|| format!("nothing after {word:?}"))?;
+    n.trim_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .with_context(|| format!("{n:?} after {word:?} in {line:?}"))
 }
 
 /// What a Python script did.
