@@ -10,6 +10,7 @@ mod features_cmd;
 mod leakage;
 mod plan;
 mod promotion;
+mod sharded;
 
 use std::path::{Path, PathBuf};
 
