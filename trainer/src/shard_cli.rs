@@ -9,7 +9,7 @@ use contactscore_trainer::ingest::InputPaths;
 use contactscore_trainer::progress::Progress;
 use contactscore_trainer::shard::ShardFilter;
 use contactscore_trainer::shard::plan::{SplitPlan, split as make_plan};
-use contactscore_trainer::shard::run::{fit_shards, replay_shard};
+use contactscore_trainer::shard::run::{StateLayout, fit_shards, replay_shard};
 use contactscore_trainer::threads::Threads;
 use contactscore_trainer::train::TrainOutcome;
 
@@ -120,6 +120,10 @@ pub struct FitArgs {
     /// The number of shards.
     #[arg(long, value_name = "P")]
     of: u32,
+    /// Keep the state as the shards' parts (`state/part-NNNNN.bin`) instead of merging it into
+    /// one `state.bin`: fit never holds the whole state; the server merges the parts on load.
+    #[arg(long)]
+    state_parts: bool,
     #[command(flatten)]
     publish: Publish,
 }
@@ -135,6 +139,11 @@ pub fn fit(args: FitArgs, threads: Threads, progress: &Progress) -> Result<Train
         &plan,
         &args.shards_dir,
         args.of,
+        if args.state_parts {
+            StateLayout::Parts
+        } else {
+            StateLayout::Merged
+        },
         progress,
     )?)
 }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use contactscore_models::artifact::state_parts::StateFiles;
 use contactscore_models::artifact::{
     ChampionComparison, Manifest, Registry, RowCounts, ServingSettings, TrainingWindow,
 };
@@ -201,7 +202,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         attempts: n,
         window,
         replayed,
-        state,
+        state: FittedState::Whole(state),
     };
     fit_and_publish(req, settings, fitting, progress, timings, started)
 }
@@ -217,7 +218,14 @@ pub(crate) struct Fitting {
     /// The slices' rows, the evidence and ingest's report.
     pub(crate) replayed: Replayed,
     /// The end-of-history state.
-    pub(crate) state: FeatureState,
+    pub(crate) state: FittedState,
+}
+
+/// The end-of-history state to publish: whole, or as a sharded run's encoded parts (the loader
+/// merges them into the same state).
+pub(crate) enum FittedState {
+    Whole(FeatureState),
+    Parts(Vec<Vec<u8>>),
 }
 
 /// Fit each family on the replay's slices, choose one, compare it with the champion and publish
@@ -292,7 +300,11 @@ pub(crate) fn fit_and_publish(
         champion: comparison,
     };
     let publish_started = progress.timer();
-    registry.publish(&mut manifest, &model, &state, &replayed.evidence)?;
+    let state_files = match &state {
+        FittedState::Whole(state) => StateFiles::Whole(state),
+        FittedState::Parts(parts) => StateFiles::Parts(parts),
+    };
+    registry.publish_state(&mut manifest, &model, state_files, &replayed.evidence)?;
     if promote {
         registry.promote(&manifest.version)?;
     }

@@ -167,6 +167,12 @@ pub(crate) fn read_evidence(dir: &Path) -> Result<RuleEvidence> {
     Ok(RuleEvidence::from_bytes(&bytes, &path)?)
 }
 
+/// A shard's state part as encoded on disk (a version can keep it as is).
+pub(crate) fn read_state_bytes(dir: &Path) -> Result<Vec<u8>> {
+    let path = dir.join(STATE);
+    std::fs::read(&path).map_err(|e| TrainerError::io(&path, e))
+}
+
 /// A shard's state part: its persons' sort keys and state.
 pub(crate) fn read_state(dir: &Path) -> Result<(Vec<u64>, FeatureState)> {
     let path = dir.join(STATE);

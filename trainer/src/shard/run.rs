@@ -29,7 +29,7 @@ use crate::progress::{Progress, process_cpu_seconds};
 use crate::replay::{Selection, replay};
 use crate::slices::{Replayed, Slices, rates, sampled};
 use crate::threads::Threads;
-use crate::train::{Fitting, Timings, TrainOutcome, TrainRequest, fit_and_publish};
+use crate::train::{FittedState, Fitting, Timings, TrainOutcome, TrainRequest, fit_and_publish};
 use crate::{Result, TrainerError};
 
 /// Replay shard `shard` of the export under `plan` and write its rows, state, evidence and
@@ -147,6 +147,16 @@ pub fn replay_shard(
     Ok(done)
 }
 
+/// How `fit` publishes the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateLayout {
+    /// Merged into one `state.bin`, as `train` publishes it.
+    Merged,
+    /// Kept as the shards' parts (`state/part-NNNNN.bin`): `fit` never holds the whole state,
+    /// and the loader merges the parts (in parallel) into the same state.
+    Parts,
+}
+
 /// Merge the `of` shards' outputs under `root` (replayed under `plan`), fit, choose, compare
 /// with the champion and publish, as `train` does after its replay.
 pub fn fit_shards(
@@ -155,6 +165,7 @@ pub fn fit_shards(
     plan: &SplitPlan,
     root: &Path,
     of: u32,
+    layout: StateLayout,
     progress: &Progress,
 ) -> Result<TrainOutcome> {
     plan.check_settings(settings)?;
@@ -208,15 +219,24 @@ pub fn fit_shards(
             .map(|d| output::read_evidence(d))
             .collect::<Result<Vec<_>>>()?,
     );
-    let parts = dirs
-        .iter()
-        .map(|d| output::read_state(d))
-        .collect::<Result<Vec<_>>>()?;
-    let state = state_parts::merge(parts)?;
+    let state = match layout {
+        StateLayout::Merged => {
+            let parts = dirs
+                .iter()
+                .map(|d| output::read_state(d))
+                .collect::<Result<Vec<_>>>()?;
+            FittedState::Whole(state_parts::merge(parts)?)
+        }
+        StateLayout::Parts => FittedState::Parts(
+            dirs.iter()
+                .map(|d| output::read_state_bytes(d))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+    };
     let secs = started.elapsed().as_secs_f64();
     progress.say(format_args!(
         "merged {of} shards in {secs:.1}s: {} persons; rows: train {}, calibration {}, test {}",
-        state.len(),
+        dones.iter().map(|d| d.persons).sum::<u64>(),
         slices.train.len(),
         slices.calibration.len(),
         slices.test.len()
@@ -331,7 +351,15 @@ pub fn train_sharded(
             )?;
         }
         let replay_secs = replay_started.elapsed().as_secs_f64();
-        let mut out = fit_shards(req, settings, &plan, &scratch, shards, progress)?;
+        let mut out = fit_shards(
+            req,
+            settings,
+            &plan,
+            &scratch,
+            shards,
+            StateLayout::Merged,
+            progress,
+        )?;
         out.timings.splice(
             0..0,
             [
