@@ -11,6 +11,7 @@ mod leakage;
 mod plan;
 mod promotion;
 mod sharded;
+mod spark;
 
 use std::path::{Path, PathBuf};
 
