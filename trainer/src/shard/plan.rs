@@ -4,14 +4,17 @@
 //! present that implausible instants are judged by, and fingerprints of the inputs and settings
 //! so that a replay or fit run against other files or another configuration is refused.
 //!
-//! The pass reads the export shard by shard (so its memory is one shard's ingest plus 8 bytes
-//! per attempt for the instants), with the same readers, validation and de-duplication as
-//! `train`, so its counts are exactly the unsharded run's.
+//! The pass reads the export shard by shard (so its memory is one shard's ingest plus 24 bytes
+//! per attempt: its instant and a 128-bit hash of its id), with the same readers, validation and
+//! de-duplication as `train`, so its counts are exactly the unsharded run's. The one thing a
+//! shard cannot de-duplicate is an attempt id reused for persons of two shards: the split
+//! refuses such an export (the unsharded run would keep only the first row).
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use xxhash_rust::xxh3::xxh3_128;
 
 use super::ShardFilter;
 use crate::config::Settings;
@@ -189,6 +192,9 @@ pub fn split(
     };
     let attr_specs = attr_specs(inputs, &base)?;
     let mut times: Vec<i64> = Vec::new();
+    // 128-bit hashes of every kept attempt id: an id kept by two shards (reused for two
+    // persons) is one attempt to the unsharded run, which keeps only its first row.
+    let mut ids: Vec<u128> = Vec::new();
     let mut reports: Vec<IngestReport> = Vec::new();
     for index in 0..shards.max(1) {
         let opts = IngestOptions {
@@ -198,6 +204,7 @@ pub fn split(
         };
         let data = ingest(inputs, &opts)?;
         times.extend(data.attempts.iter().map(|a| a.t));
+        ids.extend(data.attempt_ids.iter().map(|id| xxh3_128(id.as_bytes())));
         reports.push(data.report);
         progress.say(format_args!(
             "split: shard {}/{} read ({} attempts so far)",
@@ -207,6 +214,19 @@ pub fn split(
         ));
     }
     let report = super::merge::reports(reports, max_bad_rows)?;
+    ids.sort_unstable();
+    let reused = ids.windows(2).filter(|w| w[0] == w[1]).count();
+    drop(ids);
+    if reused > 0 {
+        return Err(TrainerError::BadFile {
+            file: inputs.attempts[0].clone(),
+            reason: format!(
+                "{reused} attempt ids are used for more than one person: the unsharded run keeps \
+                 only the first row of each, which sharding by person cannot reproduce; fix the \
+                 export or train without --shards"
+            ),
+        });
+    }
     let n = times.len();
     if n < MIN_ATTEMPTS {
         return Err(TrainerError::Model(

@@ -192,8 +192,9 @@ pub fn fit_shards(
     }
     let attempts: u64 = dones.iter().map(|d| d.attempts).sum();
     if attempts != plan.attempts {
-        return Err(TrainerError::Internal(format!(
-            "the shards replayed {attempts} attempts, the split counted {}",
+        return Err(TrainerError::Config(format!(
+            "the shards replayed {attempts} attempts, the split counted {}: is an attempt id \
+             used for persons of two shards? Run split with --shards {of} to have it checked",
             plan.attempts
         )));
     }

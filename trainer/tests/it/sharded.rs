@@ -173,3 +173,30 @@ fn sharded_training_publishes_the_unsharded_version_byte_for_byte() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("shard-00000-of-00004"), "{err}");
 }
+
+#[test]
+fn an_attempt_id_reused_for_persons_of_two_shards_is_refused() {
+    // p1 is in shard 0 of 2, p2 in shard 1: the unsharded run would keep only A1's first row.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let attempts = crate::write(
+        dir.path(),
+        "attempts.csv",
+        "attempt_id,person_id,contact,channel,attempted_at,outcome\n\
+         A1,p1,+5511987654321,voice,2026-01-05T12:00:00Z,no_answer\n\
+         A1,p2,+5511987654322,voice,2026-01-05T13:00:00Z,no_answer\n",
+    );
+    let plan = dir.path().join("split.json");
+    let (code, _, err) = crate::run(&[
+        "-q",
+        "split",
+        "--attempts",
+        &attempts,
+        "--shards",
+        "2",
+        "--out",
+        &plan.to_string_lossy(),
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("1 attempt ids are used for more than one person"), "{err}");
+    assert!(!err.contains("+55"), "a contact point in clear: {err}");
+}
