@@ -195,4 +195,36 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(apart.put_back(0, part).is_err());
     }
+
+    #[test]
+    fn parts_merge_in_key_order_and_mismatched_parts_are_refused() {
+        let state = |ids: &[&str]| {
+            let mut s = FeatureState::new("America/Sao_Paulo").unwrap_or_else(|e| panic!("{e}"));
+            for id in ids {
+                s.slot_or_insert(id);
+            }
+            s
+        };
+        let merged = FeatureState::merge_parts(vec![
+            (vec![2, 5], state(&["b", "e"])),
+            (vec![1, 3, 4], state(&["a", "c", "d"])),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = merged.person_ids.iter().map(|s| &**s).collect();
+        assert_eq!(ids, ["a", "b", "c", "d", "e"]);
+        assert_eq!(merged.slot("d"), Some(3));
+
+        // The same key twice (overlapping shards), a key count that does not match, and parts
+        // with different zone tables are refused.
+        let overlap = vec![(vec![1], state(&["a"])), (vec![1], state(&["b"]))];
+        assert!(FeatureState::merge_parts(overlap).is_err());
+        assert!(FeatureState::merge_parts(vec![(vec![1, 2], state(&["a"]))]).is_err());
+        let mut other = state(&["b"]);
+        other
+            .zones
+            .intern("Asia/Tokyo")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let zones = vec![(vec![1], state(&["a"])), (vec![2], other)];
+        assert!(FeatureState::merge_parts(zones).is_err());
+    }
 }

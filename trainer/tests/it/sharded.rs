@@ -197,6 +197,9 @@ fn an_attempt_id_reused_for_persons_of_two_shards_is_refused() {
         &plan.to_string_lossy(),
     ]);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("1 attempt ids are used for more than one person"), "{err}");
+    assert!(
+        err.contains("1 attempt ids are used for more than one person"),
+        "{err}"
+    );
     assert!(!err.contains("+55"), "a contact point in clear: {err}");
 }
