@@ -168,6 +168,31 @@ pub fn fit_shards(
     layout: StateLayout,
     progress: &Progress,
 ) -> Result<TrainOutcome> {
+    let since = Since {
+        started: progress.timer(),
+        stages: Vec::new(),
+    };
+    fit_shards_since(req, settings, plan, root, of, layout, progress, since)
+}
+
+/// When a run started (its total time counts from here) and the stages it timed before `fit`.
+struct Since {
+    started: std::time::Instant,
+    stages: Vec<(String, f64)>,
+}
+
+/// [`fit_shards`] within a run that started at `since.started`.
+#[allow(clippy::too_many_arguments)]
+fn fit_shards_since(
+    req: &TrainRequest,
+    settings: &Settings,
+    plan: &SplitPlan,
+    root: &Path,
+    of: u32,
+    layout: StateLayout,
+    progress: &Progress,
+    since: Since,
+) -> Result<TrainOutcome> {
     plan.check_settings(settings)?;
     let started = progress.timer();
     let cpu_started = process_cpu_seconds();
@@ -242,7 +267,10 @@ pub fn fit_shards(
         slices.calibration.len(),
         slices.test.len()
     ));
-    let mut timings = Timings::default();
+    let mut timings = Timings {
+        wall: since.stages,
+        cpu: Vec::new(),
+    };
     timings.wall.push(("merge".to_owned(), secs));
     timings.cpu_since("merge", cpu_started);
     let replayed = Replayed {
@@ -260,7 +288,7 @@ pub fn fit_shards(
         replayed,
         state,
     };
-    fit_and_publish(req, settings, fitting, progress, timings, started)
+    fit_and_publish(req, settings, fitting, progress, timings, since.started)
 }
 
 /// Every shard's rows merged into the slices in (instant, input position) order, and each test
@@ -351,8 +379,14 @@ pub fn train_sharded(
                 progress,
             )?;
         }
-        let replay_secs = replay_started.elapsed().as_secs_f64();
-        let mut out = fit_shards(
+        let since = Since {
+            started,
+            stages: vec![
+                ("split".to_owned(), split_secs),
+                ("replay".to_owned(), replay_started.elapsed().as_secs_f64()),
+            ],
+        };
+        fit_shards_since(
             req,
             settings,
             &plan,
@@ -360,18 +394,8 @@ pub fn train_sharded(
             shards,
             StateLayout::Merged,
             progress,
-        )?;
-        out.timings.splice(
-            0..0,
-            [
-                ("split".to_owned(), split_secs),
-                ("replay".to_owned(), replay_secs),
-            ],
-        );
-        if let Some(total) = out.timings.iter_mut().find(|(k, _)| k == "total") {
-            total.1 = started.elapsed().as_secs_f64();
-        }
-        Ok(out)
+            since,
+        )
     })();
     if scratch.exists() {
         let _ = std::fs::remove_dir_all(&scratch);
