@@ -1,13 +1,16 @@
 //! Flag groups of the binary shared by several subcommands: the input files of a replay
-//! (train, features, export) and the flags of scoring a later log (score, evaluate).
+//! (train, features, split, replay), what to publish (train, fit) and the flags of scoring a
+//! later log (score, evaluate).
 
 use std::path::PathBuf;
 
 use anyhow::Result;
+use contactscore_models::family::Family;
 use contactscore_trainer::config::Config;
 use contactscore_trainer::ingest::{DispositionMap, InputPaths};
 use contactscore_trainer::score;
 use contactscore_trainer::threads::Threads;
+use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest};
 
 /// The input files of a replay.
 #[derive(clap::Args)]
@@ -35,6 +38,58 @@ impl From<Inputs> for InputPaths {
             persons: i.persons,
             validations: i.validations,
         }
+    }
+}
+
+/// What to fit and publish, and how (train, fit).
+#[derive(clap::Args)]
+pub struct Publish {
+    /// Models directory (the registry).
+    #[arg(long)]
+    pub models_dir: PathBuf,
+    /// Configuration file (TOML).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// auto (best out-of-time log loss), baseline, logistic or gbdt.
+    #[arg(long, default_value = "auto")]
+    family: String,
+    /// Publish without pointing CURRENT at the new version.
+    #[arg(long, conflicts_with = "promote_if_better")]
+    no_promote: bool,
+    /// Point CURRENT at the new version unless its log loss is more than champion_tolerance
+    /// above CURRENT's on the test attempts after CURRENT's training cutoff (no comparison
+    /// possible: not promoted; nothing promoted yet: promoted).
+    #[arg(long)]
+    promote_if_better: bool,
+    /// Skip and count up to N bad rows instead of failing on the first.
+    #[arg(long, default_value_t = 0)]
+    pub max_bad_rows: u64,
+}
+
+impl Publish {
+    /// The training request for `inputs`.
+    pub fn request(self, inputs: InputPaths, threads: Threads) -> Result<TrainRequest> {
+        let family = match self.family.trim() {
+            "auto" => FamilyChoice::Auto,
+            f => FamilyChoice::Only(
+                f.parse::<Family>()
+                    .map_err(|e| anyhow::anyhow!("--family: {e} or auto"))?,
+            ),
+        };
+        Ok(TrainRequest {
+            inputs,
+            models_dir: self.models_dir,
+            family,
+            promotion: if self.no_promote {
+                Promotion::Never
+            } else if self.promote_if_better {
+                Promotion::IfBetter
+            } else {
+                Promotion::Always
+            },
+            max_bad_rows: self.max_bad_rows,
+            threads,
+        })
     }
 }
 

@@ -46,6 +46,18 @@ pub enum TrainerError {
         first: Box<TrainerError>,
     },
 
+    /// The shards of a sharded run skipped more bad rows together than `--max-bad-rows` allows
+    /// (each shard only sees its own; the count is over the whole export).
+    #[error("{count} bad rows over all shards exceed --max-bad-rows {max}; first: {first}")]
+    TooManyBadRowsInShards {
+        /// Bad rows over all shards.
+        count: u64,
+        /// The limit.
+        max: u64,
+        /// The first bad row in input order, as the report shows it (masked).
+        first: String,
+    },
+
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -94,7 +106,8 @@ impl TrainerError {
         match self {
             TrainerError::BadRow { .. }
             | TrainerError::BadFile { .. }
-            | TrainerError::TooManyBadRows { .. } => EXIT_BAD_INPUT,
+            | TrainerError::TooManyBadRows { .. }
+            | TrainerError::TooManyBadRowsInShards { .. } => EXIT_BAD_INPUT,
             TrainerError::Io { .. } => EXIT_IO,
             TrainerError::Config(_) => EXIT_CONFIG,
             TrainerError::Backtest(_) | TrainerError::Internal(_) => EXIT_FAILED,

@@ -19,6 +19,7 @@ pub mod progress;
 pub mod promote;
 pub mod replay;
 pub mod score;
+pub mod shard;
 pub mod simulate;
 mod slices;
 pub mod split;

@@ -6,22 +6,23 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use contactscore_models::family::Family;
 use contactscore_trainer::config::Config;
 use contactscore_trainer::error::{EXIT_FAILED, model_exit_code};
 use contactscore_trainer::features_cmd::{ExportRequest, export};
 use contactscore_trainer::progress::Progress;
+use contactscore_trainer::shard::run::train_sharded;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::threads::Threads;
-use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
+use contactscore_trainer::train::{TrainOutcome, train};
 use contactscore_trainer::{
     TrainerError, backtest, champion, demo, evaluate, inspect, promote, score,
 };
 
 mod args;
 mod plan_cli;
+mod shard_cli;
 
-use args::{Inputs, ScoreArgs};
+use args::{Inputs, Publish, ScoreArgs};
 
 #[derive(Parser)]
 #[command(
@@ -128,27 +129,23 @@ enum Command {
     Train {
         #[command(flatten)]
         inputs: Inputs,
-        /// Models directory (the registry).
-        #[arg(long)]
-        models_dir: PathBuf,
-        /// Configuration file (TOML).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// auto (best out-of-time log loss), baseline, logistic or gbdt.
-        #[arg(long, default_value = "auto")]
-        family: String,
-        /// Publish without pointing CURRENT at the new version.
-        #[arg(long, conflicts_with = "promote_if_better")]
-        no_promote: bool,
-        /// Point CURRENT at the new version unless its log loss is more than champion_tolerance
-        /// above CURRENT's on the test attempts after CURRENT's training cutoff (no comparison
-        /// possible: not promoted; nothing promoted yet: promoted).
-        #[arg(long)]
-        promote_if_better: bool,
-        /// Skip and count up to N bad rows instead of failing on the first.
-        #[arg(long, default_value_t = 0)]
-        max_bad_rows: u64,
+        #[command(flatten)]
+        publish: Publish,
+        /// Process the persons in P shards (by a fixed hash of person_id), one at a time: memory
+        /// is set by one shard and the sampled rows, not by the whole log. The version is the
+        /// same byte for byte as without --shards (docs/MODELS.md, "Sharded training").
+        #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(1..))]
+        shards: Option<u32>,
     },
+    /// Sharded training, step 1: one pass over the export writing the facts every shard shares
+    /// (slice boundaries, rows per slice, attribute typing) to a small JSON file.
+    Split(shard_cli::SplitArgs),
+    /// Sharded training, step 2: replay one shard's persons (`--shard I --of P`) under a split
+    /// plan, writing its sampled rows and state to a directory.
+    Replay(shard_cli::ReplayArgs),
+    /// Sharded training, step 3: merge every shard's rows and state, then fit, calibrate, test,
+    /// select and publish a version, as `train` does.
+    Fit(shard_cli::FitArgs),
     /// Score later attempts from a version's state snapshot: writes attempt_id,probability.
     Score {
         #[command(flatten)]
@@ -315,56 +312,20 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Train {
             inputs,
-            models_dir,
-            config,
-            family,
-            no_promote,
-            promote_if_better,
-            max_bad_rows,
+            publish,
+            shards,
         } => {
-            let settings = Config::load(config.as_deref())?.validate()?;
-            let family = match family.trim() {
-                "auto" => FamilyChoice::Auto,
-                f => FamilyChoice::Only(
-                    f.parse::<Family>()
-                        .map_err(|e| anyhow::anyhow!("--family: {e} or auto"))?,
-                ),
+            let settings = Config::load(publish.config.as_deref())?.validate()?;
+            let req = publish.request(inputs.into(), threads)?;
+            let out = match shards {
+                None => train(&req, &settings, &progress)?,
+                Some(p) => train_sharded(&req, &settings, p, &progress)?,
             };
-            let req = TrainRequest {
-                inputs: inputs.into(),
-                models_dir,
-                family,
-                promotion: if no_promote {
-                    Promotion::Never
-                } else if promote_if_better {
-                    Promotion::IfBetter
-                } else {
-                    Promotion::Always
-                },
-                max_bad_rows,
-                threads,
-            };
-            let out = train(&req, &settings, &progress)?;
-            let m = &out.manifest;
-            println!("{}", m.version);
-            for (family, x) in &m.metrics {
-                println!(
-                    "{}{:<8} test log loss {:.4}  AUC {}  Brier {:.4}  ECE {:.4}  base rate {:.4}  lift@10% {}",
-                    if *family == m.family { "* " } else { "  " },
-                    family.as_str(),
-                    x.log_loss,
-                    x.auc.map_or_else(|| "n/a".into(), |a| format!("{a:.4}")),
-                    x.brier,
-                    x.ece,
-                    x.base_rate,
-                    x.lift_top_decile
-                        .map_or_else(|| "n/a".into(), |l| format!("{l:.2}")),
-                );
-            }
-            if let Some(c) = &m.champion {
-                println!("{}", champion::describe(c, out.promoted));
-            }
+            print_trained(&out);
         }
+        Command::Split(args) => shard_cli::split(args, threads, &progress)?,
+        Command::Replay(args) => shard_cli::replay(args, threads, &progress)?,
+        Command::Fit(args) => print_trained(&shard_cli::fit(args, threads, &progress)?),
         Command::Score { common, out } => {
             let run = score::score(&common.request(threads)?, &progress)?;
             score::write_scores(&out, &run.scored)?;
@@ -449,6 +410,30 @@ fn run(cli: Cli) -> Result<()> {
         },
     }
     Ok(())
+}
+
+/// A published version's id, each family's test metrics (the chosen one starred) and the
+/// comparison with the champion.
+fn print_trained(out: &TrainOutcome) {
+    let m = &out.manifest;
+    println!("{}", m.version);
+    for (family, x) in &m.metrics {
+        println!(
+            "{}{:<8} test log loss {:.4}  AUC {}  Brier {:.4}  ECE {:.4}  base rate {:.4}  lift@10% {}",
+            if *family == m.family { "* " } else { "  " },
+            family.as_str(),
+            x.log_loss,
+            x.auc.map_or_else(|| "n/a".into(), |a| format!("{a:.4}")),
+            x.brier,
+            x.ece,
+            x.base_rate,
+            x.lift_top_decile
+                .map_or_else(|| "n/a".into(), |l| format!("{l:.2}")),
+        );
+    }
+    if let Some(c) = &m.champion {
+        println!("{}", champion::describe(c, out.promoted));
+    }
 }
 
 /// The exit code for `e`: that of the first trainer or library error in its chain (see

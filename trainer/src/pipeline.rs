@@ -5,9 +5,12 @@ use contactscore_models::ContactNormalizer;
 use contactscore_models::features::FeatureState;
 
 use crate::Result;
-use crate::ingest::{DispositionMap, IngestOptions, IngestReport, Ingested, InputPaths, ingest};
+use crate::ingest::{
+    AttrSpec, DispositionMap, IngestOptions, IngestReport, Ingested, InputPaths, ingest,
+};
 use crate::progress::Progress;
 use crate::replay::seed_state;
+use crate::shard::ShardFilter;
 use crate::threads::Threads;
 
 /// What to read and how.
@@ -22,6 +25,20 @@ pub(crate) struct Prelude<'a> {
     pub max_bad_rows: u64,
     /// Threads for ingest.
     pub threads: Threads,
+    /// One shard of a sharded run, with the whole run's facts; `None` reads everything.
+    pub shard: Option<ShardIngest>,
+}
+
+/// What ingesting one shard of a sharded run needs besides the shard: the whole export's facts
+/// that every shard must share.
+#[derive(Debug, Clone)]
+pub(crate) struct ShardIngest {
+    /// The shard.
+    pub filter: ShardFilter,
+    /// The persons file's attribute typing over the whole file.
+    pub attr_specs: Vec<AttrSpec>,
+    /// The present all shards judge implausible instants by.
+    pub now: i64,
 }
 
 /// The inputs read, and the state slot of each of their persons.
@@ -46,8 +63,13 @@ pub(crate) fn prepare(
         max_bad_rows: prelude.max_bad_rows,
         dispositions: prelude.dispositions.clone(),
         progress: progress.bars(),
-        now: IngestOptions::now(),
+        now: prelude
+            .shard
+            .as_ref()
+            .map_or_else(IngestOptions::now, |s| s.now),
         threads: prelude.threads,
+        shard: prelude.shard.as_ref().map(|s| s.filter),
+        attr_specs: prelude.shard.as_ref().map(|s| s.attr_specs.clone()),
     };
     let data = ingest(prelude.inputs, &opts)?;
     ingested(&data);

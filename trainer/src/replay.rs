@@ -17,10 +17,16 @@ use crate::{Result, TrainerError};
 /// Load what the contacts and persons files say into `state` (zones, attributes, known contact
 /// points with their `added_at`) and return the state slot of every ingested person.
 ///
-/// Every time zone the replay can need is interned here, in a fixed order (persons file, contacts
-/// file, then the countries of all contact points), so zone ids do not depend on the order in
-/// which [`replay`] visits attempts.
+/// Every time zone the replay can need is interned here, in a fixed order (every zone of the
+/// time-zone database, then any other spelling the persons and contacts files give, then the
+/// countries of all contact points), so zone ids do not depend on the order in which [`replay`]
+/// visits attempts, nor (unless a file spells a zone outside the database's names) on which
+/// persons were read.
 pub fn seed_state(state: &mut FeatureState, data: &Ingested) -> Result<Vec<u32>> {
+    // Every zone of the time-zone database first, in its own order, so that a zone's id does
+    // not depend on which persons were read: shards of a sharded run get the ids the whole
+    // log's run gives (the server interns the same table when it loads a version).
+    state.zones.intern_all_known();
     let slots: Vec<u32> = (0..data.persons.len())
         .map(|i| state.slot_or_insert(data.persons.name(i as u32)))
         .collect();

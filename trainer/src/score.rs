@@ -85,6 +85,7 @@ pub fn score(req: &ScoreRequest, progress: &Progress) -> Result<ScoreRun> {
         dispositions: &req.dispositions,
         max_bad_rows: req.max_bad_rows,
         threads: req.threads,
+        shard: None,
     };
     let Prepared { data, slots } = prepare(&prelude, &mut state, progress, |_| {})?;
     let cutoff = state.cutoff;

@@ -19,14 +19,67 @@ pub(crate) struct Slices {
     pub test: Dataset,
 }
 
-/// Where the slices start, in time and in the attempt table (see the module docs).
-pub(crate) struct Window {
+/// Where the slices start (see the module docs). A sharded run computes it once, over every
+/// shard (`split`), so every shard cuts its rows at the same instants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Window {
+    /// The first attempt's instant (unix seconds).
     pub first: i64,
+    /// The last attempt's instant.
     pub last: i64,
+    /// Attempts from here on calibrate.
     pub calibration_start: i64,
+    /// Attempts from here on test.
     pub test_start: i64,
-    calib_idx: usize,
-    test_idx: usize,
+}
+
+impl Window {
+    /// The slice boundaries for attempts from `first` to `last`: the last
+    /// `validation_fraction` of the time span is held out, its first half for calibration and
+    /// its second for the test.
+    pub fn new(first: i64, last: i64, settings: &Settings) -> Self {
+        let span = (last - first).max(1) as f64;
+        let calibration_start = last - (span * settings.validation_fraction) as i64;
+        let test_start = calibration_start + (span * settings.validation_fraction / 2.0) as i64;
+        Self {
+            first,
+            last,
+            calibration_start,
+            test_start,
+        }
+    }
+
+    /// The slice of an attempt at `t`: 0 train, 1 calibration, 2 test.
+    pub fn slice(&self, t: i64) -> usize {
+        usize::from(t >= self.calibration_start) + usize::from(t >= self.test_start)
+    }
+
+    /// Attempts per slice among `times`.
+    pub fn counts(&self, times: impl IntoIterator<Item = i64>) -> [usize; 3] {
+        let mut counts = [0; 3];
+        for t in times {
+            counts[self.slice(t)] += 1;
+        }
+        counts
+    }
+}
+
+/// The share of each slice's attempts that becomes a row, given the attempts per slice: the
+/// configured caps (`max_train_rows`, `max_eval_rows`) over the counts, at most 1. Global in a
+/// sharded run: every shard samples at the whole log's rates.
+pub fn rates(counts: [usize; 3], settings: &Settings) -> [f64; 3] {
+    let rate = |count: usize, cap: usize| (cap as f64 / count.max(1) as f64).min(1.0);
+    [
+        rate(counts[0], settings.max_train_rows),
+        rate(counts[1], settings.max_eval_rows),
+        rate(counts[2], settings.max_eval_rows),
+    ]
+}
+
+/// Whether an attempt becomes a row: its id's [`unit_hash`] under its slice's rate.
+pub(crate) fn sampled(rates: &[f64; 3], slice: usize, attempt_id: &str, seed: u64) -> bool {
+    let r = rates[slice];
+    r >= 1.0 || unit_hash(attempt_id, seed) < r
 }
 
 /// The replay's result: the slices, each test row's attempt instant (for the comparison with
@@ -41,22 +94,10 @@ pub(crate) struct Replayed {
     pub cpu_secs: Option<f64>,
 }
 
-/// The slice boundaries: the last `validation_fraction` of the time span is held out, its first
-/// half for calibration and its second for the test.
+/// The slice boundaries of `data`'s attempts (sorted by time, at least one).
 pub(crate) fn window(data: &Ingested, settings: &Settings) -> Window {
     let n = data.attempts.len();
-    let (first, last) = (data.attempts[0].t, data.attempts[n - 1].t);
-    let span = (last - first).max(1) as f64;
-    let calibration_start = last - (span * settings.validation_fraction) as i64;
-    let test_start = calibration_start + (span * settings.validation_fraction / 2.0) as i64;
-    Window {
-        first,
-        last,
-        calibration_start,
-        test_start,
-        calib_idx: data.attempts.partition_point(|a| a.t < calibration_start),
-        test_idx: data.attempts.partition_point(|a| a.t < test_start),
-    }
+    Window::new(data.attempts[0].t, data.attempts[n - 1].t, settings)
 }
 
 /// Replay every attempt into the state, keeping a sample of each slice's rows (capped at
@@ -73,18 +114,13 @@ pub(crate) fn replay_slices(
     progress: &Progress,
 ) -> Result<Replayed> {
     let n = data.attempts.len();
-    let (calib_idx, test_idx) = (w.calib_idx, w.test_idx);
-    let rate = |count: usize, cap: usize| (cap as f64 / count.max(1) as f64).min(1.0);
-    let rates = [
-        rate(calib_idx, settings.max_train_rows),
-        rate(test_idx - calib_idx, settings.max_eval_rows),
-        rate(n - test_idx, settings.max_eval_rows),
-    ];
+    let calib_idx = data.attempts.partition_point(|a| a.t < w.calibration_start);
+    let test_idx = data.attempts.partition_point(|a| a.t < w.test_start);
+    let rates = rates([calib_idx, test_idx - calib_idx, n - test_idx], settings);
     let seed = settings.hyperparameters.get().seed;
     let width = schema.len();
-    let selection = Selection::new(&data, |i, row| {
-        let r = rates[usize::from(i >= calib_idx) + usize::from(i >= test_idx)];
-        r >= 1.0 || unit_hash(data.attempt_id(row), seed) < r
+    let selection = Selection::new(&data, |_, row| {
+        sampled(&rates, w.slice(row.t), data.attempt_id(row), seed)
     });
     // Slices are contiguous in time, so in ordinal space too.
     let (calib_from, test_from) = (selection.before(calib_idx), selection.before(test_idx));

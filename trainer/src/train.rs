@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use contactscore_models::artifact::state_parts::StateFiles;
 use contactscore_models::artifact::{
     ChampionComparison, Manifest, Registry, RowCounts, ServingSettings, TrainingWindow,
 };
@@ -23,7 +24,7 @@ use crate::config::Settings;
 use crate::ingest::{IngestReport, InputPaths};
 use crate::pipeline::{Prelude, Prepared, prepare};
 use crate::progress::{Progress, process_cpu_seconds};
-use crate::slices::{Replayed, Slices, check_slices, replay_slices, window};
+use crate::slices::{Replayed, Slices, Window, check_slices, replay_slices, window};
 use crate::threads::Threads;
 use crate::timefmt::rfc3339;
 use crate::{Result, TrainerError};
@@ -125,13 +126,14 @@ pub struct TrainOutcome {
 }
 
 /// Wall and CPU time per stage, as [`TrainOutcome`] reports them.
-struct Timings {
-    wall: Vec<(String, f64)>,
-    cpu: Vec<(String, f64)>,
+#[derive(Default)]
+pub(crate) struct Timings {
+    pub(crate) wall: Vec<(String, f64)>,
+    pub(crate) cpu: Vec<(String, f64)>,
 }
 
 impl Timings {
-    fn cpu_since(&mut self, stage: &str, started: Option<f64>) {
+    pub(crate) fn cpu_since(&mut self, stage: &str, started: Option<f64>) {
         if let (Some(a), Some(b)) = (started, process_cpu_seconds()) {
             self.cpu.push((stage.to_owned(), b - a));
         }
@@ -154,6 +156,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         dispositions: &settings.dispositions,
         max_bad_rows: req.max_bad_rows,
         threads: req.threads,
+        shard: None,
     };
     let Prepared { data, slots } = prepare(&prelude, &mut state, progress, |data| {
         timings
@@ -178,7 +181,6 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         ));
     }
     let window = window(&data, settings);
-    let seed = settings.hyperparameters.get().seed;
     let schema = FeatureSchema::new(data.person_attrs.clone());
     let replayed = replay_slices(
         settings,
@@ -195,6 +197,55 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
     if let Some(c) = replayed.cpu_secs {
         timings.cpu.push(("replay".to_owned(), c));
     }
+    let fitting = Fitting {
+        schema,
+        attempts: n,
+        window,
+        replayed,
+        state: FittedState::Whole(state),
+    };
+    fit_and_publish(req, settings, fitting, progress, timings, started)
+}
+
+/// What the fit and publish step takes from a replay (unsharded, or merged from shards).
+pub(crate) struct Fitting {
+    /// The feature schema the rows were built in.
+    pub(crate) schema: FeatureSchema,
+    /// Attempts in the log after de-duplication.
+    pub(crate) attempts: usize,
+    /// The slice boundaries.
+    pub(crate) window: Window,
+    /// The slices' rows, the evidence and ingest's report.
+    pub(crate) replayed: Replayed,
+    /// The end-of-history state.
+    pub(crate) state: FittedState,
+}
+
+/// The end-of-history state to publish: whole, or as a sharded run's encoded parts (the loader
+/// merges them into the same state).
+pub(crate) enum FittedState {
+    Whole(FeatureState),
+    Parts(Vec<Vec<u8>>),
+}
+
+/// Fit each family on the replay's slices, choose one, compare it with the champion and publish
+/// (the part of `train` after the replay, shared with the sharded run's `fit`).
+pub(crate) fn fit_and_publish(
+    req: &TrainRequest,
+    settings: &Settings,
+    fitting: Fitting,
+    progress: &Progress,
+    mut timings: Timings,
+    started: std::time::Instant,
+) -> Result<TrainOutcome> {
+    let Fitting {
+        schema,
+        attempts: n,
+        window,
+        replayed,
+        state,
+    } = fitting;
+    let seed = settings.hyperparameters.get().seed;
     check_slices(&replayed.slices)?;
     let (chosen, model, metrics) = fit_and_choose(
         req,
@@ -249,7 +300,11 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         champion: comparison,
     };
     let publish_started = progress.timer();
-    registry.publish(&mut manifest, &model, &state, &replayed.evidence)?;
+    let state_files = match &state {
+        FittedState::Whole(state) => StateFiles::Whole(state),
+        FittedState::Parts(parts) => StateFiles::Parts(parts),
+    };
+    registry.publish_state(&mut manifest, &model, state_files, &replayed.evidence)?;
     if promote {
         registry.promote(&manifest.version)?;
     }

@@ -58,6 +58,14 @@ impl RuleEvidence {
         Self { digests }
     }
 
+    /// The union of several exports' evidence (a sharded training run's shards).
+    pub fn merge(parts: impl IntoIterator<Item = RuleEvidence>) -> Self {
+        let mut digests: Vec<u128> = parts.into_iter().flat_map(|p| p.digests).collect();
+        digests.sort_unstable();
+        digests.dedup();
+        Self { digests }
+    }
+
     /// Whether the export held attempt `attempt_id` with rule-evidence `outcome`.
     pub fn contains(&self, attempt_id: &str, outcome: Outcome) -> bool {
         !self.digests.is_empty()

@@ -4,6 +4,7 @@
 pub mod evidence;
 pub mod manifest;
 pub mod registry;
+pub mod state_parts;
 
 pub use evidence::RuleEvidence;
 pub use manifest::{

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::evidence::{self, RuleEvidence};
 use super::manifest::{FORMAT_VERSION, Manifest};
+use super::state_parts::{self, StateFiles};
 use crate::durable::{self, Leftovers};
 use crate::features::FeatureState;
 use crate::model::ResponseModel;
@@ -122,6 +123,18 @@ impl Registry {
         state: &FeatureState,
         evidence: &RuleEvidence,
     ) -> Result<PathBuf> {
+        self.publish_state(manifest, model, StateFiles::Whole(state), evidence)
+    }
+
+    /// [`Registry::publish`] with the state given as one snapshot or as encoded parts
+    /// ([`super::state_parts`]: a sharded run's shards, kept apart and merged by the loader).
+    pub fn publish_state(
+        &self,
+        manifest: &mut Manifest,
+        model: &ResponseModel,
+        state: StateFiles<'_>,
+        evidence: &RuleEvidence,
+    ) -> Result<PathBuf> {
         let final_dir = self.dir.join(&manifest.version);
         if final_dir.exists() {
             return Err(Error::artifact(
@@ -149,35 +162,53 @@ impl Registry {
         final_dir: &Path,
         manifest: &mut Manifest,
         model: &ResponseModel,
-        state: &FeatureState,
+        state: StateFiles<'_>,
         evidence: &RuleEvidence,
     ) -> Result<()> {
         let model_bytes = serde_json::to_vec(model)
             .map_err(|e| Error::artifact(tmp.join(MODEL), e.to_string()))?;
-        let mut state_bytes = STATE_MAGIC.to_vec();
-        state_bytes.extend(
-            postcard::to_stdvec(state)
-                .map_err(|e| Error::artifact(tmp.join(STATE), e.to_string()))?,
-        );
+        let state_files: Vec<(String, std::borrow::Cow<'_, [u8]>)> = match state {
+            StateFiles::Whole(state) => {
+                let mut bytes = STATE_MAGIC.to_vec();
+                bytes.extend(
+                    postcard::to_stdvec(state)
+                        .map_err(|e| Error::artifact(tmp.join(STATE), e.to_string()))?,
+                );
+                vec![(STATE.to_owned(), bytes.into())]
+            }
+            StateFiles::Parts(parts) => {
+                let dir = tmp.join(state_parts::PARTS_DIR);
+                durable::create_private_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+                parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (state_parts::part_name(i), p.as_slice().into()))
+                    .collect()
+            }
+        };
         let evidence_bytes = evidence.to_bytes();
         manifest.format_version = FORMAT_VERSION;
-        for (name, bytes) in [
-            (MODEL, &model_bytes),
-            (STATE, &state_bytes),
-            (evidence::FILE, &evidence_bytes),
-        ] {
+        let fixed = [(MODEL, &model_bytes), (evidence::FILE, &evidence_bytes)];
+        for (name, bytes) in fixed {
             manifest.files.insert(name.into(), sha256_hex(bytes));
+        }
+        for (name, bytes) in &state_files {
+            manifest.files.insert(name.clone(), sha256_hex(bytes));
         }
         let manifest_bytes = serde_json::to_vec_pretty(manifest)
             .map_err(|e| Error::artifact(tmp.join(MANIFEST), e.to_string()))?;
-        for (name, bytes) in [
-            (MODEL, &model_bytes),
-            (STATE, &state_bytes),
-            (evidence::FILE, &evidence_bytes),
-            (MANIFEST, &manifest_bytes),
-        ] {
+        let all = fixed
+            .into_iter()
+            .map(|(n, b)| (n, b.as_slice()))
+            .chain(state_files.iter().map(|(n, b)| (n.as_str(), b.as_ref())))
+            .chain([(MANIFEST, manifest_bytes.as_slice())]);
+        for (name, bytes) in all {
             let path = tmp.join(name);
             durable::write_new(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        }
+        if matches!(state, StateFiles::Parts(_)) {
+            let dir = tmp.join(state_parts::PARTS_DIR);
+            durable::sync_dir(&dir).map_err(|e| Error::io(&dir, e))?;
         }
         durable::sync_dir(tmp).map_err(|e| Error::io(tmp, e))?;
         fs::rename(tmp, final_dir).map_err(|e| Error::io(final_dir, e))?;
@@ -219,12 +250,17 @@ impl Registry {
         let version = self.resolve(version)?;
         let (manifest, model) = self.load_model(Some(&version))?;
         let dir = self.dir.join(&version);
-        let want = checksum(&manifest, &dir, STATE)?;
-        let mut state = read_state(&dir.join(STATE), want).map_err(|e| match e {
-            StateError::Io(e) => Error::io(dir.join(STATE), e),
-            StateError::Checksum => corrupt(&dir, STATE),
-            StateError::Format(reason) => Error::artifact(dir.join(STATE), reason),
-        })?;
+        let mut state = if manifest.files.contains_key(STATE) || !state_parts::has_parts(&manifest)
+        {
+            let want = checksum(&manifest, &dir, STATE)?;
+            read_state(&dir.join(STATE), want).map_err(|e| match e {
+                StateError::Io(e) => Error::io(dir.join(STATE), e),
+                StateError::Checksum => corrupt(&dir, STATE),
+                StateError::Format(reason) => Error::artifact(dir.join(STATE), reason),
+            })?
+        } else {
+            state_parts::load(&manifest, &dir)?
+        };
         state.rebuild_index();
         let evidence = self.evidence(&manifest, &dir)?;
         Ok(LoadedVersion {
@@ -297,7 +333,7 @@ fn checksum<'a>(manifest: &'a Manifest, dir: &Path, name: &str) -> Result<&'a St
 }
 
 /// The error for a file whose bytes do not match their checksum.
-fn corrupt(dir: &Path, name: &str) -> Error {
+pub(super) fn corrupt(dir: &Path, name: &str) -> Error {
     Error::artifact(dir.join(name), "checksum mismatch: the file is corrupt")
 }
 

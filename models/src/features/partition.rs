@@ -1,6 +1,7 @@
 //! Moving a contiguous range of persons out of a [`FeatureState`] into a state of their own and
 //! back, so that disjoint persons can be replayed on several threads with the ordinary
-//! single-threaded [`FeatureState::apply`] and [`FeatureState::features`].
+//! single-threaded [`FeatureState::apply`] and [`FeatureState::features`]; and merging the
+//! states of disjoint shards of persons (a sharded training run) into one.
 //!
 //! Why this is exact: no feature or state update of one person reads another person, and every
 //! zone a replay can need is interned before it starts, so a part holds everything its persons'
@@ -67,6 +68,81 @@ impl FeatureState {
     }
 }
 
+impl FeatureState {
+    /// Merge the states of disjoint sets of persons into one. Each part comes with the sort key
+    /// of each of its persons, by slot (ascending within a part); the merged state holds every
+    /// person in key order, so parts that a sharded run replayed apart merge into the state the
+    /// unsharded run builds. Every part must have the same zone table and default zone (a
+    /// sharded run interns every zone before seeding); the cutoff is the latest of theirs.
+    pub fn merge_parts(parts: Vec<(Vec<u64>, FeatureState)>) -> Result<FeatureState> {
+        let mut iter = parts.iter();
+        let Some((_, first)) = iter.next() else {
+            return Err(Error::InvalidConfig("no state parts to merge".into()));
+        };
+        let names: Vec<&str> = (0..first.zones.len())
+            .map(|i| first.zones.name(i as u16))
+            .collect();
+        for (keys, part) in &parts {
+            let same = part.default_zone == first.default_zone
+                && part.zones.len() == names.len()
+                && names
+                    .iter()
+                    .enumerate()
+                    .all(|(i, n)| part.zones.name(i as u16) == *n);
+            if !same {
+                return Err(Error::InvalidConfig(
+                    "state parts with different time-zone tables cannot be merged (a zone \
+                     spelled outside the time-zone database's names?)"
+                        .into(),
+                ));
+            }
+            if keys.len() != part.persons.len() || !keys.is_sorted() {
+                return Err(Error::InvalidConfig(format!(
+                    "a state part has {} persons and {} sort keys, or unsorted keys",
+                    part.persons.len(),
+                    keys.len()
+                )));
+            }
+        }
+        let total: usize = parts.iter().map(|(_, p)| p.persons.len()).sum();
+        let mut order: Vec<(u64, u32, u32)> = Vec::with_capacity(total);
+        for (k, (keys, _)) in parts.iter().enumerate() {
+            order.extend(
+                keys.iter()
+                    .enumerate()
+                    .map(|(slot, &key)| (key, k as u32, slot as u32)),
+            );
+        }
+        order.sort_unstable();
+        if order.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(Error::InvalidConfig(
+                "two state parts hold persons with the same sort key (overlapping shards?)".into(),
+            ));
+        }
+        let mut merged = FeatureState {
+            zones: first.zones.clone(),
+            default_zone: first.default_zone,
+            person_ids: Vec::with_capacity(total),
+            persons: Vec::with_capacity(total),
+            cutoff: None,
+            index: HashMap::new(),
+        };
+        let mut parts: Vec<FeatureState> = parts.into_iter().map(|(_, p)| p).collect();
+        for (_, k, slot) in order {
+            let part = &mut parts[k as usize];
+            merged
+                .person_ids
+                .push(std::mem::take(&mut part.person_ids[slot as usize]));
+            merged
+                .persons
+                .push(std::mem::take(&mut part.persons[slot as usize]));
+        }
+        merged.cutoff = parts.iter().filter_map(|p| p.cutoff).max();
+        merged.rebuild_index();
+        Ok(merged)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::features::FeatureState;
@@ -118,5 +194,37 @@ mod tests {
             .intern("Asia/Tokyo")
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(apart.put_back(0, part).is_err());
+    }
+
+    #[test]
+    fn parts_merge_in_key_order_and_mismatched_parts_are_refused() {
+        let state = |ids: &[&str]| {
+            let mut s = FeatureState::new("America/Sao_Paulo").unwrap_or_else(|e| panic!("{e}"));
+            for id in ids {
+                s.slot_or_insert(id);
+            }
+            s
+        };
+        let merged = FeatureState::merge_parts(vec![
+            (vec![2, 5], state(&["b", "e"])),
+            (vec![1, 3, 4], state(&["a", "c", "d"])),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = merged.person_ids.iter().map(|s| &**s).collect();
+        assert_eq!(ids, ["a", "b", "c", "d", "e"]);
+        assert_eq!(merged.slot("d"), Some(3));
+
+        // The same key twice (overlapping shards), a key count that does not match, and parts
+        // with different zone tables are refused.
+        let overlap = vec![(vec![1], state(&["a"])), (vec![1], state(&["b"]))];
+        assert!(FeatureState::merge_parts(overlap).is_err());
+        assert!(FeatureState::merge_parts(vec![(vec![1, 2], state(&["a"]))]).is_err());
+        let mut other = state(&["b"]);
+        other
+            .zones
+            .intern("Asia/Tokyo")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let zones = vec![(vec![1], state(&["a"])), (vec![2], other)];
+        assert!(FeatureState::merge_parts(zones).is_err());
     }
 }

@@ -16,5 +16,6 @@ mod server_idempotency;
 mod server_lifecycle;
 mod server_plan;
 mod server_retention;
+mod server_sharded;
 mod server_tls;
 mod train_and_score;

@@ -135,6 +135,7 @@ pub fn export(
         dispositions: &settings.dispositions,
         max_bad_rows: req.max_bad_rows,
         threads: req.threads,
+        shard: None,
     };
     let Prepared { data, slots } = prepare(&prelude, &mut start.state, progress, |_| {})?;
     if start.model.is_none() {

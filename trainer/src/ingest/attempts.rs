@@ -32,6 +32,9 @@ const DURATION: usize = 6;
 pub(crate) struct AttemptTables {
     pub(crate) rows: Vec<AttemptRow>,
     pub(crate) ids: StrArena,
+    /// Per kept attempt (by [`AttemptRow::id`]), its position in the input (`Ctx::position`);
+    /// recorded only when ingesting one shard, whose rows a sharded run merges in input order.
+    pub(crate) positions: Vec<u64>,
     /// Fingerprint of each kept attempt id → index in `rows`.
     seen: HashMap<Fp, u32, PassThroughBuild>,
     fingerprint: Fingerprinter,
@@ -66,8 +69,10 @@ pub(crate) fn read(
     let (mut s_id, mut s_person, mut s_contact) = (String::new(), String::new(), String::new());
     let mut s_other = String::new();
     while src.next_row(path)? {
+        if !ctx.next_row(&src, idx[PERSON]) {
+            continue;
+        }
         report.rows_read += 1;
-        ctx.row(report.rows_read);
         let result = parse(&src, &idx, ctx, &mut s_contact, &mut s_other);
         let id_text = text(src.optional_cell(idx[ID]), &mut s_id, idx[ID]);
         let person_text = text(src.optional_cell(idx[PERSON]), &mut s_person, idx[PERSON]);
@@ -112,7 +117,7 @@ pub(crate) fn read(
         };
         let row = AttemptRow {
             t: parsed.t,
-            person: ctx.persons.get_or_intern(person),
+            person: ctx.person_id(person),
             contact: parsed.contact,
             channel: parsed.channel,
             outcome: parsed.outcome,
@@ -122,6 +127,9 @@ pub(crate) fn read(
         let index = u32::try_from(tables.rows.len()).expect("more than u32::MAX attempts");
         slot.insert(index);
         tables.rows.push(row);
+        if ctx.opts.shard.is_some() {
+            tables.positions.push(ctx.position());
+        }
         report.rows_used += 1;
     }
     ctx.end_file();

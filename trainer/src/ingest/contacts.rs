@@ -33,8 +33,10 @@ pub(crate) fn read(
     let mut seen: HashMap<(u32, u32), (usize, Option<ValidationRow>)> = HashMap::new();
     let (mut s1, mut s2, mut s3) = (String::new(), String::new(), String::new());
     while src.next_row(path)? {
+        if !ctx.next_row(&src, idx[0]) {
+            continue;
+        }
         report.rows_read += 1;
-        ctx.row(report.rows_read);
         let (row, validation) = match parse(&src, &idx, ctx, [&mut s1, &mut s2, &mut s3]) {
             Ok(row) => row,
             Err(bad) => {
@@ -111,7 +113,7 @@ fn parse(
         let why = "carrier validation applies to phone numbers, not email addresses";
         return Err(Bad::new(idx[5], "channel_mismatch", why));
     }
-    let person = ctx.persons.get_or_intern(person);
+    let person = ctx.person_id(person);
     let validation = validation.map(|(t, status, line_type, ported)| ValidationRow {
         t,
         person,

@@ -7,6 +7,7 @@ use std::path::Path;
 use contactscore_models::Contact;
 
 use super::IngestOptions;
+use super::cell::Cell;
 use super::contact_cache::ContactCache;
 use super::intern::Interner;
 use super::report::{Bad, BadRows, FileReport};
@@ -14,6 +15,7 @@ use super::scout::{Ahead, normalise};
 use super::source::Source;
 use crate::error::Result;
 use crate::progress::ReadBar;
+use crate::shard::ShardFilter;
 
 /// State shared by the readers of all files: the id tables, the contact cache and the bad-row
 /// budget.
@@ -31,6 +33,10 @@ pub(crate) struct Ctx<'o> {
     valid_zones: HashSet<String>,
     pub(crate) bad: BadRows,
     pub(crate) bar: ReadBar,
+    /// Data rows of the current file passed so far, this shard's or not.
+    row: u64,
+    /// Per person id: the [`Ctx::position`] of the row that interned it.
+    pub(crate) person_positions: Vec<u64>,
 }
 
 impl<'o> Ctx<'o> {
@@ -46,6 +52,8 @@ impl<'o> Ctx<'o> {
             valid_zones: HashSet::new(),
             bad: BadRows::new(opts.max_bad_rows),
             bar: ReadBar::new(opts.progress),
+            row: 0,
+            person_positions: Vec::new(),
         }
     }
 
@@ -90,6 +98,7 @@ impl<'o> Ctx<'o> {
         ignored: &[usize],
     ) -> FileReport {
         self.bar.start(kind, path);
+        self.row = 0;
         FileReport {
             path: path.display().to_string(),
             kind: kind.to_owned(),
@@ -98,16 +107,38 @@ impl<'o> Ctx<'o> {
         }
     }
 
-    /// Row `rows_read` of the current file is being read (progress, and the scouts' guide to
-    /// what is already behind).
+    /// The next data row of the current file is being read (progress, and the scouts' guide to
+    /// what is already behind). Returns whether it is this ingest's to read: always, unless the
+    /// ingest is of one shard ([`IngestOptions::shard`]) and the row's person (cell
+    /// `person_col`) is another shard's. A row of another shard is not counted anywhere: every
+    /// row is counted by exactly one shard.
     #[inline]
-    pub(crate) fn row(&mut self, rows_read: u64) {
-        self.bar.row(rows_read);
-        if rows_read & 0xFF == 0
+    pub(crate) fn next_row(&mut self, src: &Source, person_col: usize) -> bool {
+        self.row += 1;
+        self.bar.row(self.row);
+        if self.row & 0xFF == 0
             && let Some(a) = self.ahead
         {
-            a.at(self.file, rows_read);
+            a.at(self.file, self.row);
         }
+        self.opts
+            .shard
+            .is_none_or(|shard| owns(&shard, src.optional_cell(person_col)))
+    }
+
+    /// Where the current row is in the whole input: (file index in reading order << 40) | data
+    /// row (1-based). Sorting by it gives input order across files and across shards.
+    pub(crate) fn position(&self) -> u64 {
+        ((self.file as u64) << 40) | self.row.min((1 << 40) - 1)
+    }
+
+    /// The id of person `id`, interning it (and recording where) on first sight.
+    pub(crate) fn person_id(&mut self, id: &str) -> u32 {
+        let p = self.persons.get_or_intern(id);
+        if p as usize == self.person_positions.len() {
+            self.person_positions.push(self.position());
+        }
+        p
     }
 
     /// The current file is read.
@@ -146,7 +177,18 @@ impl<'o> Ctx<'o> {
             Some(name) => (name.as_str(), src.cell(bad.col).display()),
             None => ("(row)", String::new()),
         };
+        let position = self.position();
         self.bad
-            .skip_or_fail(path, src.line(), column, value, bad, report)
+            .skip_or_fail(path, src.line(), position, column, value, bad, report)
+    }
+}
+
+/// Whether the person cell `cell` is in `shard`: the hash reads the cell's text as ingest
+/// interns it (a Parquet number as its decimal digits).
+fn owns(shard: &ShardFilter, cell: Cell<'_>) -> bool {
+    match cell {
+        Cell::Null => shard.owns(b""),
+        Cell::Str(b) => shard.owns(b),
+        Cell::Int(_) | Cell::Float(_) | Cell::Time(_) => shard.owns(cell.display().as_bytes()),
     }
 }

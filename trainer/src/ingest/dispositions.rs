@@ -17,6 +17,14 @@ pub struct DispositionMap {
 }
 
 impl DispositionMap {
+    /// Every code and its outcome, sorted by code (a stable fingerprint of the map).
+    pub fn entries(&self) -> Vec<(&str, Outcome)> {
+        let mut e: Vec<(&str, Outcome)> =
+            self.codes.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        e.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        e
+    }
+
     /// A map accepting only the canonical outcome names.
     pub fn new() -> Self {
         Self::default()

@@ -11,7 +11,7 @@ mod dispositions;
 mod intern;
 mod parquet_source;
 mod persons;
-mod report;
+pub(crate) mod report;
 mod scout;
 mod source;
 pub(crate) mod timestamp;
@@ -40,6 +40,7 @@ pub use report::{FileReport, IngestReport};
 pub use source::file_sha256;
 
 use crate::error::{Result, TrainerError};
+use crate::shard::ShardFilter;
 use crate::threads::Threads;
 use cell::Cell;
 use ctx::Ctx;
@@ -63,6 +64,12 @@ pub struct IngestOptions {
     /// The present (unix seconds; [`IngestOptions::now`] gives the wall clock): an attempt dated
     /// more than a day after it, or before 1990, is a bad row (`implausible_time`).
     pub now: i64,
+    /// Read only this shard's persons (a sharded run): a row of another person is skipped
+    /// uncounted. `None` reads everyone.
+    pub shard: Option<ShardFilter>,
+    /// The persons file's attribute typing over the whole file (a sharded run's `split`), used
+    /// instead of typing the attributes from the rows read. `None` types them from the rows.
+    pub attr_specs: Option<Vec<AttrSpec>>,
 }
 
 impl IngestOptions {
@@ -188,6 +195,13 @@ pub struct Ingested {
     pub validations: Vec<ValidationRow>,
     /// What was read and dropped.
     pub report: IngestReport,
+    /// Per person (by index into [`Ingested::persons`]): where in the input it was first read,
+    /// as (file index in reading order << 40) | data row. A sharded run orders its shards'
+    /// persons by it into the unsharded run's order.
+    pub person_positions: Vec<u64>,
+    /// Per kept attempt (by [`AttemptRow::id`]): where in the input it was read (as
+    /// `person_positions`); filled only when reading one shard ([`IngestOptions::shard`]).
+    pub attempt_positions: Vec<u64>,
 }
 
 impl Ingested {
@@ -229,6 +243,7 @@ pub fn ingest(paths: &InputPaths, opts: &IngestOptions) -> Result<Ingested> {
                 normalizer: opts.normalizer,
                 fingerprint: fingerprint.clone(),
                 ahead: &ahead,
+                shard: opts.shard,
             };
             scope.spawn(move || scout.run());
         }
@@ -236,6 +251,26 @@ pub fn ingest(paths: &InputPaths, opts: &IngestOptions) -> Result<Ingested> {
         ahead.stop();
         result
     })
+}
+
+/// The persons file's attribute typing over the whole file (none without one): the persons
+/// reader alone, every bad row skipped (ingest proper counts and reports them). A sharded run
+/// types attributes with it once so that every shard encodes a value alike.
+pub fn persons_attr_specs(path: Option<&Path>, opts: &IngestOptions) -> Result<Vec<AttrSpec>> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let opts = IngestOptions {
+        max_bad_rows: u64::MAX,
+        threads: Threads::ONE,
+        shard: None,
+        attr_specs: None,
+        ..opts.clone()
+    };
+    let mut ctx = Ctx::new(&opts, None);
+    let (mut specs, mut rows) = (Vec::new(), Vec::new());
+    persons::read(path, &mut ctx, &mut specs, &mut rows)?;
+    Ok(specs)
 }
 
 /// Read every file in order on this thread (see [`ingest`]).
@@ -278,6 +313,8 @@ fn read_all(paths: &InputPaths, mut ctx: Ctx<'_>) -> Result<Ingested> {
         contacts: ctx.contacts,
         attempt_ids: att.ids,
         attempts: rows,
+        attempt_positions: att.positions,
+        person_positions: std::mem::take(&mut ctx.person_positions),
         known_contacts,
         person_attrs,
         person_rows,
@@ -285,6 +322,7 @@ fn read_all(paths: &InputPaths, mut ctx: Ctx<'_>) -> Result<Ingested> {
         report: IngestReport {
             files,
             skipped_examples: ctx.bad.examples,
+            example_positions: ctx.bad.example_positions,
         },
     })
 }

@@ -8,7 +8,9 @@ use super::intern::Interner;
 use super::report::{Bad, FileReport};
 use super::source::Source;
 use super::{AttrKind, AttrSpec, Ctx, PersonRow, resolve, text};
-use crate::error::Result;
+use contactscore_models::quote;
+
+use crate::error::{Result, TrainerError};
 
 const MISSING: u32 = u32::MAX;
 
@@ -37,8 +39,10 @@ pub(crate) fn read(
     let mut seen: HashMap<u32, usize> = HashMap::new();
     let (mut s_person, mut s_other) = (String::new(), String::new());
     while src.next_row(path)? {
+        if !ctx.next_row(&src, person_col) {
+            continue;
+        }
         report.rows_read += 1;
-        ctx.row(report.rows_read);
         let cells = Cells {
             person_col,
             zone_col,
@@ -60,7 +64,7 @@ pub(crate) fn read(
                 continue;
             }
         };
-        let person = ctx.persons.get_or_intern(person);
+        let person = ctx.person_id(person);
         if let Some(&first) = seen.get(&person) {
             report.duplicates += 1;
             let n = attr_cols.len();
@@ -77,6 +81,14 @@ pub(crate) fn read(
     ctx.end_file();
     report.sha256 = src.finish(path)?;
 
+    if let Some(global) = &ctx.opts.attr_specs {
+        // One shard of a sharded run: the whole file's typing, so that every shard (and the
+        // unsharded run) encodes a value alike.
+        let level_values = encode_with(global, &attr_names, &levels, path)?;
+        specs.extend(global.iter().cloned());
+        push_rows(rows, kept, &codes, &level_values);
+        return Ok(report);
+    }
     // Type each attribute and build the value of every level.
     let mut level_values: Vec<Vec<f32>> = Vec::with_capacity(attr_cols.len());
     for k in 0..attr_cols.len() {
@@ -115,7 +127,18 @@ pub(crate) fn read(
             }
         }
     }
-    let n = attr_cols.len();
+    push_rows(rows, kept, &codes, &level_values);
+    Ok(report)
+}
+
+/// The kept rows with each attribute's level replaced by its value.
+fn push_rows(
+    rows: &mut Vec<PersonRow>,
+    kept: Vec<(u32, Option<String>)>,
+    codes: &[u32],
+    level_values: &[Vec<f32>],
+) {
+    let n = level_values.len();
     for (r, (person, timezone)) in kept.into_iter().enumerate() {
         let attrs = (0..n)
             .map(|k| match codes[r * n + k] {
@@ -129,7 +152,50 @@ pub(crate) fn read(
             attrs,
         });
     }
-    Ok(report)
+}
+
+/// The value of every level read, under the whole file's typing `global` (from `split`).
+fn encode_with(
+    global: &[AttrSpec],
+    names: &[String],
+    levels: &[Interner],
+    path: &Path,
+) -> Result<Vec<Vec<f32>>> {
+    let mismatch = |why: String| TrainerError::BadFile {
+        file: path.to_owned(),
+        reason: format!("the persons file differs from the one the split was made on: {why}"),
+    };
+    if global.len() != names.len() || global.iter().zip(names).any(|(g, n)| &g.name != n) {
+        return Err(mismatch("other attribute columns".into()));
+    }
+    global
+        .iter()
+        .zip(levels)
+        .map(|(spec, levels)| {
+            levels
+                .iter()
+                .map(|level| {
+                    let value = match &spec.kind {
+                        AttrKind::Numeric => level
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|f| f.is_finite())
+                            .map(|f| f as f32),
+                        AttrKind::Categorical { levels } => levels
+                            .binary_search_by(|l| l.as_str().cmp(level))
+                            .ok()
+                            .map(|rank| rank as f32),
+                    };
+                    value.ok_or_else(|| {
+                        mismatch(format!(
+                            "a value of column {} it did not hold",
+                            quote(&spec.name)
+                        ))
+                    })
+                })
+                .collect()
+        })
+        .collect()
 }
 
 struct Cells<'a> {

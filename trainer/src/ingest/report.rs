@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, TrainerError};
 
 /// How many masked examples of skipped rows the report keeps.
-const MAX_EXAMPLES: usize = 10;
+pub(crate) const MAX_EXAMPLES: usize = 10;
 
 /// What happened to one input file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,10 @@ pub struct IngestReport {
     pub files: Vec<FileReport>,
     /// The first few skipped rows, with contact points and other personal values masked.
     pub skipped_examples: Vec<String>,
+    /// Where each of `skipped_examples` is in the input (see `Ctx::position`): a sharded run
+    /// merges its shards' examples back into input order by it. Not part of the manifest.
+    #[serde(skip)]
+    pub example_positions: Vec<u64>,
 }
 
 impl IngestReport {
@@ -96,6 +100,7 @@ pub(crate) struct BadRows {
     count: u64,
     first: Option<TrainerError>,
     pub(crate) examples: Vec<String>,
+    pub(crate) example_positions: Vec<u64>,
 }
 
 impl BadRows {
@@ -105,15 +110,18 @@ impl BadRows {
             count: 0,
             first: None,
             examples: Vec::new(),
+            example_positions: Vec::new(),
         }
     }
 
     /// One bad row: an error in fail-fast mode or past the budget, else skipped, counted in
-    /// `file` and kept (masked) among the examples.
+    /// `file` and kept (masked) among the examples with its `position` in the input.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn skip_or_fail(
         &mut self,
         path: &Path,
         line: u64,
+        position: u64,
         column: &str,
         value: String,
         bad: Bad,
@@ -165,6 +173,7 @@ impl BadRows {
         *file.skipped.entry(bad.key.to_owned()).or_insert(0) += 1;
         if self.examples.len() < MAX_EXAMPLES {
             self.examples.push(example);
+            self.example_positions.push(position);
         }
         Ok(())
     }

@@ -87,6 +87,8 @@ pub(crate) struct Scout<'a> {
     pub(crate) normalizer: ContactNormalizer,
     pub(crate) fingerprint: Fingerprinter,
     pub(crate) ahead: &'a Ahead,
+    /// Only this shard's rows (the ingest skips the others).
+    pub(crate) shard: Option<crate::shard::ShardFilter>,
 }
 
 impl Scout<'_> {
@@ -94,7 +96,7 @@ impl Scout<'_> {
     /// ingest will meet and report it) ends the scout's work on that file.
     pub(crate) fn run(&self) {
         let mut seen: HashSet<Fp, PassThroughBuild> = HashSet::default();
-        let (mut buf, mut scratch) = (Vec::new(), String::new());
+        let (mut buf, mut scratch, mut s_person) = (Vec::new(), String::new(), String::new());
         for (file, path) in self.files.iter().enumerate() {
             let Some(path) = path else { continue };
             let Ok(mut src) = Source::open(path) else {
@@ -107,7 +109,16 @@ impl Scout<'_> {
             else {
                 continue;
             };
-            src.set_needed(&[col]);
+            let person = src
+                .columns()
+                .iter()
+                .position(|c| c.eq_ignore_ascii_case("person_id"));
+            src.set_needed(
+                &[Some(col), person]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>(),
+            );
             let mut row = 0u64;
             while let Ok(true) = src.next_row(path) {
                 row += 1;
@@ -119,6 +130,12 @@ impl Scout<'_> {
                 }
                 if self.ahead.behind(file, row) {
                     continue;
+                }
+                if let Some(shard) = self.shard {
+                    let id = person.map_or(Ok(""), |c| text(src.cell(c), &mut s_person, c));
+                    if !shard.owns(id.unwrap_or_default().as_bytes()) {
+                        continue;
+                    }
                 }
                 let Ok(raw) = text(src.cell(col), &mut scratch, col) else {
                     continue;

@@ -18,6 +18,8 @@ pub(super) fn opts(max_bad_rows: u64) -> IngestOptions {
         progress: false,
         now: IngestOptions::now(),
         threads: Threads::ONE,
+        shard: None,
+        attr_specs: None,
     }
 }
 

@@ -111,8 +111,10 @@ pub(crate) fn read(
     let mut seen: HashMap<(u32, u32, i64), usize> = HashMap::new();
     let (mut s_person, mut s_contact, mut s_other) = (String::new(), String::new(), String::new());
     while src.next_row(path)? {
+        if !ctx.next_row(&src, idx[0]) {
+            continue;
+        }
         report.rows_read += 1;
-        ctx.row(report.rows_read);
         let row = match parse(
             &src,
             &idx,
@@ -166,7 +168,7 @@ fn parse(
     };
     Ok(ValidationRow {
         t,
-        person: ctx.persons.get_or_intern(person),
+        person: ctx.person_id(person),
         contact,
         status,
         line_type,

@@ -21,6 +21,8 @@ fn opts(max_bad_rows: u64) -> IngestOptions {
         progress: false,
         now: IngestOptions::now(),
         threads: crate::threads::Threads::ONE,
+        shard: None,
+        attr_specs: None,
     }
 }
 

@@ -25,6 +25,8 @@ fn load(inputs: &InputPaths, max_bad_rows: u64) -> Ingested {
         progress: false,
         now: IngestOptions::now(),
         threads: Threads::ONE,
+        shard: None,
+        attr_specs: None,
     };
     ingest(inputs, &opts).expect("ingest")
 }

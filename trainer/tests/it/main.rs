@@ -10,6 +10,8 @@ mod features_cmd;
 mod leakage;
 mod plan;
 mod promotion;
+mod sharded;
+mod spark;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,132 @@
+//! A feature state stored as parts (shards of persons) instead of one `state.bin`: the file
+//! format of one part, and the sorted merge back into one state. A sharded training run writes
+//! one part per shard; a version may keep its state as parts (`state/part-NNNNN.bin`, listed in
+//! the manifest's `files`) and the loader merges them into the very state a single
+//! `state.bin` holds.
+//!
+//! A part is `CSPART01` then the postcard encoding of (sort keys, state): each person's sort key
+//! is where the export first named the person, so merging parts by key restores the unsharded
+//! state's slot order.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::manifest::Manifest;
+use super::registry::{corrupt, sha256_hex};
+use crate::features::FeatureState;
+use crate::{Error, Result};
+
+/// The magic of a state part file.
+pub const PART_MAGIC: &[u8; 8] = b"CSPART01";
+
+/// The directory of a version's state parts.
+pub const PARTS_DIR: &str = "state";
+
+/// The name of part `index` inside [`PARTS_DIR`].
+pub fn part_name(index: usize) -> String {
+    format!("{PARTS_DIR}/part-{index:05}.bin")
+}
+
+#[derive(Serialize)]
+struct PartRef<'a> {
+    keys: &'a [u64],
+    state: &'a FeatureState,
+}
+
+#[derive(Deserialize)]
+struct Part {
+    keys: Vec<u64>,
+    state: FeatureState,
+}
+
+/// The bytes of a part: `keys` (one per person of `state`, ascending) and `state`.
+pub fn encode_part(keys: &[u64], state: &FeatureState) -> Result<Vec<u8>> {
+    let mut out = PART_MAGIC.to_vec();
+    out.extend(
+        postcard::to_stdvec(&PartRef { keys, state })
+            .map_err(|e| Error::InvalidConfig(format!("encoding a state part: {e}")))?,
+    );
+    Ok(out)
+}
+
+/// A part's sort keys and state from its bytes (`path` names it in errors).
+pub fn decode_part(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, FeatureState)> {
+    let body = bytes
+        .strip_prefix(PART_MAGIC.as_slice())
+        .ok_or_else(|| Error::artifact(path, "not a contactscore state part"))?;
+    let part: Part = postcard::from_bytes(body)
+        .map_err(|e| Error::artifact(path, format!("unreadable state part: {e}")))?;
+    Ok((part.keys, part.state))
+}
+
+/// Merge decoded parts into one state ([`FeatureState::merge_parts`]), index rebuilt.
+pub fn merge(parts: Vec<(Vec<u64>, FeatureState)>) -> Result<FeatureState> {
+    FeatureState::merge_parts(parts)
+}
+
+/// A decoded part: its persons' sort keys and its state.
+type Decoded = (Vec<u64>, FeatureState);
+
+/// A version's state as it is published: one snapshot, or encoded parts ([`encode_part`]).
+#[derive(Debug, Clone, Copy)]
+pub enum StateFiles<'a> {
+    /// One `state.bin`.
+    Whole(&'a FeatureState),
+    /// `state/part-NNNNN.bin`, one per element, in this order.
+    Parts(&'a [Vec<u8>]),
+}
+
+/// Whether a version's manifest lists state parts.
+pub fn has_parts(manifest: &Manifest) -> bool {
+    manifest.files.keys().any(|k| is_part(k))
+}
+
+fn is_part(name: &str) -> bool {
+    name.starts_with(PARTS_DIR) && name[PARTS_DIR.len()..].starts_with("/part-")
+}
+
+/// Read, verify (each part's checksum from the manifest) and decode the state parts of the
+/// version in `dir`, on up to as many threads as there are cores, and merge them into one state.
+pub(super) fn load(manifest: &Manifest, dir: &Path) -> Result<FeatureState> {
+    let names: Vec<(&String, &String)> =
+        manifest.files.iter().filter(|(k, _)| is_part(k)).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(names.len())
+        .max(1);
+    let read = |(name, want): (&String, &String)| -> Result<Decoded> {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        if &sha256_hex(&bytes) != want {
+            return Err(corrupt(dir, name));
+        }
+        decode_part(&bytes, &path)
+    };
+    let chunks: Vec<Vec<(&String, &String)>> = names
+        .chunks(names.len().div_ceil(threads).max(1))
+        .map(<[_]>::to_vec)
+        .collect();
+    let decoded: Vec<Result<Vec<Decoded>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(read).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::artifact(
+                        dir,
+                        "a thread reading state parts panicked",
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut parts = Vec::with_capacity(names.len());
+    for d in decoded {
+        parts.extend(d?);
+    }
+    merge(parts)
+}
