@@ -30,6 +30,13 @@ impl From<ServerError> for Status {
             }
             e @ ServerError::PermissionDenied(_) => Status::permission_denied(e.to_string()),
             ServerError::Received(status) => status,
+            e @ ServerError::StoreUnavailable(_) => {
+                tracing::warn!(error = %e, "state store unavailable");
+                Status::unavailable(
+                    "state store unavailable; retry (nothing was answered from partial state, \
+                     nothing unconfirmed was acknowledged)",
+                )
+            }
             ServerError::StreamStopped {
                 error,
                 resume_from,
