@@ -39,6 +39,9 @@ use crate::engine::{
 use crate::error::{Result, ServerError};
 use crate::telemetry;
 
+/// One person's fetch: the version's completion marker, the snapshot, the event hash.
+type Fetched = (Option<String>, Option<Vec<u8>>, HashMap<String, Vec<u8>>);
+
 /// The Redis store.
 pub struct RedisStore {
     registry: Registry,
@@ -197,11 +200,7 @@ impl RedisStore {
     /// completion marker, the snapshot, the events), then the fold. `None` = unknown person.
     async fn fetch(&self, serving: &Serving, person_id: &str) -> Result<Option<PersonState>> {
         let tag = keys::tag(person_id);
-        let (marker, snapshot, events): (
-            Option<String>,
-            Option<Vec<u8>>,
-            HashMap<String, Vec<u8>>,
-        ) = redis::pipe()
+        let (marker, snapshot, events): Fetched = redis::pipe()
             .atomic()
             .get(keys::loaded(&serving.version))
             .get(keys::snapshot(&tag, &serving.version))
@@ -319,7 +318,7 @@ impl RedisStore {
             return Ok(Recorded::default());
         }
         let serving = self.current()?;
-        let now_us = i64::try_from(jiff::Timestamp::now().as_microsecond()).unwrap_or(i64::MAX);
+        let now_us = jiff::Timestamp::now().as_microsecond();
         let mut pipe = redis::pipe();
         for (i, o) in outcomes.into_iter().enumerate() {
             let e = Event::Outcome {
