@@ -48,7 +48,13 @@ impl Store {
                 .await?,
             ),
             StoreSettings::Redis(r) => Store::Redis(
-                RedisStore::open(&settings.models_dir, settings.policy.clone(), r.clone()).await?,
+                RedisStore::open(
+                    &settings.models_dir,
+                    settings.policy.clone(),
+                    settings.retention,
+                    r.clone(),
+                )
+                .await?,
             ),
         })
     }

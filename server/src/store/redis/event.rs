@@ -11,10 +11,12 @@
 
 use contactscore_models::artifact::RuleEvidence;
 use contactscore_models::features::{FeatureState, PersonState};
+use contactscore_models::localtime::DAY;
 use contactscore_models::{Channel, Contact, Outcome, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::engine::Retention;
 use crate::error::{Result, ServerError};
 
 /// First byte of an encoded snapshot (the encoding's version: postcard is not self-describing).
@@ -56,6 +58,13 @@ pub enum Event {
         /// When consent was given (unix seconds).
         at: i64,
     },
+    /// An outcome retired by a bulk load (a newer snapshot holds it): only its id stays, so a
+    /// repeat of the attempt is still a duplicate, until `attempt_id_retention_days` after it
+    /// was recorded.
+    Retired {
+        /// When the outcome was recorded (unix microseconds).
+        recorded_us: i64,
+    },
     /// A carrier validation of a number.
     Validation {
         /// The normalised number.
@@ -86,6 +95,8 @@ impl Event {
     pub fn field(&self, encoded: &str) -> String {
         match self {
             Event::Outcome { attempt_id, .. } => format!("o:{attempt_id}"),
+            // Written over an outcome's field, never added by itself.
+            Event::Retired { .. } => String::new(),
             Event::Consent { .. } => format!("c:{}", short_digest(encoded)),
             Event::Validation { .. } => format!("v:{}", short_digest(encoded)),
         }
@@ -182,6 +193,7 @@ pub fn fold(
                 validation,
                 ..
             } => validations.push((contact, validation)),
+            Event::Retired { .. } => {}
         }
     }
     // The hash has no order: attempt instant, then recording instant, then id (a total order,
@@ -197,6 +209,49 @@ pub fn fold(
         person.lift_opt_out(&contact, channel, at);
     }
     Some(person)
+}
+
+/// What a bulk load does to one field of a person's event hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trim {
+    /// Replace the outcome by its [`Event::Retired`] tombstone (JSON).
+    Retire(String),
+    /// Remove the field (a tombstone past the id retention).
+    Remove,
+}
+
+/// The retention rule of the local journal (`engine/retirement.rs`), for one event of a person
+/// whose snapshot in the version being loaded has training cutoff `cutoff`: an ordinary
+/// outcome attempted more than `outcome_days` before it is retired (the snapshot holds it);
+/// contact-rule evidence, consents and validations are kept (they are applied onto every
+/// version); a tombstone is removed `attempt_id_days` after its outcome was recorded.
+pub fn trim(event: &Event, cutoff: i64, now_us: i64, retention: Retention) -> Result<Option<Trim>> {
+    Ok(match event {
+        Event::Outcome {
+            at,
+            outcome,
+            recorded_us,
+            ..
+        } if !outcome.is_rule_evidence()
+            && *at < cutoff.saturating_sub(i64::from(retention.outcome_days) * DAY) =>
+        {
+            let tombstone = Event::Retired {
+                recorded_us: *recorded_us,
+            };
+            Some(Trim::Retire(tombstone.encode()?))
+        }
+        Event::Retired { recorded_us }
+            if recorded_us
+                .saturating_add(i64::from(retention.attempt_id_days) * DAY * 1_000_000)
+                < now_us =>
+        {
+            Some(Trim::Remove)
+        }
+        Event::Outcome { .. }
+        | Event::Retired { .. }
+        | Event::Consent { .. }
+        | Event::Validation { .. } => None,
+    })
 }
 
 #[cfg(test)]

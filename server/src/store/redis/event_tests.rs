@@ -170,3 +170,48 @@ fn fields_make_repeats_one_event() {
     assert!(c.field(&json).starts_with("c:"));
     assert_eq!(c.field(&json), c.clone().field(&c.encode().expect("json")));
 }
+
+#[test]
+fn a_bulk_load_retires_covered_outcomes_and_keeps_rule_evidence() {
+    let r = crate::engine::Retention::default();
+    let cutoff = T0 + 30 * DAY_S;
+    let old = T0; // 30 days before the cutoff: past the 14-day window
+    let recent = cutoff - DAY_S;
+    let now_us = (cutoff + DAY_S) * 1_000_000;
+    let trimmed = |e: &Event| trim(e, cutoff, now_us, r).expect("trim");
+    let covered = outcome("a", old, Outcome::NoAnswer, "v1", 7);
+    match trimmed(&covered) {
+        Some(Trim::Retire(json)) => {
+            let t = Event::decode(json.as_bytes()).expect("tombstone");
+            assert_eq!(t, Event::Retired { recorded_us: 7 });
+            // The tombstone changes no state.
+            let ev = RuleEvidence::default();
+            assert!(
+                fold(
+                    &skeleton(),
+                    Some(PersonState::default()),
+                    vec![t],
+                    &onto(&ev, cutoff)
+                )
+                .is_some_and(|p| p.contacts.is_empty())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        trimmed(&outcome("b", recent, Outcome::NoAnswer, "v1", 7)),
+        None
+    );
+    assert_eq!(trimmed(&outcome("c", old, Outcome::OptOut, "v1", 7)), None);
+    // A tombstone leaves 30 days after its outcome was recorded.
+    let fresh = Event::Retired {
+        recorded_us: now_us - 1_000_000,
+    };
+    let stale = Event::Retired {
+        recorded_us: now_us - 31 * DAY_S * 1_000_000,
+    };
+    assert_eq!(trimmed(&fresh), None);
+    assert_eq!(trimmed(&stale), Some(Trim::Remove));
+}
+
+const DAY_S: i64 = 86_400;

@@ -33,8 +33,8 @@ use tokio::sync::watch;
 use self::event::{Event, Onto};
 use super::config::RedisSettings;
 use crate::engine::{
-    ConsentReport, OutcomeReport, PersonQuery, Recorded, ReloadFailure, Reloaded, Serving,
-    ValidationReport,
+    ConsentReport, OutcomeReport, PersonQuery, Recorded, ReloadFailure, Reloaded, Retention,
+    Serving, ValidationReport,
 };
 use crate::error::{Result, ServerError};
 use crate::telemetry;
@@ -46,6 +46,7 @@ type Fetched = (Option<String>, Option<Vec<u8>>, HashMap<String, Vec<u8>>);
 pub struct RedisStore {
     registry: Registry,
     policy: Policy,
+    retention: Retention,
     settings: RedisSettings,
     conn: ConnectionManager,
     serving: ArcSwapOption<Serving>,
@@ -75,6 +76,7 @@ impl RedisStore {
     pub async fn open(
         models_dir: &Path,
         policy: Policy,
+        retention: Retention,
         settings: RedisSettings,
     ) -> Result<Arc<Self>> {
         let registry = Registry::open(models_dir)?;
@@ -95,6 +97,7 @@ impl RedisStore {
         let store = Arc::new(Self {
             registry,
             policy,
+            retention,
             settings,
             conn,
             serving: ArcSwapOption::empty(),

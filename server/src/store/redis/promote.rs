@@ -239,12 +239,15 @@ impl RedisStore {
         tracing::info!(%version, persons = total, "bulk-loading a version into the state store");
         let (mut written, mut skipped) = (0u64, 0u64);
         let mut last_log = Instant::now();
+        let cutoff = state.cutoff.unwrap_or(i64::MIN);
+        let mut retired = 0u64;
         for (ids, persons) in state
             .person_ids
             .chunks(LOAD_BATCH)
             .zip(state.persons.chunks(LOAD_BATCH))
         {
             let mut pipe = redis::pipe();
+            let mut tags = Vec::with_capacity(ids.len());
             for (id, person) in ids.iter().zip(persons) {
                 let tag = keys::tag(id);
                 if erased.contains(&tag) {
@@ -255,12 +258,18 @@ impl RedisStore {
                     keys::snapshot(&tag, version),
                     event::encode_snapshot(person)?,
                 )
-                .ignore();
+                .ignore()
+                .hgetall(keys::events(&tag));
+                tags.push(tag);
                 written += 1;
             }
-            pipe.query_async::<()>(&mut conn)
-                .await
-                .map_err(|e| self.unavailable(e))?;
+            if !pipe.is_empty() {
+                let tails: Vec<HashMap<String, Vec<u8>>> = pipe
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| self.unavailable(e))?;
+                retired += self.trim_tails(&tags, tails, cutoff).await?;
+            }
             self.refresh().await?;
             if last_log.elapsed() >= Duration::from_secs(5) {
                 last_log = Instant::now();
@@ -289,11 +298,49 @@ impl RedisStore {
             %version,
             written,
             erased = skipped,
+            retired_live_outcomes = retired,
             seconds,
             persons_per_second = written as f64 / seconds.max(1e-9),
             "bulk load complete"
         );
         Ok(())
+    }
+
+    /// Retire the live outcomes the snapshot being loaded holds (by the local journal's
+    /// retention rule, `event::trim`); returns how many.
+    async fn trim_tails(
+        &self,
+        tags: &[String],
+        tails: Vec<HashMap<String, Vec<u8>>>,
+        cutoff: i64,
+    ) -> Result<u64> {
+        let now_us = jiff::Timestamp::now().as_microsecond();
+        let mut pipe = redis::pipe();
+        let mut retired = 0u64;
+        for (tag, tail) in tags.iter().zip(tails) {
+            for (field, value) in tail {
+                let Ok(e) = event::Event::decode(&value) else {
+                    continue;
+                };
+                match event::trim(&e, cutoff, now_us, self.retention)? {
+                    Some(event::Trim::Retire(tombstone)) => {
+                        pipe.hset(keys::events(tag), field, tombstone).ignore();
+                        retired += 1;
+                    }
+                    Some(event::Trim::Remove) => {
+                        pipe.hdel(keys::events(tag), field).ignore();
+                    }
+                    None => {}
+                }
+            }
+        }
+        if pipe.is_empty() {
+            return Ok(retired);
+        }
+        pipe.query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        Ok(retired)
     }
 
     /// Unlink the keys of versions superseded for longer than the grace (module docs).
