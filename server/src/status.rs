@@ -31,7 +31,8 @@ impl From<ServerError> for Status {
             e @ ServerError::PermissionDenied(_) => Status::permission_denied(e.to_string()),
             ServerError::Received(status) => status,
             e @ ServerError::StoreUnavailable(_) => {
-                tracing::warn!(error = %e, "state store unavailable");
+                // Logged at warn where it arose (store/redis); once per call here only in debug.
+                tracing::debug!(error = %e, "state store unavailable");
                 Status::unavailable(
                     "state store unavailable; retry (nothing was answered from partial state, \
                      nothing unconfirmed was acknowledged)",

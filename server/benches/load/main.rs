@@ -163,6 +163,7 @@ fn main() -> Result<()> {
         // The store's own log lines (bulk load rate) on stderr.
         let _ = tracing_subscriber::fmt()
             .with_env_filter("contactscore_server::store=info")
+            .with_ansi(false)
             .with_writer(std::io::stderr)
             .try_init();
         Some(open_loop::redis_used_memory(&args.state_store)?)

@@ -1,8 +1,9 @@
 //! End to end: two server replicas on one real Redis (`--state-store redis://…`). An outcome,
 //! an opt-out, a re-consent and a carrier validation recorded through one replica change the
 //! other's very next Rank; both rank like a local-store server before any live event; the same
-//! attempt id sent to both is recorded once; a replica killed with SIGKILL loses nothing it
-//! acknowledged; ForgetPerson through one erases the person everywhere.
+//! attempt id sent to both is recorded once (one at a time and as a stream); a replica killed
+//! with SIGKILL loses nothing it acknowledged; ForgetPerson through one erases the person
+//! everywhere.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -210,6 +211,29 @@ async fn an_attempt_is_recorded_once_and_survives_a_replica_crash_and_erasure_is
             "k-{i} lost"
         );
     }
+
+    // A RecordOutcomes stream (two batches) through B: every one a duplicate through A.
+    let stream: Vec<_> = (0..600)
+        .map(|i| {
+            record(
+                &format!("s-{i}"),
+                &ids[1],
+                n,
+                MONDAY - 80_000 + i,
+                "no_answer",
+            )
+        })
+        .collect();
+    let first = cb
+        .record_outcomes(tokio_stream::iter(stream.clone()))
+        .await?
+        .into_inner();
+    assert_eq!((first.recorded, first.duplicates), (600, 0));
+    let again = ca
+        .record_outcomes(tokio_stream::iter(stream))
+        .await?
+        .into_inner();
+    assert_eq!((again.recorded, again.duplicates), (0, 600));
 
     // ForgetPerson through A: B no longer knows the person (snapshot and live events gone).
     let p = &ids[2];

@@ -213,6 +213,7 @@ impl RedisStore {
             .map_err(|e| self.unavailable(e))?;
         if marker.is_none() {
             // Its keys are being unlinked: never rank without the snapshot's rules.
+            tracing::warn!(version = %serving.version, "the served version is no longer loaded in the state store");
             return Err(ServerError::StoreUnavailable(format!(
                 "version {} is no longer loaded in the state store; this replica switches on its next poll",
                 serving.version
@@ -307,6 +308,11 @@ impl RedisStore {
             .await
             .map_err(|e| self.unavailable(e))?;
         if got < n {
+            tracing::warn!(
+                got,
+                wanted = n,
+                "a write did not reach redis_wait_replicas replicas in time"
+            );
             return Err(ServerError::StoreUnavailable(format!(
                 "the write reached {got} of {n} Redis replicas in time (redis_wait_replicas); retry"
             )));
