@@ -1,9 +1,10 @@
 //! End to end: promoting a new version while both replicas on one Redis serve Rank load: one
 //! replica bulk-loads it and flips the pointer, both switch, and not one call fails; a person
-//! forgotten before the promotion stays forgotten in the new version.
+//! forgotten before the promotion stays forgotten in the new version. And the superseded
+//! version's keys are unlinked once the grace is over.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -19,7 +20,7 @@ use crate::redis_store::{Client, persons, rank, replica};
 async fn load(
     mut c: Client,
     ids: Vec<String>,
-    v2: Arc<parking_lot_free::Slot>,
+    v2: Arc<OnceLock<String>>,
     stop: Arc<AtomicBool>,
     failed: Arc<AtomicU64>,
     on_v2: Arc<AtomicU64>,
@@ -28,7 +29,7 @@ async fn load(
     while !stop.load(Ordering::Relaxed) {
         match rank(&mut c, &ids[i % ids.len()], None).await {
             Ok(r) => {
-                if v2.get().is_some_and(|v| v == r.model_version) {
+                if v2.get().is_some_and(|v| *v == r.model_version) {
                     on_v2.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -38,21 +39,6 @@ async fn load(
             }
         }
         i += 1;
-    }
-}
-
-/// A write-once string shared with the load tasks.
-mod parking_lot_free {
-    /// Set once, read many times.
-    #[derive(Default)]
-    pub struct Slot(std::sync::OnceLock<String>);
-    impl Slot {
-        pub fn set(&self, v: String) {
-            let _ = self.0.set(v);
-        }
-        pub fn get(&self) -> Option<&str> {
-            self.0.get().map(String::as_str)
-        }
     }
 }
 
@@ -84,7 +70,7 @@ async fn promotion_under_load_fails_no_call_on_either_replica() -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let failed = Arc::new(AtomicU64::new(0));
     let on_v2 = Arc::new(AtomicU64::new(0));
-    let v2_slot = Arc::new(parking_lot_free::Slot::default());
+    let v2_slot = Arc::new(OnceLock::new());
     let mut tasks = Vec::new();
     for c in [&ca, &cb, &ca, &cb] {
         tasks.push(tokio::spawn(load(
@@ -102,7 +88,7 @@ async fn promotion_under_load_fails_no_call_on_either_replica() -> Result<()> {
     let v2 = tokio::task::spawn_blocking(move || train_into(&attempts, Some(&contacts), &m, bad))
         .await??;
     assert_ne!(v1, v2);
-    v2_slot.set(v2.clone());
+    let _ = v2_slot.set(v2.clone());
     // Both replicas switch (one of them, or a background poll, bulk-loads it first).
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -138,5 +124,52 @@ async fn promotion_under_load_fails_no_call_on_either_replica() -> Result<()> {
     assert_eq!(gone.code(), Code::NotFound);
     let loaded = redis.cli(&["GET", "cs:current"])?;
     assert_eq!(loaded.trim(), v2);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_superseded_version_is_unlinked_after_the_grace() -> Result<()> {
+    let sim = simulated(200, 21, 1405)?;
+    let dir = sim.dir.path();
+    let models = dir.join("models");
+    let v1 = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
+    let redis = RedisProc::start()?;
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "reload_interval_ms = 3600000\n[state]\nstore = \"{}\"\nredis_unlink_grace_ms = 0\n",
+            redis.url()
+        ),
+    )?;
+    let config = config.to_string_lossy().into_owned();
+    let a = contactscore_e2e::server::ServerProc::start(
+        &models,
+        &dir.join("a"),
+        &["--config", &config],
+    )?;
+    let mut ca = a.client().await?;
+    let snapshots = |v: &str| -> Result<usize> {
+        let pattern = format!("cs:{{*}}:s:{v}");
+        Ok(redis
+            .cli(&["--scan", "--pattern", &pattern])?
+            .lines()
+            .count())
+    };
+    assert_eq!(snapshots(&v1)?, 200);
+    let v2 = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
+    assert_eq!(reload(&mut ca).await?, v2);
+    // With no grace, the reload that switched unlinked v1 (marker, snapshots, bookkeeping);
+    // another poll changes nothing.
+    reload(&mut ca).await?;
+    assert_eq!(snapshots(&v1)?, 0);
+    assert_eq!(snapshots(&v2)?, 200);
+    assert_eq!(
+        redis.cli(&["EXISTS", &format!("cs:loaded:{v1}")])?.trim(),
+        "0"
+    );
+    assert_eq!(redis.cli(&["SMEMBERS", "cs:versions"])?.trim(), v2);
+    let ids = persons(&sim.contacts, 1)?;
+    rank(&mut ca, &ids[0], None).await?;
     Ok(())
 }

@@ -74,9 +74,6 @@ impl RedisStore {
         {
             self.promote(p).await?;
         }
-        if let Err(e) = self.collect_garbage().await {
-            tracing::warn!(error = %e, "unlinking superseded versions failed; retried on the next poll");
-        }
         let pointer: Option<String> = conn
             .get(keys::CURRENT)
             .await
@@ -93,11 +90,17 @@ impl RedisStore {
             }
             return Ok(Reloaded::NoVersion);
         };
-        if served.as_deref() == Some(target.as_str()) {
-            return Ok(Reloaded::Unchanged(target));
+        let reloaded = if served.as_deref() == Some(target.as_str()) {
+            Reloaded::Unchanged(target)
+        } else {
+            self.switch_to(&target).await?;
+            Reloaded::Switched(target)
+        };
+        // After the switch: a replica never unlinks the version it is still serving itself.
+        if let Err(e) = self.collect_garbage().await {
+            tracing::warn!(error = %e, "unlinking superseded versions failed; retried on the next poll");
         }
-        self.switch_to(&target).await?;
-        Ok(Reloaded::Switched(target))
+        Ok(reloaded)
     }
 
     /// Serve `version` (already loaded into Redis): model and skeleton from the models dir.
