@@ -1,7 +1,8 @@
 //! End to end: promoting a new version while both replicas on one Redis serve Rank load: one
 //! replica bulk-loads it and flips the pointer, both switch, and not one call fails; a person
 //! forgotten before the promotion stays forgotten in the new version. And the superseded
-//! version's keys are unlinked once the grace is over.
+//! version's keys are unlinked once the grace is over, while the bulk load retired the live
+//! outcomes its snapshot covers (their ids stay duplicates) and kept the rule evidence.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -14,6 +15,9 @@ use contactscore_e2e::simulated;
 use contactscore_proto::v1;
 use tonic::Code;
 
+use contactscore_models::localtime::DAY;
+
+use crate::common::*;
 use crate::redis_store::{Client, persons, rank, replica};
 
 /// Rank in a loop until `stop`; counts failures and answers per version (v1, v2).
@@ -128,7 +132,7 @@ async fn promotion_under_load_fails_no_call_on_either_replica() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_superseded_version_is_unlinked_after_the_grace() -> Result<()> {
+async fn a_promotion_retires_covered_outcomes_and_unlinks_the_superseded_version() -> Result<()> {
     let sim = simulated(200, 21, 1405)?;
     let dir = sim.dir.path();
     let models = dir.join("models");
@@ -157,6 +161,19 @@ async fn a_superseded_version_is_unlinked_after_the_grace() -> Result<()> {
             .count())
     };
     assert_eq!(snapshots(&v1)?, 200);
+    // Live outcomes: one the next snapshot covers by more than 14 days (retired by the bulk
+    // load: a tombstone keeps its id), an opt-out as old (rule evidence: kept), a recent one.
+    let p = persons(&sim.contacts, 1)?.remove(0);
+    let n = "+5511987650005";
+    let old = MONDAY - 30 * DAY;
+    let sent = [
+        outcome("old-1", &p, n, "voice", old, "no_answer"),
+        outcome("old-opt", &p, n, "sms", old, "opt_out"),
+        outcome("new-1", &p, n, "voice", MONDAY - 600, "no_answer"),
+    ];
+    for o in &sent {
+        assert!(ca.record_outcome(o.clone()).await?.into_inner().recorded);
+    }
     let v2 = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     assert_eq!(reload(&mut ca).await?, v2);
     // With no grace, the reload that switched unlinked v1 (marker, snapshots, bookkeeping);
@@ -169,7 +186,22 @@ async fn a_superseded_version_is_unlinked_after_the_grace() -> Result<()> {
         "0"
     );
     assert_eq!(redis.cli(&["SMEMBERS", "cs:versions"])?.trim(), v2);
-    let ids = persons(&sim.contacts, 1)?;
-    rank(&mut ca, &ids[0], None).await?;
+    rank(&mut ca, &p, None).await?;
+    let hash = redis.cli(&["--scan", "--pattern", "cs:{*}:e"])?;
+    let hash = hash.trim();
+    let field = |f: &str| redis.cli(&["HGET", hash, f]);
+    assert!(
+        field("o:old-1")?.contains("\"k\":\"retired\""),
+        "{}",
+        field("o:old-1")?
+    );
+    assert!(field("o:old-opt")?.contains("opt_out"));
+    assert!(field("o:new-1")?.contains("no_answer"));
+    for o in sent {
+        assert!(
+            !ca.record_outcome(o).await?.into_inner().recorded,
+            "still a duplicate"
+        );
+    }
     Ok(())
 }
