@@ -26,11 +26,17 @@ pub struct RedisProc {
     pub port: u16,
     bin: PathBuf,
     dir: tempfile::TempDir,
+    password: Option<String>,
 }
 
 impl RedisProc {
     /// Start one on a free port (retrying on a port taken between the probe and the bind).
     pub fn start() -> Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// [`RedisProc::start`] with `--requirepass password` when given.
+    pub fn start_with(password: Option<&str>) -> Result<Self> {
         let bin = redis_server()?;
         let mut last = None;
         for _ in 0..20 {
@@ -39,6 +45,7 @@ impl RedisProc {
                 port: free_port()?,
                 bin: bin.clone(),
                 dir: tempfile::tempdir()?,
+                password: password.map(str::to_owned),
             };
             match r.spawn() {
                 Ok(()) => return Ok(r),
@@ -60,6 +67,11 @@ impl RedisProc {
             .arg("--dir")
             .arg(self.dir.path())
             .args(["--save", "", "--appendonly", "yes", "--daemonize", "no"])
+            .args(
+                self.password
+                    .iter()
+                    .flat_map(|p| ["--requirepass".to_owned(), p.clone()]),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -113,6 +125,11 @@ impl RedisProc {
     pub fn cli(&self, args: &[&str]) -> Result<String> {
         let out = Command::new(self.bin.with_file_name("redis-cli"))
             .args(["-p", &self.port.to_string()])
+            .args(
+                self.password
+                    .iter()
+                    .flat_map(|p| ["-a".to_owned(), p.clone(), "--no-auth-warning".to_owned()]),
+            )
             .args(args)
             .output()
             .context("running redis-cli")?;
@@ -140,7 +157,8 @@ impl Drop for RedisProc {
     }
 }
 
-/// Whether a redis-server on `port` answers `PING` with `+PONG` (not `-LOADING`).
+/// Whether a redis-server on `port` answers `PING` with `+PONG`, or `-NOAUTH` when it wants a
+/// password (not `-LOADING`).
 fn ping(port: u16) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
@@ -150,7 +168,7 @@ fn ping(port: u16) -> bool {
         return false;
     }
     let mut buf = [0u8; 7];
-    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    s.read_exact(&mut buf).is_ok() && (&buf == b"+PONG\r\n" || buf.starts_with(b"-NOAUTH"))
 }
 
 /// A port free now (the OS picks it); the caller retries if it is taken before use.

@@ -8,6 +8,7 @@ mod fault_late_evidence;
 mod fault_requests;
 mod fault_state_dir;
 mod python_client;
+mod redis_auth;
 mod redis_outage;
 mod redis_promotion;
 mod redis_store;
