@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::engine::Retention;
 use crate::error::{Result, ServerError};
+use crate::store::{StateConfig, StoreSettings};
 
 /// The configuration file as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -53,6 +54,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// TLS.
     pub tls: Option<TlsConfig>,
+    /// Where the live state is kept (local directory or a shared Redis).
+    pub state: StateConfig,
 }
 
 impl Default for Config {
@@ -75,6 +78,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             auth: AuthConfig::default(),
             tls: None,
+            state: StateConfig::default(),
         }
     }
 }
@@ -132,6 +136,8 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// TLS certificate and key (PEM bytes).
     pub tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// Which store holds the live state.
+    pub store: StoreSettings,
 }
 
 /// Request defaults and limits.
@@ -255,6 +261,7 @@ impl Config {
                 Some((read(&t.cert)?, read(&t.key)?))
             }
         };
+        let store = self.state.validate()?;
         Ok(Settings {
             listen,
             models_dir: self.models_dir,
@@ -268,6 +275,7 @@ impl Config {
             bearer_token,
             admin_token,
             tls,
+            store,
         })
     }
 }

@@ -405,7 +405,9 @@ pub fn model_info(
         info.loaded_at = Some(ts(s.loaded_at));
         info.metrics = metrics(m.metrics.get(&m.family));
         info.baseline_metrics = metrics(m.metrics.get(&Family::Baseline));
-        info.persons = s.state.read().len() as u64;
+        info.persons = s
+            .persons_in_store
+            .unwrap_or_else(|| s.state.read().len() as u64);
     }
     info
 }

@@ -67,6 +67,12 @@ pub enum ServerError {
         pid: Option<u32>,
     },
 
+    /// The shared state store (Redis) did not answer, or could not confirm a write: nothing
+    /// was answered from partial state and nothing is acknowledged; retrying is safe. The
+    /// detail goes to the log only.
+    #[error("state store unavailable: {0}")]
+    StoreUnavailable(String),
+
     /// A failure inside the server that no request could cause (a task that panicked, a
     /// writer thread gone). Logged with its details; callers get a generic message.
     #[error("internal: {0}")]

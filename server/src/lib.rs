@@ -15,6 +15,7 @@ pub mod redact;
 pub mod server;
 pub mod service;
 pub mod status;
+pub mod store;
 pub mod telemetry;
 
 pub use config::{Config, Settings};

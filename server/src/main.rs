@@ -22,6 +22,11 @@ struct Cli {
     /// Where live outcomes and erasures are kept durably.
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Where the live state is kept: `local` (the state directory, the default) or a Redis
+    /// shared by several replicas, `redis://HOST:PORT[/DB]` (`rediss://` for TLS; the password
+    /// from `[state] redis_password_env` or `redis_password_file`).
+    #[arg(long)]
+    state_store: Option<String>,
     /// Prometheus /metrics listen address (host:port).
     #[arg(long)]
     metrics_listen: Option<String>,
@@ -71,6 +76,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if let Some(d) = cli.state_dir {
         config.state_dir = d;
+    }
+    if let Some(s) = cli.state_store {
+        config.state.store = s;
     }
     if let Some(m) = cli.metrics_listen {
         config.metrics_listen = m;

@@ -15,11 +15,12 @@ use contactscore_models::plan::{
     AttemptsPerPerson, Capacity, CapacityEntry, MAX_WINDOW_SLOTS, Plan, PlanPerson, PlanRequest,
     PlanWindow, plan,
 };
+use contactscore_models::policy::Policy;
 use contactscore_proto::v1;
 
 use crate::config::Limits;
 use crate::convert;
-use crate::engine::{Engine, PersonQuery, Serving};
+use crate::engine::{PersonQuery, Serving};
 use crate::error::{Result, ServerError};
 
 /// Persons whose states are copied per read lock.
@@ -38,6 +39,13 @@ pub struct ValidPlan {
     pub attempts_per_person: AttemptsPerPerson,
     /// Channel restriction for every person.
     pub channels: Vec<Channel>,
+}
+
+impl ValidPlan {
+    /// The listed person ids, in list order.
+    pub fn person_ids(&self) -> impl Iterator<Item = &str> {
+        self.persons.iter().map(|p| p.person_id.as_str())
+    }
 }
 
 /// A planning input error from the models crate, as an invalid argument naming the field.
@@ -148,9 +156,16 @@ pub fn validate(
     })
 }
 
-/// Plan `v` on the served version `serving` (blocking: call from a blocking thread).
-pub fn run(engine: &Engine, serving: &Serving, v: ValidPlan) -> Result<v1::PlanCampaignResponse> {
-    let (view, snapshot) = snapshot(serving, &v)?;
+/// Plan `v` on the served version `serving` under `policy` (blocking: call from a blocking
+/// thread). `fetched`: the listed persons' states when a shared store fetched them (in list
+/// order), else they are copied from the served state.
+pub fn run(
+    policy: &Policy,
+    serving: &Serving,
+    v: ValidPlan,
+    fetched: Option<Vec<Option<PersonState>>>,
+) -> Result<v1::PlanCampaignResponse> {
+    let (view, snapshot) = snapshot(serving, &v, fetched)?;
     let capacity = Capacity::new(&v.window, &v.capacity).map_err(plan_field)?;
     let mut ids = Vec::with_capacity(v.persons.len());
     let persons: Vec<PlanPerson<'_>> = v
@@ -175,7 +190,7 @@ pub fn run(engine: &Engine, serving: &Serving, v: ValidPlan) -> Result<v1::PlanC
         persons,
         threads: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
     };
-    let planned = plan(&view, &serving.model, engine.policy(), request);
+    let planned = plan(&view, &serving.model, policy, request);
     Ok(response(&serving.version, &ids, planned))
 }
 
@@ -183,7 +198,11 @@ pub fn run(engine: &Engine, serving: &Serving, v: ValidPlan) -> Result<v1::PlanC
 /// served version's zones (every zone of the time-zone database: the plan reads zones, the
 /// request's and those of its numbers' countries, from it) and the copies, `None` for persons
 /// the state does not know.
-fn snapshot(serving: &Serving, v: &ValidPlan) -> Result<(FeatureState, Vec<Option<PersonState>>)> {
+fn snapshot(
+    serving: &Serving,
+    v: &ValidPlan,
+    fetched: Option<Vec<Option<PersonState>>>,
+) -> Result<(FeatureState, Vec<Option<PersonState>>)> {
     let view = {
         let st = serving.state.read();
         let mut view = FeatureState::new(st.zones.name(st.default_zone))?;
@@ -191,6 +210,9 @@ fn snapshot(serving: &Serving, v: &ValidPlan) -> Result<(FeatureState, Vec<Optio
         view.default_zone = st.default_zone;
         view
     };
+    if let Some(fetched) = fetched {
+        return Ok((view, fetched));
+    }
     let mut copies = Vec::with_capacity(v.persons.len());
     for chunk in v.persons.chunks(SNAPSHOT_CHUNK) {
         let st = serving.state.read();

@@ -1,6 +1,6 @@
 //! Assembles and runs the gRPC server: the `ContactScoring` service behind the optional bearer
-//! token check, `grpc.health.v1` driven by the engine's model state (NOT_SERVING until a model
-//! is loaded), server reflection, optional TLS, the models-directory poller for hot reload, the
+//! token check, `grpc.health.v1` driven by the store's state (NOT_SERVING until a model is
+//! loaded, and while a shared Redis does not answer), server reflection, optional TLS, the models-directory poller for hot reload, the
 //! metrics endpoint, and graceful shutdown (health goes NOT_SERVING, new connections stop,
 //! in-flight requests get the grace period).
 
@@ -17,10 +17,10 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::TokenCheck;
 use crate::config::Settings;
-use crate::engine::Engine;
 use crate::error::{Result, ServerError};
 use crate::limit::{MAX_MESSAGE_BYTES, MessageLimitLayer};
 use crate::service::Service;
+use crate::store::Store;
 use crate::telemetry;
 
 /// Addresses the server actually bound (ports resolved when 0 was asked for).
@@ -60,16 +60,10 @@ pub async fn run(
         }
     };
 
-    let engine = Engine::open(
-        &settings.models_dir,
-        &settings.state_dir,
-        settings.policy.clone(),
-        settings.retention,
-    )
-    .await?;
+    let store = Store::open(&settings).await?;
     let (reporter, health) = tonic_health::server::health_reporter();
-    tokio::spawn(drive_health(engine.clone(), reporter.clone()));
-    tokio::spawn(poll_models(engine.clone(), settings.reload_interval));
+    tokio::spawn(drive_health(store.health(), reporter.clone()));
+    store.spawn_background(settings.reload_interval);
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(contactscore_proto::FILE_DESCRIPTOR_SET)
@@ -87,7 +81,7 @@ pub async fn run(
     };
     // The decoding limit is per service in tonic, not per call: raised for PlanCampaign's lists.
     let scoring = tonic::service::interceptor::InterceptedService::new(
-        ContactScoringServer::new(Service::new(engine.clone(), settings.limits))
+        ContactScoringServer::new(Service::new(store.clone(), settings.limits))
             .max_decoding_message_size(settings.limits.max_request_bytes),
         check,
     );
@@ -157,11 +151,11 @@ pub async fn run(
     Ok(())
 }
 
-/// Keep `grpc.health.v1` in step with the engine: SERVING once a model is loaded.
-async fn drive_health(engine: Arc<Engine>, reporter: HealthReporter) {
-    let mut loaded = engine.watch_loaded();
+/// Keep `grpc.health.v1` in step with the store: SERVING while it can answer (a model is
+/// loaded; for the Redis store, Redis answers too).
+async fn drive_health(mut healthy: tokio::sync::watch::Receiver<bool>, reporter: HealthReporter) {
     loop {
-        let serving = loaded.borrow_and_update().is_some();
+        let serving = *healthy.borrow_and_update();
         let status = if serving {
             ServingStatus::Serving
         } else {
@@ -177,20 +171,8 @@ async fn drive_health(engine: Arc<Engine>, reporter: HealthReporter) {
                 .set_not_serving::<ContactScoringServer<Service>>()
                 .await;
         }
-        if loaded.changed().await.is_err() {
+        if healthy.changed().await.is_err() {
             return;
         }
-    }
-}
-
-/// Check the models directory for a newly promoted version every `every`.
-async fn poll_models(engine: Arc<Engine>, every: std::time::Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        // Failures are logged, counted and kept for GetModelInfo by the engine.
-        let _ = engine.reload().await;
     }
 }

@@ -3,8 +3,6 @@
 //! the answer; errors become statuses in `status.rs`. Every call is timed and counted by code
 //! in one place, [`observe`].
 
-use std::sync::Arc;
-
 use contactscore_proto::v1;
 use contactscore_proto::v1::contact_scoring_server::ContactScoring;
 use tokio_stream::StreamExt;
@@ -14,29 +12,30 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::auth::require_admin;
 use crate::config::Limits;
 use crate::convert;
-use crate::engine::{Engine, OutcomeReport, Reloaded};
+use crate::engine::{OutcomeReport, Reloaded};
 use crate::error::{Result, ServerError};
+use crate::store::Store;
 use crate::telemetry::observe;
 
 /// The service.
 #[derive(Debug, Clone)]
 pub struct Service {
-    engine: Arc<Engine>,
+    engine: Store,
     limits: Limits,
 }
 
 impl Service {
-    /// A service over `engine`.
-    pub fn new(engine: Arc<Engine>, limits: Limits) -> Self {
+    /// A service over `engine`, the store of the live state.
+    pub fn new(engine: Store, limits: Limits) -> Self {
         Self { engine, limits }
     }
 
-    fn rank_one(&self, req: v1::RankRequest) -> Result<v1::RankResponse> {
+    async fn rank_one(&self, req: v1::RankRequest) -> Result<v1::RankResponse> {
         let serving = self.engine.current()?;
         let now = jiff::Timestamp::now().as_second();
         let q = convert::rank_request(req, &serving, &self.limits, now)?;
         let person_id = q.person_id.clone();
-        let ranking = self.engine.rank(&serving, q)?;
+        let ranking = self.engine.rank(&serving, q).await?;
         Ok(convert::rank_response(person_id, &serving.version, ranking))
     }
 
@@ -80,7 +79,7 @@ impl ContactScoring for Service {
         &self,
         request: Request<v1::RankRequest>,
     ) -> Result<Response<v1::RankResponse>, Status> {
-        handle("Rank", async { self.rank_one(request.into_inner()) }).await
+        handle("Rank", self.rank_one(request.into_inner())).await
     }
 
     type RankStreamStream = RankStream;
@@ -97,7 +96,7 @@ impl ContactScoring for Service {
             while let Some(msg) = inbound.next().await {
                 // Each message is timed as one RankStream call.
                 let answer = observe("RankStream", async {
-                    svc.rank_one(msg?).map_err(|e| {
+                    svc.rank_one(msg?).await.map_err(|e| {
                         // Name the failing message so a campaign list can be fixed.
                         let s = Status::from(e);
                         Status::with_details(
@@ -223,9 +222,11 @@ impl ContactScoring for Service {
             let serving = self.engine.current()?;
             let now = jiff::Timestamp::now().as_second();
             let valid = crate::plan::validate(request.into_inner(), &serving, &self.limits, now)?;
-            let engine = self.engine.clone();
+            let ids: Vec<String> = valid.person_ids().map(str::to_owned).collect();
+            let fetched = self.engine.plan_states(&serving, &ids).await?;
+            let policy = self.engine.policy().clone();
             // Seconds of scoring for a large list: off the async workers.
-            tokio::task::spawn_blocking(move || crate::plan::run(&engine, &serving, valid))
+            tokio::task::spawn_blocking(move || crate::plan::run(&policy, &serving, valid, fetched))
                 .await
                 .map_err(|e| ServerError::Internal(format!("plan task: {e}")))?
         })

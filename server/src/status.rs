@@ -30,6 +30,14 @@ impl From<ServerError> for Status {
             }
             e @ ServerError::PermissionDenied(_) => Status::permission_denied(e.to_string()),
             ServerError::Received(status) => status,
+            e @ ServerError::StoreUnavailable(_) => {
+                // Logged at warn where it arose (store/redis); once per call here only in debug.
+                tracing::debug!(error = %e, "state store unavailable");
+                Status::unavailable(
+                    "state store unavailable; retry (nothing was answered from partial state, \
+                     nothing unconfirmed was acknowledged)",
+                )
+            }
             ServerError::StreamStopped {
                 error,
                 resume_from,

@@ -2,6 +2,7 @@
 //! attempt log by time, reading the simulator's ground truth, and running the real server.
 
 pub mod python;
+pub mod redis;
 pub mod server;
 
 use std::collections::HashMap;

@@ -350,20 +350,7 @@ impl FeatureState {
         t: i64,
         outcome: Outcome,
     ) {
-        let ci = match person.contact_index(&contact.key) {
-            Some(i) => {
-                let c = &mut person.contacts[i];
-                if c.number.is_none() {
-                    c.number = contact.number;
-                }
-                i
-            }
-            None => {
-                let country_zone =
-                    country_zones::zone_for_region(&contact.region).and_then(|z| self.zones.id(z));
-                person.insert_contact(contact, country_zone, Some(t))
-            }
-        };
+        let ci = self.outside_contact(person, contact, t);
         let local = self.local(person, Some(&person.contacts[ci]), t);
         person.record(ci, local, channel, t, outcome);
     }
@@ -379,36 +366,47 @@ impl FeatureState {
         validation: Validation,
     ) -> Result<()> {
         let ci = self.contact_or_insert(slot, contact, Some(validation.at))?;
-        let c = &mut self.persons[slot as usize].contacts[ci];
-        if c.known_since.is_none() {
-            c.known_since = Some(validation.at);
-        }
-        if c.validation.is_none_or(|v| validation.at >= v.at) {
-            c.validation = Some(validation);
-        }
+        self.persons[slot as usize].keep_validation(ci, validation);
         Ok(())
+    }
+
+    /// Apply one carrier validation to `person`, a person's state held outside `self`, exactly
+    /// as [`FeatureState::apply_validation`] applies it to a stored person (a new contact's
+    /// zone as in [`FeatureState::apply_to`]).
+    pub fn apply_validation_to(
+        &self,
+        person: &mut PersonState,
+        contact: &Contact,
+        validation: Validation,
+    ) {
+        let ci = self.outside_contact(person, contact, validation.at);
+        person.keep_validation(ci, validation);
     }
 
     /// Re-consent of the person in `slot` to `contact` on `channel` at `t`: lifts an opt-out
     /// recorded at or before `t` (one recorded later stands). Returns whether one was lifted.
     /// Consent is not an attempt: nothing else changes.
     pub fn lift_opt_out(&mut self, slot: u32, contact: &str, channel: Channel, t: i64) -> bool {
-        let p = &mut self.persons[slot as usize];
-        let Some(ci) = p.contact_index(contact) else {
-            return false;
-        };
-        let Some(s) = p.contacts[ci]
-            .channels
-            .iter_mut()
-            .find(|s| s.channel == channel)
-        else {
-            return false;
-        };
-        if s.opted_out_at.is_some_and(|o| o <= t) {
-            s.opted_out_at = None;
-            return true;
+        self.persons[slot as usize].lift_opt_out(contact, channel, t)
+    }
+
+    /// The index of `contact` in `person` (held outside `self`), added if new with its
+    /// country's zone when `self` has interned it ([`FeatureState::apply_to`]).
+    fn outside_contact(&self, person: &mut PersonState, contact: &Contact, seen: i64) -> usize {
+        match person.contact_index(&contact.key) {
+            Some(i) => {
+                let c = &mut person.contacts[i];
+                if c.number.is_none() {
+                    c.number = contact.number;
+                }
+                i
+            }
+            None => {
+                let country_zone =
+                    country_zones::zone_for_region(&contact.region).and_then(|z| self.zones.id(z));
+                person.insert_contact(contact, country_zone, Some(seen))
+            }
         }
-        false
     }
 
     fn contact_or_insert(
@@ -432,6 +430,37 @@ impl FeatureState {
 }
 
 impl PersonState {
+    /// Re-consent to `contact` on `channel` at `t`: lifts an opt-out recorded at or before `t`
+    /// (one recorded later stands). Returns whether one was lifted. Nothing else changes.
+    pub fn lift_opt_out(&mut self, contact: &str, channel: Channel, t: i64) -> bool {
+        let Some(ci) = self.contact_index(contact) else {
+            return false;
+        };
+        let Some(s) = self.contacts[ci]
+            .channels
+            .iter_mut()
+            .find(|s| s.channel == channel)
+        else {
+            return false;
+        };
+        if s.opted_out_at.is_some_and(|o| o <= t) {
+            s.opted_out_at = None;
+            return true;
+        }
+        false
+    }
+
+    /// Keep `validation` on contact `ci` if it is the latest by instant.
+    fn keep_validation(&mut self, ci: usize, validation: Validation) {
+        let c = &mut self.contacts[ci];
+        if c.known_since.is_none() {
+            c.known_since = Some(validation.at);
+        }
+        if c.validation.is_none_or(|v| validation.at >= v.at) {
+            c.validation = Some(validation);
+        }
+    }
+
     /// Add a contact point the person did not have; returns its index.
     fn insert_contact(
         &mut self,

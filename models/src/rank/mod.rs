@@ -238,6 +238,19 @@ pub fn rank(
 ) -> Ranking {
     let empty = PersonState::default();
     let person = query.slot.map_or(&empty, |s| state.person(s));
+    rank_person(state, person, scorer, policy, query)
+}
+
+/// [`rank`] for `person`, a person's state held outside `state` (a shared store fetched it);
+/// `state` gives only the zones and the default zone, and `query.slot` is ignored. The same
+/// ranking as [`rank`] on a state holding `person` in that slot.
+pub fn rank_person(
+    state: &FeatureState,
+    person: &PersonState,
+    scorer: &dyn Scorer,
+    policy: &Policy,
+    query: &RankQuery,
+) -> Ranking {
     let mut out = Ranking::default();
     let schema = scorer.schema();
     let width = schema.len();

@@ -12,10 +12,13 @@
 //!
 //! `cargo bench -p contactscore-server --bench load -- [--persons 1000000] [--warmup 3]
 //! [--measure 15] [--concurrency 64] [--connections 4] [--plan-persons 100000] [--plan-only]`
-//! (`--help` lists every option).
+//! (`--help` lists every option). With `--rates 500,1000,2000` it runs the open-loop phases of
+//! `open_loop` instead (Rank at offered rates, RecordOutcome throughput), on the local store or,
+//! with `--state-store redis://…`, on Redis (bulk load and memory per person reported too).
 
 mod drive;
 mod isolation;
+mod open_loop;
 mod plan;
 mod report;
 mod setup;
@@ -99,6 +102,13 @@ struct Args {
     /// Only PlanCampaign: skip the Rank and empty-RPC load phases.
     #[arg(long)]
     plan_only: bool,
+    /// Offered Rank rates (requests/s) of the open-loop mode, comma-separated; empty = the
+    /// closed-loop phases and PlanCampaign.
+    #[arg(long, value_delimiter = ',')]
+    rates: Vec<u32>,
+    /// The server's state store (`[state] store`): empty = local, or `redis://HOST:PORT`.
+    #[arg(long, default_value = "")]
+    state_store: String,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -139,13 +149,25 @@ fn main() -> Result<()> {
     let hwm_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
 
     // 2. The real server, in-process, on its own runtime and threads.
-    let settings = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".into(),
         models_dir: models.clone(),
         state_dir: dir.path().join("state"),
         ..Default::default()
-    }
-    .validate()?;
+    };
+    config.state.store.clone_from(&args.state_store);
+    let settings = config.validate()?;
+    let redis_before = if args.state_store.is_empty() {
+        None
+    } else {
+        // The store's own log lines (bulk load rate) on stderr.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("contactscore_server::store=info")
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .try_init();
+        Some(open_loop::redis_used_memory(&args.state_store)?)
+    };
     let started = Instant::now();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Bound>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -184,6 +206,30 @@ fn main() -> Result<()> {
         .thread_name(CLIENT_THREADS)
         .enable_all()
         .build()?;
+    if let Some(before) = redis_before {
+        let after = open_loop::redis_used_memory(&args.state_store)?;
+        println!(
+            "Redis used_memory: {} before, {} after the load: {:.0} bytes per person",
+            mib(Some(before as f64 / 1048576.0)),
+            mib(Some(after as f64 / 1048576.0)),
+            after.saturating_sub(before) as f64 / args.persons as f64
+        );
+    }
+    if !args.rates.is_empty() {
+        client.block_on(open_loop::open_loop(&args, bound, workload.clone()))?;
+        if let Some(before) = redis_before {
+            let after = open_loop::redis_used_memory(&args.state_store)?;
+            println!(
+                "Redis used_memory after the open-loop phases: {:.0} bytes per person",
+                after.saturating_sub(before) as f64 / args.persons as f64
+            );
+        }
+        let _ = stop_tx.send(());
+        server
+            .join()
+            .map_err(|_| anyhow::anyhow!("server thread panicked"))??;
+        return Ok(());
+    }
     let results = if args.plan_only {
         Vec::new()
     } else {

@@ -33,9 +33,9 @@ use std::sync::atomic::AtomicU64;
 
 use arc_swap::ArcSwapOption;
 use contactscore_models::ContactNormalizer;
-use contactscore_models::artifact::Registry;
 use contactscore_models::artifact::manifest::Manifest;
 use contactscore_models::artifact::registry::CURRENT;
+use contactscore_models::artifact::{Registry, RuleEvidence};
 use contactscore_models::durable::DirLock;
 use contactscore_models::features::FeatureState;
 use contactscore_models::localtime::Zones;
@@ -81,6 +81,11 @@ pub struct Serving {
     pub live_applied: AtomicU64,
     /// Latest attempt in the snapshot as loaded (its training cutoff), before live outcomes.
     pub snapshot_cutoff: Option<i64>,
+    /// The contact-rule evidence the version's export held (the Redis store's fold reads it).
+    pub evidence: RuleEvidence,
+    /// Persons of the version held outside `state` (the Redis store, where `state` is only the
+    /// version's skeleton); `None` when `state` holds them.
+    pub persons_in_store: Option<u64>,
 }
 
 /// The last reload attempt's failure, if it failed.
@@ -327,6 +332,7 @@ impl Engine {
         let validations_applied = self.validations.lock().apply_all(&mut state, &normalizer);
         let consents_applied = self.consents.lock().apply_all(&mut state);
         let persons = state.len();
+        let rule_evidence_in_export = loaded.evidence.len();
         let zones = state.zones.clone();
         let serving = Serving {
             version: version.to_owned(),
@@ -338,6 +344,8 @@ impl Engine {
             loaded_at: jiff::Timestamp::now().as_second(),
             live_applied: AtomicU64::new(replayed.outcomes),
             snapshot_cutoff: (cutoff != i64::MIN).then_some(cutoff),
+            evidence: loaded.evidence,
+            persons_in_store: None,
         };
         let previous = self
             .serving
@@ -352,7 +360,7 @@ impl Engine {
             erased,
             replayed_live_outcomes = replayed.outcomes,
             late_rule_evidence = replayed.late_evidence,
-            rule_evidence_in_export = loaded.evidence.len(),
+            rule_evidence_in_export,
             consents_applied,
             validations_applied,
             seconds = started.elapsed().as_secs_f64(),

@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 
 use contactscore_models::{Contact, Outcome};
 use tokio::sync::watch;
-use tokio_stream::{Stream, StreamExt};
 
 use super::consent::{self, Consent};
 use super::input::{ConsentReport, OutcomeReport};
@@ -71,57 +70,11 @@ pub struct Recorded {
     pub duplicates: u64,
 }
 
-/// A stream of outcomes is made durable in batches of this size (one group commit each).
+/// A stream of outcomes is made durable in batches of this size (one group commit each;
+/// `store::Store::record_stream` batches it).
 pub const RECORD_BATCH: usize = 512;
 
 impl Engine {
-    /// Record a stream of validated outcomes in order, durable in batches of [`RECORD_BATCH`].
-    ///
-    /// The stream stops at its first error (a message that did not validate, the client's
-    /// stream failing): the messages before it are recorded first, then the error is returned as
-    /// [`ServerError::StreamStopped`] saying how many messages are recorded, so the client can
-    /// resend from there. A batch that fails to be written stops the stream the same way, at
-    /// the batch's first message.
-    pub async fn record_stream(
-        self: &Arc<Self>,
-        messages: impl Stream<Item = Result<OutcomeReport>>,
-    ) -> Result<Recorded> {
-        let mut messages = std::pin::pin!(messages);
-        let mut total = Recorded::default();
-        let mut batch = Vec::with_capacity(RECORD_BATCH);
-        let stopped = |total: Recorded, error: ServerError| ServerError::StreamStopped {
-            error: Box::new(error),
-            resume_from: total.recorded + total.duplicates,
-            recorded: total.recorded,
-            duplicates: total.duplicates,
-        };
-        loop {
-            let (stop, end) = match messages.next().await {
-                Some(Ok(o)) => {
-                    batch.push(o);
-                    (None, false)
-                }
-                Some(Err(e)) => (Some(e), false),
-                None => (None, true),
-            };
-            if !batch.is_empty() && (batch.len() >= RECORD_BATCH || stop.is_some() || end) {
-                match self.record(std::mem::take(&mut batch)).await {
-                    Ok(c) => {
-                        total.recorded += c.recorded;
-                        total.duplicates += c.duplicates;
-                    }
-                    Err(e) => return Err(stopped(total, e)),
-                }
-            }
-            if let Some(e) = stop {
-                return Err(stopped(total, e));
-            }
-            if end {
-                return Ok(total);
-            }
-        }
-    }
-
     /// Record `outcomes` durably and apply them to the served state. Returns once they are
     /// fsynced; outcomes whose `attempt_id` was already recorded change nothing.
     ///

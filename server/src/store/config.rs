@@ -1,0 +1,195 @@
+//! The `[state]` table of the configuration: which store holds the live state — the local
+//! state directory (the default) or a shared Redis — and the Redis store's settings, validated
+//! once at start-up. The Redis password comes from an environment variable or a file (like the
+//! bearer token), never from the configuration file or the URL, and is never logged.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use contactscore_models::quote;
+use redis::IntoConnectionInfo;
+use serde::Deserialize;
+
+use crate::error::{Result, ServerError};
+
+/// The `[state]` table as written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    /// `""` or `"local"`: the state directory; `redis://HOST:PORT[/DB]` (`rediss://` for TLS):
+    /// a Redis shared by every replica.
+    pub store: String,
+    /// Environment variable holding the Redis password.
+    pub redis_password_env: Option<String>,
+    /// File holding the Redis password (trailing whitespace ignored).
+    pub redis_password_file: Option<PathBuf>,
+    /// RecordOutcome (and the other writes) answer only once this many Redis replicas have the
+    /// write (`WAIT`); 0 = once the primary has it.
+    pub redis_wait_replicas: u32,
+    /// How long one Redis call may take before the RPC fails with UNAVAILABLE.
+    pub redis_timeout_ms: u64,
+    /// How long a superseded version's keys are kept after the switch, for replicas still
+    /// serving it until their next poll.
+    pub redis_unlink_grace_ms: u64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            store: String::new(),
+            redis_password_env: None,
+            redis_password_file: None,
+            redis_wait_replicas: 0,
+            redis_timeout_ms: 1_000,
+            redis_unlink_grace_ms: 300_000,
+        }
+    }
+}
+
+/// Which store, validated.
+#[derive(Debug, Clone)]
+pub enum StoreSettings {
+    /// The state directory.
+    Local,
+    /// A shared Redis.
+    Redis(RedisSettings),
+}
+
+/// The Redis store's validated settings.
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// The URL as given (holds no password).
+    pub url: String,
+    /// The password, when one is configured.
+    pub password: Option<String>,
+    /// `WAIT` for this many replicas after each write (0 = no WAIT).
+    pub wait_replicas: u32,
+    /// Per-call timeout.
+    pub timeout: Duration,
+    /// Keys of a superseded version are unlinked this long after the switch.
+    pub unlink_grace: Duration,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &self.url)
+            .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .field("wait_replicas", &self.wait_replicas)
+            .field("timeout", &self.timeout)
+            .field("unlink_grace", &self.unlink_grace)
+            .finish()
+    }
+}
+
+impl StateConfig {
+    /// Validate; errors name the key.
+    pub fn validate(&self) -> Result<StoreSettings> {
+        let bad = |key: &str, why: String| ServerError::Config(format!("state.{key}: {why}"));
+        let store = self.store.trim();
+        if store.is_empty() || store == "local" {
+            return Ok(StoreSettings::Local);
+        }
+        if !(store.starts_with("redis://") || store.starts_with("rediss://")) {
+            return Err(bad(
+                "store",
+                format!(
+                    "{} is neither \"local\" nor a redis:// or rediss:// URL",
+                    quote(store)
+                ),
+            ));
+        }
+        let info = store
+            .into_connection_info()
+            .map_err(|e| bad("store", format!("not a Redis URL: {e}")))?;
+        if info.redis_settings().password().is_some() {
+            return Err(bad(
+                "store",
+                "holds a password: set state.redis_password_env or redis_password_file instead"
+                    .into(),
+            ));
+        }
+        if self.redis_timeout_ms == 0 {
+            return Err(bad("redis_timeout_ms", "must be positive".into()));
+        }
+        let password = match (&self.redis_password_env, &self.redis_password_file) {
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "redis_password_env",
+                    "set redis_password_env or redis_password_file, not both".into(),
+                ));
+            }
+            (Some(var), None) => Some(std::env::var(var).map_err(|_| {
+                bad(
+                    "redis_password_env",
+                    format!("environment variable {} is not set", quote(var)),
+                )
+            })?),
+            (None, Some(path)) => {
+                Some(std::fs::read_to_string(path).map_err(|e| ServerError::io(path, e))?)
+            }
+        };
+        let password = password.map(|p| p.trim().to_owned());
+        if password.as_deref() == Some("") {
+            return Err(bad("redis_password", "is empty".into()));
+        }
+        Ok(StoreSettings::Redis(RedisSettings {
+            url: store.to_owned(),
+            password,
+            wait_replicas: self.redis_wait_replicas,
+            timeout: Duration::from_millis(self.redis_timeout_ms),
+            unlink_grace: Duration::from_millis(self.redis_unlink_grace_ms),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(cfg: StateConfig) -> std::result::Result<StoreSettings, String> {
+        cfg.validate().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn local_is_the_default_and_urls_are_checked() {
+        assert!(matches!(
+            check(StateConfig::default()),
+            Ok(StoreSettings::Local)
+        ));
+        let with = |store: &str| StateConfig {
+            store: store.into(),
+            ..StateConfig::default()
+        };
+        assert!(matches!(
+            check(with("redis://127.0.0.1:6379/2")),
+            Ok(StoreSettings::Redis(_))
+        ));
+        let err = check(with("memcached://x")).expect_err("not redis");
+        assert!(err.contains("state.store"), "{err}");
+        let err = check(with("redis://:hunter2@127.0.0.1:6379")).expect_err("inline password");
+        assert!(
+            err.contains("redis_password_env") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = check(StateConfig {
+            redis_password_env: Some("CONTACTSCORE_SURELY_UNSET_VAR".into()),
+            ..with("redis://127.0.0.1:1")
+        })
+        .expect_err("unset var");
+        assert!(err.contains("CONTACTSCORE_SURELY_UNSET_VAR"), "{err}");
+    }
+
+    #[test]
+    fn the_password_is_never_printed() {
+        let s = RedisSettings {
+            url: "redis://h:1".into(),
+            password: Some("hunter2".into()),
+            wait_replicas: 0,
+            timeout: Duration::from_secs(1),
+            unlink_grace: Duration::from_secs(1),
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,228 @@
+//! A real `redis-server` for end-to-end tests: started on a free port of 127.0.0.1 in a
+//! temporary directory (`--save "" --appendonly yes`), waited for by polling `PING`, stopped
+//! and restarted on the same port and data (a Redis outage), killed when dropped.
+//!
+//! Why the harness installs it: the README's test command must pass on a fresh machine
+//! without `.ci/run` having run first. If `redis-server` is missing, it runs
+//! `apt-get install -y redis-server redis-tools` once, serialised by a file lock (nextest runs
+//! every test in its own process), and fails with a clear message if that is not possible.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// How long a starting redis-server may take to answer PING.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running redis-server; killed when dropped.
+pub struct RedisProc {
+    child: Option<Child>,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    password: Option<String>,
+}
+
+impl RedisProc {
+    /// Start one on a free port (retrying on a port taken between the probe and the bind).
+    pub fn start() -> Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// [`RedisProc::start`] with `--requirepass password` when given.
+    pub fn start_with(password: Option<&str>) -> Result<Self> {
+        let bin = redis_server()?;
+        let mut last = None;
+        for _ in 0..20 {
+            let mut r = Self {
+                child: None,
+                port: free_port()?,
+                bin: bin.clone(),
+                dir: tempfile::tempdir()?,
+                password: password.map(str::to_owned),
+            };
+            match r.spawn() {
+                Ok(()) => return Ok(r),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("no attempt")))
+            .context("could not start redis-server on a free port")
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) -> Result<()> {
+        let mut child = Command::new(&self.bin)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(["--save", "", "--appendonly", "yes", "--daemonize", "no"])
+            .args(
+                self.password
+                    .iter()
+                    .flat_map(|p| ["--requirepass".to_owned(), p.clone()]),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", self.bin.display()))?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "redis-server exited at start-up ({status}); port {} taken?",
+                    self.port
+                );
+            }
+            if ping(self.port) {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("redis-server on port {} did not answer PING", self.port);
+            }
+            // Polling PING: a short pause between probes, not a synchronisation by sleep.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stop it with SIGTERM (an outage; Redis fsyncs its AOF on the way out, so every write it
+    /// confirmed is kept, whatever `appendfsync` says).
+    pub fn stop(&mut self) -> Result<()> {
+        if let Some(mut c) = self.child.take() {
+            let pid = c.id().to_string();
+            if !Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()?
+                .success()
+            {
+                c.kill()?;
+            }
+            c.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Start it again on the same port and data.
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop()?;
+        self.spawn()
+    }
+
+    /// Run `redis-cli` against it with `args`; its stdout.
+    pub fn cli(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(self.bin.with_file_name("redis-cli"))
+            .args(["-p", &self.port.to_string()])
+            .args(
+                self.password
+                    .iter()
+                    .flat_map(|p| ["-a".to_owned(), p.clone(), "--no-auth-warning".to_owned()]),
+            )
+            .args(args)
+            .output()
+            .context("running redis-cli")?;
+        if !out.status.success() {
+            bail!(
+                "redis-cli {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Its data directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for RedisProc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Whether a redis-server on `port` answers `PING` with `+PONG`, or `-NOAUTH` when it wants a
+/// password (not `-LOADING`).
+fn ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && (&buf == b"+PONG\r\n" || buf.starts_with(b"-NOAUTH"))
+}
+
+/// A port free now (the OS picks it); the caller retries if it is taken before use.
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The redis-server binary, installed with apt-get if missing (module docs).
+pub fn redis_server() -> Result<PathBuf> {
+    if let Some(p) = find("redis-server") {
+        return Ok(p);
+    }
+    let lock_path = std::env::temp_dir().join("contactscore-redis-install.lock");
+    let lock =
+        File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
+    if let Some(p) = find("redis-server") {
+        return Ok(p);
+    }
+    eprintln!("redis-server is not installed: apt-get install -y redis-server redis-tools (once)");
+    let install = || {
+        Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "redis-server",
+                "redis-tools",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+    };
+    let ok = install().is_ok_and(|s| s.success())
+        || (Command::new("apt-get")
+            .arg("update")
+            .status()
+            .is_ok_and(|s| s.success())
+            && install().is_ok_and(|s| s.success()));
+    match find("redis-server") {
+        Some(p) if ok => Ok(p),
+        _ => bail!(
+            "redis-server is needed by the Redis state-store tests and could not be installed \
+             with apt-get (not root, or no network?): install Debian's redis-server and \
+             redis-tools packages (apt-get install -y redis-server redis-tools), or put \
+             redis-server and redis-cli on PATH"
+        ),
+    }
+}
+
+fn find(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
