@@ -84,6 +84,8 @@ if command -v "${validate}" >/dev/null 2>&1; then
     for f in deploy/k8s/*.yaml; do
         [[ ${f} == */kustomization.yaml ]] || manifests+=("${f}")
     done
+    # The Redis overlay's own resources (its other files are partial patches of the base).
+    manifests+=(deploy/k8s-redis/redis.yaml)
     for v in 1.30.0 1.37.0; do
         check "kubernetes-validate --strict (${v})" \
             "${validate}" --strict --quiet -k "${v}" "${manifests[@]}"

@@ -1,14 +1,16 @@
 //! `deploy/`'s server configurations on the real server: systemd's `server.toml` and the
 //! Kubernetes ConfigMap's, with their token paths swapped for temporary files, each serve the
 //! version `deploy/nightly-train.sh` promoted, enforce both tokens and stop gracefully on
-//! SIGTERM; and the units and manifests agree with each other (models directory, user, grace
-//! periods, one replica).
+//! SIGTERM; the Redis overlay's (`deploy/k8s-redis/`) serves two replicas from one real Redis;
+//! and the units and manifests agree with each other (models directory, user, grace periods,
+//! one replica on the local store, several rolled one at a time on Redis).
 
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use contactscore_e2e::redis::RedisProc;
 use contactscore_e2e::server::ServerProc;
 use contactscore_proto::v1;
 use tokio_stream::StreamExt;
@@ -165,6 +167,79 @@ async fn deploy_configs_serve_what_the_nightly_promoted() -> Result<()> {
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k8s_redis_overlay_serves_two_replicas_from_one_redis() -> Result<()> {
+    let setup = Setup::new()?;
+    let export = setup.export(NIGHT);
+    simulate_export(&export, 200, 14, 94)?;
+    fs::write(export.join("_SUCCESS"), "")?;
+    setup.run(&[])?.expect(0)?;
+    let promoted = current(&setup.models)?.ok_or_else(|| anyhow!("nothing promoted"))?;
+
+    // The overlay's server.toml, with the Service's address swapped for a real Redis on a free
+    // port, and the mounted Secrets (tokens, Redis password) for temporary files.
+    let password = "overlay-redis-pw";
+    let redis = RedisProc::start_with(Some(password))?;
+    let dir = setup.dir.path().join("k8s-redis");
+    fs::create_dir_all(&dir)?;
+    let overlay = configmap_server_toml(&fs::read_to_string(
+        repo()?.join("deploy/k8s-redis/server-config.yaml"),
+    )?)?;
+    let store = "redis://contactscore-redis:6379";
+    ensure!(overlay.contains(store), "no {store} in\n{overlay}");
+    let password_file = dir.join("redis.password");
+    fs::write(&password_file, format!("{password}\n"))?;
+    let mut config = String::new();
+    for line in with_test_tokens(&overlay, &dir)?.lines() {
+        if line.split_once('=').map(|(k, _)| k.trim()) == Some("redis_password_file") {
+            config.push_str(&format!(
+                "redis_password_file = {:?}\n",
+                path_str(&password_file)?
+            ));
+        } else {
+            config.push_str(&line.replace(store, &redis.url()));
+            config.push('\n');
+        }
+    }
+    let path = dir.join("server.toml");
+    fs::write(&path, config)?;
+    let path_arg = path_str(&path)?;
+
+    let mut replicas = Vec::new();
+    for name in ["a", "b"] {
+        let server = ServerProc::start(
+            &setup.models,
+            &dir.join(format!("state-{name}")),
+            &["--config", &path_arg, "--metrics-listen", "127.0.0.1:0"],
+        )?;
+        until_serving(&server).await?;
+        let info = server
+            .client()
+            .await?
+            .get_model_info(bearer(v1::GetModelInfoRequest {}, BEARER_TOKEN)?)
+            .await?
+            .into_inner();
+        assert_eq!(info.version, promoted, "replica {name}");
+        replicas.push(server);
+    }
+    // Both answer from Redis: the version is loaded there, and neither made a state directory.
+    let loaded = redis.cli(&["GET", &format!("cs:loaded:{promoted}")])?;
+    ensure!(
+        loaded.trim().parse::<u64>().is_ok_and(|n| n > 0),
+        "cs:loaded:{promoted} = {loaded:?}"
+    );
+    for name in ["a", "b"] {
+        ensure!(
+            !dir.join(format!("state-{name}")).exists(),
+            "replica {name} made a local state directory"
+        );
+    }
+    for server in replicas {
+        assert_eq!(server.terminate()?, Some(0));
+    }
+    Ok(())
+}
+
 /// The value after `prefix` on the first line of `text` that starts with it (leading spaces
 /// ignored).
 fn after<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
@@ -242,5 +317,33 @@ fn deploy_files_agree_with_each_other() -> Result<()> {
     assert_eq!(after(&deployment, "replicas:"), Some("1"));
     assert_eq!(after(&deployment, "type:"), Some("Recreate"));
     assert_eq!(after(&cronjob, "concurrencyPolicy:"), Some("Forbid"));
+
+    // The Redis overlay: the same models directory and grace, several replicas replaced one
+    // at a time, the Redis password from its Secret's mount, the state PVC dropped.
+    let overlay = configmap_server_toml(&read("deploy/k8s-redis/server-config.yaml")?)?;
+    let patch = read("deploy/k8s-redis/deployment.yaml")?;
+    let kustomization = read("deploy/k8s-redis/kustomization.yaml")?;
+    for key in ["models_dir", "shutdown_grace_ms", "listen"] {
+        assert_eq!(
+            toml_string(&overlay, key),
+            toml_string(&configmap, key),
+            "{key}"
+        );
+    }
+    let replicas: u32 = after(&patch, "replicas:")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("replicas in the overlay"))?;
+    assert!(replicas >= 2, "{replicas} replicas");
+    assert_eq!(after(&patch, "type:"), Some("RollingUpdate"));
+    assert_eq!(after(&patch, "maxUnavailable:"), Some("0"));
+    let mount = after(&patch, "mountPath: /run/secrets/contactscore-redis").is_some();
+    assert!(mount, "the overlay mounts the Redis password");
+    assert!(
+        toml_string(&overlay, "redis_password_file")
+            .is_some_and(|p| p.starts_with("/run/secrets/contactscore-redis/")),
+        "{overlay}"
+    );
+    assert!(kustomization.contains("name: contactscore-state"));
+    assert!(kustomization.contains("- ../k8s"));
     Ok(())
 }
