@@ -19,6 +19,7 @@ mod erasure;
 mod input;
 mod journal;
 mod lines;
+mod load;
 mod record;
 mod replay;
 mod retired_ids;
@@ -46,6 +47,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
 pub use input::{ConsentReport, OutcomeReport, ValidationReport};
+pub(crate) use load::{load_version, warm_normalizer};
 pub use record::{RECORD_BATCH, Recorded};
 
 use crate::error::{Result, ServerError};
@@ -285,14 +287,8 @@ impl Engine {
 
     async fn switch_to(&self, version: &str) -> Result<()> {
         let started = std::time::Instant::now();
-        let registry = self.registry.clone();
-        let v = version.to_owned();
-        let loaded = tokio::task::spawn_blocking(move || registry.load(Some(&v)))
-            .await
-            .map_err(|e| ServerError::Internal(format!("model load task: {e}")))??;
-        let normalizer = ContactNormalizer::new(&loaded.manifest.serving.default_region)?;
-        // The first parse loads libphonenumber's metadata (~80 ms): pay it here, not in a Rank.
-        let _ = normalizer.normalize("+14155550100");
+        let loaded = load_version(&self.registry, version).await?;
+        let normalizer = warm_normalizer(&loaded.manifest.serving.default_region)?;
         let mut state = loaded.state;
         let unloadable_zones = state.zones.intern_all_known();
         if unloadable_zones > 0 {

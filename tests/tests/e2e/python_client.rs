@@ -293,32 +293,28 @@ async fn dialer_plans_the_day_follows_it_hour_by_hour_and_reports_every_attempt(
 
 /// The number just before ` {word}` in `line`.
 fn word_before(line: &str, word: &str) -> Result<usize> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let i = words
-        .iter()
-        .position(|w| w.trim_matches(|c: char| !c.is_alphanumeric()) == word)
-        .with_context(|| format!("{word:?} not in {line:?}"))?;
-    let n = words
-        .get(i.wrapping_sub(1))
-        .with_context(|| format!("nothing before {word:?}"))?;
-    n.trim_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .with_context(|| format!("{n:?} before {word:?} in {line:?}"))
+    number_beside(line, word, -1)
 }
 
 /// The number just after ` {word}` in `line`.
 fn word_after(line: &str, word: &str) -> Result<usize> {
+    number_beside(line, word, 1)
+}
+
+/// The number `offset` words from `word` in `line` (punctuation around either ignored).
+fn number_beside(line: &str, word: &str, offset: isize) -> Result<usize> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let i = words
         .iter()
         .position(|w| w.trim_matches(|c: char| !c.is_alphanumeric()) == word)
         .with_context(|| format!("{word:?} not in {line:?}"))?;
-    let n = words
-        .get(i + 1)
-        .with_context(|| format!("nothing after {word:?}"))?;
+    let n = i
+        .checked_add_signed(offset)
+        .and_then(|j| words.get(j))
+        .with_context(|| format!("nothing beside {word:?} in {line:?}"))?;
     n.trim_matches(|c: char| !c.is_ascii_digit())
         .parse()
-        .with_context(|| format!("{n:?} after {word:?} in {line:?}"))
+        .with_context(|| format!("{n:?} beside {word:?} in {line:?}"))
 }
 
 /// What a Python script did.

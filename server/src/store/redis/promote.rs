@@ -18,13 +18,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use contactscore_models::ContactNormalizer;
 use contactscore_models::artifact::registry::CURRENT as CURRENT_FILE;
 use parking_lot::RwLock;
 use redis::AsyncCommands;
 
 use super::{RedisStore, event, keys};
-use crate::engine::{ReloadFailure, Reloaded, Serving};
+use crate::engine::{ReloadFailure, Reloaded, Serving, load_version, warm_normalizer};
 use crate::error::{Result, ServerError};
 use crate::telemetry;
 
@@ -112,13 +111,8 @@ impl RedisStore {
             .get(keys::loaded(version))
             .await
             .map_err(|e| self.unavailable(e))?;
-        let registry = self.registry.clone();
-        let v = version.to_owned();
-        let loaded = tokio::task::spawn_blocking(move || registry.load(Some(&v)))
-            .await
-            .map_err(|e| ServerError::Internal(format!("model load task: {e}")))??;
-        let normalizer = ContactNormalizer::new(&loaded.manifest.serving.default_region)?;
-        let _ = normalizer.normalize("+14155550100");
+        let loaded = load_version(&self.registry, version).await?;
+        let normalizer = warm_normalizer(&loaded.manifest.serving.default_region)?;
         let mut skeleton = loaded.state;
         skeleton.persons = Vec::new();
         skeleton.person_ids = Vec::new();
@@ -223,12 +217,7 @@ impl RedisStore {
     /// Write every (non-erased) person of `version`'s snapshot under its keys, then its marker.
     async fn bulk_load(&self, version: &str) -> Result<()> {
         let started = Instant::now();
-        let registry = self.registry.clone();
-        let v = version.to_owned();
-        let loaded = tokio::task::spawn_blocking(move || registry.load(Some(&v)))
-            .await
-            .map_err(|e| ServerError::Internal(format!("model load task: {e}")))??;
-        let state = loaded.state;
+        let state = load_version(&self.registry, version).await?.state;
         let mut conn = self.conn.clone();
         let mut pipe = redis::pipe();
         pipe.sadd(keys::VERSIONS, version)
