@@ -433,17 +433,7 @@ fn slot_major(data: &Ingested, slots: &[u32], n_slots: usize) -> Vec<u32> {
 /// A deterministic pseudo-random number in [0, 1) from an attempt id and a seed (FNV-1a, then a
 /// SplitMix64 finaliser), used for reproducible row subsampling.
 pub fn unit_hash(id: &str, seed: u64) -> f64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for b in id.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^= h >> 31;
-    (h >> 11) as f64 / (1u64 << 53) as f64
+    (crate::shard::seeded_hash(id.as_bytes(), seed) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

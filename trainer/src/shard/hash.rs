@@ -11,7 +11,13 @@ pub fn person_shard(person_id: &[u8], of: u32) -> u32 {
 /// FNV-1a 64 of `bytes`, then the SplitMix64 finaliser (spreads FNV's low bits, which a modulo
 /// by a small shard count would otherwise read).
 pub fn person_hash(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    seeded_hash(bytes, 0)
+}
+
+/// [`person_hash`] with FNV's offset basis xor-ed with `seed` (`seed` 0 is `person_hash`);
+/// also the replay's reproducible row subsampling (`replay::unit_hash`).
+pub fn seeded_hash(bytes: &[u8], seed: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
     for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);

@@ -16,6 +16,6 @@ pub mod plan;
 pub mod run;
 
 pub use crate::slices::Window;
-pub use hash::{ShardFilter, person_hash, person_shard};
+pub use hash::{ShardFilter, person_hash, person_shard, seeded_hash};
 pub use output::ShardDone;
 pub use plan::SplitPlan;
