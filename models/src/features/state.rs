@@ -6,9 +6,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::apply::{apply_channel, apply_contact, apply_person};
 use super::tally::{HALF_LIVES_DAYS, Tally};
-use crate::localtime::{DAY, LocalTime, Zones};
+use crate::localtime::{DAY, Zones};
 use crate::{
     Channel, Contact, ContactKind, NumberInfo, Outcome, Result, Validation, country_zones,
 };
@@ -98,7 +97,7 @@ impl ContactState {
         self.known_since.is_none_or(|s| s <= t)
     }
 
-    fn channel_mut(&mut self, channel: Channel) -> &mut ChannelState {
+    pub(super) fn channel_mut(&mut self, channel: Channel) -> &mut ChannelState {
         let i = match self.channels.iter().position(|c| c.channel == channel) {
             Some(i) => i,
             None => {
@@ -426,77 +425,6 @@ impl FeatureState {
             .map(|z| self.zones.intern(z))
             .transpose()?;
         Ok(self.persons[slot as usize].insert_contact(contact, country_zone, seen))
-    }
-}
-
-impl PersonState {
-    /// Re-consent to `contact` on `channel` at `t`: lifts an opt-out recorded at or before `t`
-    /// (one recorded later stands). Returns whether one was lifted. Nothing else changes.
-    pub fn lift_opt_out(&mut self, contact: &str, channel: Channel, t: i64) -> bool {
-        let Some(ci) = self.contact_index(contact) else {
-            return false;
-        };
-        let Some(s) = self.contacts[ci]
-            .channels
-            .iter_mut()
-            .find(|s| s.channel == channel)
-        else {
-            return false;
-        };
-        if s.opted_out_at.is_some_and(|o| o <= t) {
-            s.opted_out_at = None;
-            return true;
-        }
-        false
-    }
-
-    /// Keep `validation` on contact `ci` if it is the latest by instant.
-    fn keep_validation(&mut self, ci: usize, validation: Validation) {
-        let c = &mut self.contacts[ci];
-        if c.known_since.is_none() {
-            c.known_since = Some(validation.at);
-        }
-        if c.validation.is_none_or(|v| validation.at >= v.at) {
-            c.validation = Some(validation);
-        }
-    }
-
-    /// Add a contact point the person did not have; returns its index.
-    fn insert_contact(
-        &mut self,
-        contact: &Contact,
-        country_zone: Option<u16>,
-        seen: Option<i64>,
-    ) -> usize {
-        self.contacts.push(ContactState {
-            key: contact.key.as_str().into(),
-            kind: contact.kind,
-            number: contact.number,
-            validation: None,
-            zone: None,
-            country_zone,
-            listed_channels: 0,
-            known_since: seen,
-            tally: Tally::default(),
-            last_attempt_at: None,
-            last_reached_at: None,
-            last_engaged_at: None,
-            wrong_party_at: None,
-            consecutive_failures: 0,
-            channels: Vec::new(),
-        });
-        self.contacts.len() - 1
-    }
-
-    /// Count an attempt on contact `ci` at `t` (local time `local` in the contact's zone).
-    fn record(&mut self, ci: usize, local: LocalTime, channel: Channel, t: i64, outcome: Outcome) {
-        apply_person(self, local, t, outcome);
-        let c = &mut self.contacts[ci];
-        if c.known_since.is_none() {
-            c.known_since = Some(t);
-        }
-        apply_contact(c, t, outcome);
-        apply_channel(c.channel_mut(channel), t, outcome);
     }
 }
 

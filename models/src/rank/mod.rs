@@ -16,6 +16,7 @@
 //! person's other contact points are ranked: one bad contact never stops the decision.
 
 mod reasons;
+mod scorer;
 
 #[cfg(test)]
 mod batch_tests;
@@ -26,14 +27,15 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-#[cfg(test)]
-use crate::features::Candidate;
 use crate::features::state::{ContactState, PersonState};
-use crate::features::{FeatureSchema, FeatureState, PersonRows};
+#[cfg(test)]
+use crate::features::{Candidate, FeatureSchema};
+use crate::features::{FeatureState, PersonRows};
 use crate::policy::{BlockReason, HOUR, Policy};
 use crate::{Channel, Contact, ContactKind, NumberInfo};
 
 pub use reasons::reasons;
+pub use scorer::Scorer;
 
 /// Channels tried for a phone number when neither the request nor the state names any.
 pub const DEFAULT_PHONE_CHANNELS: [Channel; 3] = [Channel::Voice, Channel::Sms, Channel::Whatsapp];
@@ -179,44 +181,6 @@ pub struct Ranking {
     pub suggestions: Vec<Suggestion>,
     /// Every candidate the rules exclude.
     pub blocked: Vec<Blocked>,
-}
-
-/// What the ranker needs of a model: its feature schema and a calibrated probability per row.
-pub trait Scorer {
-    /// The schema rows are built in.
-    fn schema(&self) -> &FeatureSchema;
-    /// Calibrated probability for one row.
-    fn probability(&self, row: &[f32]) -> f64;
-    /// Calibrated probabilities of every row of `rows` (row-major, `width` values each; a
-    /// trailing partial row is ignored) into `out`, cleared first. Must equal
-    /// [`Self::probability`] row by row, bit for bit: the ranking may not depend on how rows
-    /// were batched. The default loops; scorers that batch faster override it.
-    fn probabilities(&self, rows: &[f32], width: usize, out: &mut Vec<f64>) {
-        out.clear();
-        if width > 0 {
-            out.extend(rows.chunks_exact(width).map(|r| self.probability(r)));
-        }
-    }
-    /// An upper bound on the probability of any row (a plan's `upper_bound` uses it). The
-    /// default, 1, always holds.
-    fn max_probability(&self) -> f64 {
-        1.0
-    }
-}
-
-impl Scorer for crate::model::ResponseModel {
-    fn schema(&self) -> &FeatureSchema {
-        &self.schema
-    }
-    fn probability(&self, row: &[f32]) -> f64 {
-        self.predict(row)
-    }
-    fn probabilities(&self, rows: &[f32], width: usize, out: &mut Vec<f64>) {
-        self.predict_many(rows, width, out);
-    }
-    fn max_probability(&self) -> f64 {
-        self.primary.max_probability()
-    }
 }
 
 /// A candidate pair resolved against the state.
