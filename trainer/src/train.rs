@@ -120,8 +120,8 @@ pub struct TrainOutcome {
     /// Wall time per stage in seconds: `ingest`, `replay`, `fit_<family>` (fit + calibration +
     /// test scoring), `publish`, `total`.
     pub timings: Vec<(String, f64)>,
-    /// CPU seconds of the process (all threads) for `ingest` and `replay`: the basis of
-    /// per-core throughput figures.
+    /// CPU seconds of the process (all threads) for `ingest`, `replay` and `fit_<family>`: the
+    /// basis of per-core throughput figures, and steadier than wall time on a shared machine.
     pub cpu_timings: Vec<(String, f64)>,
 }
 
@@ -349,6 +349,7 @@ fn fit_and_choose(
     let params = settings.hyperparameters.fitting_on(req.threads.get());
     for family in families {
         let t = progress.timer();
+        let cpu_started = process_cpu_seconds();
         let model = family.fit(&schema, &slices.train, &params)?;
         let scores = model.score_all(&slices.calibration);
         let calibrator = Calibrator::fit(settings.calibration, &scores, &slices.calibration.y)?;
@@ -357,17 +358,22 @@ fn fit_and_choose(
             .map(|i| calibrated.predict(slices.test.row(i)))
             .collect();
         let m = binary_metrics(&probs, &slices.test.y, ECE_BINS);
+        let stage = format!("fit_{family}");
+        timings.cpu_since(&stage, cpu_started);
+        let cpu = timings
+            .cpu
+            .last()
+            .filter(|(s, _)| *s == stage)
+            .map_or(String::new(), |(_, c)| format!(", {c:.1} CPU s"));
         progress.say(format_args!(
-            "{family:>8}: fitted in {:.1}s; test log loss {:.4}, AUC {}, ECE {:.4}",
+            "{family:>8}: fitted in {:.1}s{cpu}; test log loss {:.4}, AUC {}, ECE {:.4}",
             t.elapsed().as_secs_f64(),
             m.log_loss,
             m.auc
                 .map_or_else(|| "n/a".to_owned(), |a| format!("{a:.4}")),
             m.ece
         ));
-        timings
-            .wall
-            .push((format!("fit_{family}"), t.elapsed().as_secs_f64()));
+        timings.wall.push((stage, t.elapsed().as_secs_f64()));
         metrics.insert(family, m);
         fitted.insert(family, calibrated);
     }

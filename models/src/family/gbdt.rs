@@ -12,9 +12,11 @@
 
 use forust_ml::GradientBooster;
 use forust_ml::data::Matrix;
+use forust_ml::sampler::SampleMethod;
 use serde::{Deserialize, Serialize};
 
 use super::flat_forest::{CompileError, FlatForest};
+use super::params::RowSampling;
 use super::{Dataset, ValidHyperParams};
 use crate::{Error, Result};
 
@@ -95,6 +97,17 @@ impl GbdtModel {
             .set_l2(g.l2)
             .set_nbins(g.nbins)
             .set_seed(hp.seed)
+            .set_sample_method(match g.sample_method {
+                RowSampling::None => SampleMethod::None,
+                RowSampling::Random => SampleMethod::Random,
+                RowSampling::Goss => SampleMethod::Goss,
+            })
+            .set_subsample(match g.sample_method {
+                RowSampling::Random => g.subsample,
+                RowSampling::None | RowSampling::Goss => 1.0,
+            })
+            .set_top_rate(g.top_rate)
+            .set_other_rate(g.other_rate)
             .set_num_threads((g.threads > 0).then_some(g.threads));
         booster
             .fit_unweighted(&matrix, &y, None)

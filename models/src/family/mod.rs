@@ -21,7 +21,9 @@ pub use baseline::BaselineModel;
 pub use dataset::Dataset;
 pub use gbdt::GbdtModel;
 pub use logistic::LogisticModel;
-pub use params::{BaselineParams, GbdtParams, HyperParams, LogisticParams, ValidHyperParams};
+pub use params::{
+    BaselineParams, GbdtParams, HyperParams, LogisticParams, RowSampling, ValidHyperParams,
+};
 
 use crate::Result;
 use crate::contract::UnknownValue;

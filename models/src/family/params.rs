@@ -24,6 +24,31 @@ pub struct GbdtParams {
     /// Threads for fitting; 0 = the trainer's `--threads` (every core by default). The fitted
     /// trees are the same for any count.
     pub threads: usize,
+    /// Which training rows each tree is grown on: every row (`none`), a random `subsample` of
+    /// them (`random`), or gradient-based one-side sampling (`goss`: the `top_rate` share of
+    /// rows with the largest gradients plus a random `other_rate` share of the rest, reweighted,
+    /// after `1 / learning_rate` warm-up rounds on every row). Sampling trades fit time for
+    /// accuracy; BENCHMARKS.md measures both at 10M attempts.
+    pub sample_method: RowSampling,
+    /// Share of rows per tree with `sample_method = "random"`, in (0, 1].
+    pub subsample: f32,
+    /// With `goss`: share of rows with the largest gradients always kept.
+    pub top_rate: f64,
+    /// With `goss`: share of the remaining rows drawn at random.
+    pub other_rate: f64,
+}
+
+/// How the rows a tree is grown on are chosen ([`GbdtParams::sample_method`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RowSampling {
+    /// Every training row.
+    #[default]
+    None,
+    /// A random share (`subsample`) per tree.
+    Random,
+    /// Gradient-based one-side sampling (`top_rate`, `other_rate`).
+    Goss,
 }
 
 impl Default for GbdtParams {
@@ -36,6 +61,10 @@ impl Default for GbdtParams {
             l2: 1.0,
             nbins: 128,
             threads: 0,
+            sample_method: RowSampling::None,
+            subsample: 1.0,
+            top_rate: 0.2,
+            other_rate: 0.1,
         }
     }
 }
@@ -137,6 +166,15 @@ impl HyperParams {
         }
         if g.nbins < 2 {
             return bad("gbdt.nbins", "must be at least 2");
+        }
+        if !(g.subsample > 0.0 && g.subsample <= 1.0) {
+            return bad("gbdt.subsample", "must be in (0, 1]");
+        }
+        if !(g.top_rate > 0.0 && g.other_rate > 0.0 && g.top_rate + g.other_rate <= 1.0) {
+            return bad(
+                "gbdt.top_rate, gbdt.other_rate",
+                "must both be above 0 with a sum of at most 1",
+            );
         }
         let l = &self.logistic;
         if !(l.alpha >= 0.0 && l.alpha.is_finite()) {

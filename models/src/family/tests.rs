@@ -105,6 +105,54 @@ fn bad_hyperparameters_name_the_key() {
         .unwrap_or_default();
     assert!(err.contains("gbdt.learning_rate"), "{err}");
     assert!("forest".parse::<Family>().is_err());
+    for (subsample, top, other, key) in [
+        (0.0, 0.2, 0.1, "gbdt.subsample"),
+        (1.5, 0.2, 0.1, "gbdt.subsample"),
+        (1.0, 0.8, 0.3, "gbdt.top_rate"),
+        (1.0, 0.2, 0.0, "gbdt.other_rate"),
+    ] {
+        let mut hp = HyperParams::default();
+        hp.gbdt.subsample = subsample;
+        hp.gbdt.top_rate = top;
+        hp.gbdt.other_rate = other;
+        let err = hp
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(key), "{subsample} {top} {other}: {err}");
+    }
+}
+
+#[test]
+fn row_sampling_grows_other_trees_that_still_learn() {
+    let (schema, train) = synthetic(20_000, 3);
+    let (_, test) = synthetic(5_000, 4);
+    let fit = |method: RowSampling, subsample: f32| {
+        let mut hp = HyperParams::default();
+        hp.gbdt.iterations = 30;
+        hp.gbdt.sample_method = method;
+        hp.gbdt.subsample = subsample;
+        let params = hp.validate().unwrap_or_else(|e| panic!("{e}"));
+        Family::Gbdt
+            .fit(&schema, &train, &params)
+            .unwrap_or_else(|e| panic!("{method:?}: {e}"))
+    };
+    let all = fit(RowSampling::None, 1.0);
+    let json = |m: &FittedModel| serde_json::to_string(m).unwrap_or_else(|e| panic!("{e}"));
+    let all_auc = test_auc(&all, &test);
+    for (method, subsample) in [(RowSampling::Random, 0.5), (RowSampling::Goss, 1.0)] {
+        let sampled = fit(method, subsample);
+        assert!(
+            json(&sampled) != json(&all),
+            "{method:?} grew the same trees"
+        );
+        let auc = test_auc(&sampled, &test);
+        assert!(
+            auc > 0.65 && auc > all_auc - 0.02,
+            "{method:?}: test AUC {auc}, every row {all_auc}"
+        );
+    }
 }
 
 #[test]

@@ -1,9 +1,12 @@
 //! Training is deterministic for a given input, config and seed, whatever the number of threads:
 //! runs with 1, 2 and 3 threads publish byte-identical models and state snapshots, and manifests
 //! that differ only in the version id and creation time (nothing is random between runs, so
-//! this also covers two runs with the same count).
+//! this also covers two runs with the same count). The same holds when the trees are grown on
+//! sampled rows (`gbdt.sample_method` = `random` or `goss`): the sampling is seeded, not
+//! scheduled.
 
 use contactscore_models::artifact::registry::{MODEL, STATE};
+use contactscore_models::family::{Family, RowSampling};
 use contactscore_trainer::config::Config;
 use contactscore_trainer::ingest::InputPaths;
 use contactscore_trainer::progress::Progress;
@@ -13,6 +16,21 @@ use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
 
 #[test]
 fn same_input_and_seed_give_identical_models_on_any_number_of_threads() {
+    assert_thread_independent(Config::default(), FamilyChoice::Auto);
+}
+
+#[test]
+fn sampled_rows_give_identical_models_on_any_number_of_threads() {
+    for (method, subsample) in [(RowSampling::Random, 0.5), (RowSampling::Goss, 1.0)] {
+        let mut config = Config::default();
+        config.hyperparameters.gbdt.sample_method = method;
+        config.hyperparameters.gbdt.subsample = subsample;
+        assert_thread_independent(config, FamilyChoice::Only(Family::Gbdt));
+    }
+}
+
+/// Train with 1, 2 and 3 threads under `config` and compare the artifacts.
+fn assert_thread_independent(config: Config, family: FamilyChoice) {
     let dir = tempfile::tempdir().expect("tempdir");
     let params = SimulateParams {
         persons: 1000,
@@ -23,7 +41,7 @@ fn same_input_and_seed_give_identical_models_on_any_number_of_threads() {
         ..SimulateParams::default()
     };
     let sim = simulate(&params, dir.path()).expect("simulate");
-    let settings = Config::default().validate().expect("defaults");
+    let settings = config.validate().expect("valid config");
     let run = |models: &str, threads: usize| {
         let req = TrainRequest {
             inputs: InputPaths {
@@ -33,7 +51,7 @@ fn same_input_and_seed_give_identical_models_on_any_number_of_threads() {
                 validations: Some(dir.path().join("validations.csv")),
             },
             models_dir: dir.path().join(models),
-            family: FamilyChoice::Auto,
+            family,
             promotion: Promotion::Always,
             max_bad_rows: sim.bad_rows(),
             threads: Threads::new(threads),
