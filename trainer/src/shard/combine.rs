@@ -11,7 +11,7 @@ use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 
 use super::merge;
-use super::partial::{IdReader, PartialDone, count_slices, partial_dir, read_done};
+use super::partial::{IdReader, PartialDone, count_slices, is_done, partial_dir, read_done};
 use super::plan::{PLAN_FORMAT, SplitPlan, settings_digest};
 use crate::config::Settings;
 use crate::progress::Progress;
@@ -31,6 +31,26 @@ pub fn merge_partials(
     let started = progress.timer();
     let of = of.max(1);
     let dirs: Vec<PathBuf> = (0..of).map(|i| partial_dir(root, i, of)).collect();
+    let missing: Vec<String> = dirs
+        .iter()
+        .filter(|d| !is_done(d))
+        .map(|d| d.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        const NAMED: usize = 10;
+        let more = missing.len().saturating_sub(NAMED);
+        return Err(TrainerError::Config(format!(
+            "{} of {of} split partials are missing or unfinished (their split --shard did not \
+             run or did not finish): {}{}",
+            missing.len(),
+            missing[..missing.len().min(NAMED)].join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )));
+    }
     let parts = dirs
         .iter()
         .map(|d| read_done(d))

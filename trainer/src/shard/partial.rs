@@ -104,7 +104,7 @@ pub(super) fn write_partial(
     progress: &Progress,
 ) -> Result<PartialDone> {
     let dir = partial_dir(root, shard.index, shard.of);
-    if dir.join(DONE).exists() {
+    if is_done(&dir) {
         return Err(TrainerError::Config(format!(
             "{} already holds a finished split partial; give an empty --out",
             dir.display()
@@ -173,9 +173,14 @@ fn run_bytes(t: i64, n: u64) -> [u8; 16] {
     b
 }
 
+/// Whether `dir` holds a finished partial.
+pub(crate) fn is_done(dir: &Path) -> bool {
+    dir.join(DONE).exists()
+}
+
 /// A finished partial's summary; an error naming the directory when it did not finish.
 pub(crate) fn read_done(dir: &Path) -> Result<PartialDone> {
-    if !dir.join(DONE).exists() {
+    if !is_done(dir) {
         return Err(TrainerError::Config(format!(
             "{}: no finished split partial here (its split --shard did not run or did not finish)",
             dir.display()

@@ -219,7 +219,8 @@ fn fit_shards_since(
     if attempts != plan.attempts {
         return Err(TrainerError::Config(format!(
             "the shards replayed {attempts} attempts, the split counted {}: is an attempt id \
-             used for persons of two shards? Run split with --shards {of} to have it checked",
+             used for persons of two shards? Run split with --shards {of} (or its partials with \
+             --of {of}) to have it checked",
             plan.attempts
         )));
     }

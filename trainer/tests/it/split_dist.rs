@@ -128,14 +128,24 @@ fn the_distributed_split_writes_the_single_process_plan_and_refuses_what_it_cann
         "{err}"
     );
 
-    // A missing partial is named, with the missing-shard exit code of `fit`.
+    // Missing partials are named, with the missing-shard exit code of `fit`; so is an unfinished
+    // one (no done.json).
     let root = d.join("parts4");
     let gone = root.join("split-00002-of-00004");
     std::fs::rename(&gone, d.join("aside")).expect("move");
+    std::fs::remove_file(root.join("split-00000-of-00004/done.json")).expect("unfinish");
     let (code, err) = merge(&root, 4, &d.join("x.json"), &bad);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("split-00002-of-00004"), "{err}");
+    assert!(
+        err.contains("2 of 4 split partials are missing or unfinished")
+            && err.contains("split-00000-of-00004, ")
+            && err.contains("split-00002-of-00004"),
+        "{err}"
+    );
+    assert!(!err.contains("split-00001-of-00004"), "{err}");
     // A partial of another shard count in its place is refused.
+    let (code, err) = partial(&root, 0, 4, NOW, &inputs);
+    assert_eq!(code, 0, "a partial redone where one did not finish: {err}");
     std::fs::rename(d.join("parts3/split-00002-of-00003"), &gone).expect("move");
     let (code, err) = merge(&root, 4, &d.join("x.json"), &bad);
     assert_eq!(code, 2, "{err}");
