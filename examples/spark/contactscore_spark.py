@@ -1,9 +1,10 @@
-"""Sharded contactscore training on Spark: `split` on the driver, one `replay --shard I --of P`
-task per shard on the executors, `fit` on the driver.
+"""Sharded contactscore training on Spark: one `split --shard I --of P` task per shard on the
+executors and `split-merge` on the driver, one `replay --shard I --of P` task per shard on the
+executors, `fit` on the driver.
 
 The persons of the export are partitioned by the trainer's fixed hash of `person_id`
 (FNV-1a 64 + SplitMix64 finaliser, modulo P: `person_shard` below computes the same in Python).
-Each task runs the trainer's `replay` for its shard on the export, which must be on storage every
+Each task runs the trainer's `split` or `replay` for its shard on the export, which must be on storage every
 executor can read (a shared mount; `local[N]` here): the trainer reads each file once, parses only
 its shard's rows in full and skips the others after their person_id cell. Keeping the original
 files (rather than physically repartitioned copies) is what keeps the published version byte
@@ -24,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 MASK = (1 << 64) - 1
 
@@ -74,15 +76,20 @@ def run(cmd: list) -> str:
     return done.stdout
 
 
-def replay_task(trainer, argv, shard, shards, out, threads):
-    """One executor task: replay shard `shard` into `out`; returns its summary."""
-    cmd = [trainer, "-q", "--threads", str(threads), "replay", "--shard", str(shard),
+def shard_task(trainer, command, argv, shard, shards, out, threads):
+    """One executor task: `split` (the shard's split partial, in `split-IIIII-of-PPPPP/`) or
+    `replay` (its rows and state, in `shard-IIIII-of-PPPPP/`) of shard `shard` into `out`;
+    returns the summary it wrote last (`done.json`)."""
+    cmd = [trainer, "-q", "--threads", str(threads), command, "--shard", str(shard),
            "--of", str(shards), "--out", out] + argv
     done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"replay of shard {shard} exited {done.returncode}: {done.stderr}")
-    with open(os.path.join(out, f"shard-{shard:05d}-of-{shards:05d}", "done.json")) as f:
-        return json.load(f)
+        raise RuntimeError(f"{command} of shard {shard} exited {done.returncode}: {done.stderr}")
+    prefix = "split" if command == "split" else "shard"
+    with open(os.path.join(out, f"{prefix}-{shard:05d}-of-{shards:05d}", "done.json")) as f:
+        done = json.load(f)
+    # What the driver needs of a partial: its count (the report and typing stay on disk).
+    return {k: done[k] for k in ("shard", "attempts", "persons", "rows") if k in done}
 
 
 def main() -> None:
@@ -94,12 +101,13 @@ def main() -> None:
     p.add_argument("--validations")
     p.add_argument("--config")
     p.add_argument("--shards", type=int, default=4)
-    p.add_argument("--work", required=True, help="shared directory for the plan and shards")
+    p.add_argument("--work", required=True,
+                   help="shared directory for the split partials, the plan and the shards")
     p.add_argument("--models-dir", required=True)
     p.add_argument("--max-bad-rows", type=int, default=0)
     p.add_argument("--master", default="local[2]")
     p.add_argument("--task-threads", type=int, default=1,
-                   help="--threads of each replay task (one core per task by default)")
+                   help="--threads of each split and replay task (one core per task by default)")
     p.add_argument("--fit-args", default="", help="extra flags for fit, e.g. --no-promote")
     args = p.parse_args()
 
@@ -108,14 +116,26 @@ def main() -> None:
     trainer = os.path.abspath(args.trainer)
     os.makedirs(args.work, exist_ok=True)
     plan = os.path.join(args.work, "split.json")
+    partials_dir = os.path.join(args.work, "split")
     shards_dir = os.path.join(args.work, "shards")
-    # 1. split, on the driver: one pass over the export.
-    run([trainer, "-q", "split", "--out", plan] + inputs(args) + common(args))
+    threads = args.task_threads
+    # The present every split partial judges implausible instants by (and the plan records):
+    # fixed by the driver, so that the partials agree wherever and whenever they run.
+    now = str(int(time.time()))
 
     spark = (SparkSession.builder.master(args.master).appName("contactscore-train")
              .config("spark.ui.enabled", "false").getOrCreate())
     try:
         sc = spark.sparkContext
+        # 1. split: one partial per shard on the executors, merged into the plan on the driver.
+        argv = ["--now", now] + inputs(args) + common(args)
+        parts = (sc.parallelize(range(args.shards), args.shards)
+                 .map(lambda i: shard_task(trainer, "split", argv, i, args.shards,
+                                           partials_dir, threads))
+                 .collect())
+        run([trainer, "-q", "split-merge", "--partials", partials_dir, "--of", str(args.shards),
+             "--out", plan] + common(args))
+        split_counts = {d["shard"]: d["attempts"] for d in parts}
         # The partitioning by hash(person_id), seen by Spark: attempt rows per shard.
         shard_udf = F.udf(lambda pid: person_shard(pid or "", args.shards), T.IntegerType())
         rows = (spark.read.option("header", True).csv(args.attempts)
@@ -124,14 +144,15 @@ def main() -> None:
         by_spark = {r["shard"]: r["count"] for r in rows}
         # 2. replay, one task per shard on the executors.
         argv = ["--split", plan] + inputs(args) + common(args)
-        threads = args.task_threads
         done = (sc.parallelize(range(args.shards), args.shards)
-                .map(lambda i: replay_task(trainer, argv, i, args.shards, shards_dir, threads))
+                .map(lambda i: shard_task(trainer, "replay", argv, i, args.shards, shards_dir,
+                                          threads))
                 .collect())
     finally:
         spark.stop()
-    lines = [f"shard {d['shard']}: {d['attempts']} attempts replayed, {d['persons']} persons, "
-             f"rows {d['rows']}; attempt rows hashed here by Spark: {by_spark.get(d['shard'], 0)}"
+    lines = [f"shard {d['shard']}: {split_counts.get(d['shard'])} attempts split, "
+             f"{d['attempts']} replayed, {d['persons']} persons, rows {d['rows']}; "
+             f"attempt rows hashed here by Spark: {by_spark.get(d['shard'], 0)}"
              for d in sorted(done, key=lambda d: d["shard"])]
     sys.stderr.write("\n" + "\n".join(lines) + "\n")
     sys.stderr.flush()

@@ -138,8 +138,14 @@ enum Command {
         shards: Option<u32>,
     },
     /// Sharded training, step 1: one pass over the export writing the facts every shard shares
-    /// (slice boundaries, rows per slice, attribute typing) to a small JSON file.
+    /// (slice boundaries, rows per slice, attribute typing) to a small JSON file; with
+    /// `--shard I --of P --now T`, only shard I's partial of it (merged by split-merge), so
+    /// that the split runs on P machines. Memory: one shard's ingest.
     Split(shard_cli::SplitArgs),
+    /// Sharded training, step 1 distributed: merge the P partials of `split --shard I --of P`
+    /// into the plan `split` writes (byte for byte, given the same --now), checking they are
+    /// all there, made alike, and that no attempt id is used in two shards.
+    SplitMerge(shard_cli::SplitMergeArgs),
     /// Sharded training, step 2: replay one shard's persons (`--shard I --of P`) under a split
     /// plan, writing its sampled rows and state to a directory.
     Replay(shard_cli::ReplayArgs),
@@ -324,6 +330,7 @@ fn run(cli: Cli) -> Result<()> {
             print_trained(&out);
         }
         Command::Split(args) => shard_cli::split(args, threads, &progress)?,
+        Command::SplitMerge(args) => shard_cli::split_merge(args, &progress)?,
         Command::Replay(args) => shard_cli::replay(args, threads, &progress)?,
         Command::Fit(args) => print_trained(&shard_cli::fit(args, threads, &progress)?),
         Command::Score { common, out } => {

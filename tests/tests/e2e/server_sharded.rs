@@ -8,11 +8,11 @@ use contactscore_e2e::simulated;
 use contactscore_models::artifact::Registry;
 use contactscore_proto::v1;
 use contactscore_trainer::config::Config;
-use contactscore_trainer::ingest::InputPaths;
+use contactscore_trainer::ingest::{IngestOptions, InputPaths};
 use contactscore_trainer::progress::Progress;
-use contactscore_trainer::shard::ShardFilter;
 use contactscore_trainer::shard::plan::split;
 use contactscore_trainer::shard::run::{StateLayout, fit_shards, replay_shard};
+use contactscore_trainer::shard::{ShardFilter, SplitOptions};
 use contactscore_trainer::threads::Threads;
 use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest};
 
@@ -33,7 +33,12 @@ async fn a_version_with_its_state_in_shards_ranks_exactly_as_the_unsharded_one()
         persons: None,
         validations: None,
     };
-    let plan = split(&inputs, &settings, 2, sim.bad_rows, Threads::ONE, &quiet)?;
+    let opts = SplitOptions {
+        max_bad_rows: sim.bad_rows,
+        now: IngestOptions::now(),
+        threads: Threads::ONE,
+    };
+    let plan = split(&inputs, &settings, 2, &opts, &d.join("split"), &quiet)?;
     let shards = d.join("shards");
     for i in 0..3 {
         let shard = ShardFilter::new(i, 3).expect("shard");

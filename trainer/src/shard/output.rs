@@ -60,10 +60,27 @@ pub struct ShardDone {
 }
 
 /// The report with its examples' positions (which the manifest's form leaves out).
-#[derive(Serialize, Deserialize)]
-struct ReportFile {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ReportFile {
     report: IngestReport,
     example_positions: Vec<u64>,
+}
+
+impl ReportFile {
+    /// `report` with its examples' positions.
+    pub(crate) fn new(report: &IngestReport) -> Self {
+        Self {
+            report: report.clone(),
+            example_positions: report.example_positions.clone(),
+        }
+    }
+
+    /// The report, its examples' positions back in it.
+    pub(crate) fn into_report(self) -> IngestReport {
+        let mut report = self.report;
+        report.example_positions = self.example_positions;
+        report
+    }
 }
 
 /// A row's key: instant, input position, slice, label.
@@ -117,23 +134,19 @@ pub(crate) fn write_shard(
     let part = encode_part(person_keys, state)?;
     write(&dir.join(STATE), &part)?;
     write(&dir.join(EVIDENCE), &evidence.to_bytes())?;
-    let report = ReportFile {
-        report: report.clone(),
-        example_positions: report.example_positions.clone(),
-    };
-    write(&dir.join(REPORT), &json(&report)?)?;
+    write(&dir.join(REPORT), &json(&ReportFile::new(report))?)?;
     write(&dir.join(DONE), &json(done)?)
 }
 
-fn json(value: &impl Serialize) -> Result<Vec<u8>> {
+pub(super) fn json(value: &impl Serialize) -> Result<Vec<u8>> {
     serde_json::to_vec_pretty(value).map_err(|e| TrainerError::Internal(format!("json: {e}")))
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     durable::replace(path, bytes).map_err(|e| TrainerError::io(path, e))
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+pub(super) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let bytes = std::fs::read(path).map_err(|e| TrainerError::io(path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| TrainerError::BadFile {
         file: path.to_owned(),
@@ -155,9 +168,7 @@ pub(crate) fn read_done(dir: &Path) -> Result<ShardDone> {
 /// A shard's report (with its examples' positions).
 pub(crate) fn read_report(dir: &Path) -> Result<IngestReport> {
     let f: ReportFile = read_json(&dir.join(REPORT))?;
-    let mut report = f.report;
-    report.example_positions = f.example_positions;
-    Ok(report)
+    Ok(f.into_report())
 }
 
 /// A shard's rule evidence.

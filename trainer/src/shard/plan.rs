@@ -4,25 +4,28 @@
 //! present that implausible instants are judged by, and fingerprints of the inputs and settings
 //! so that a replay or fit run against other files or another configuration is refused.
 //!
-//! The pass reads the export shard by shard (so its memory is one shard's ingest plus 24 bytes
-//! per attempt: its instant and a 128-bit hash of its id), with the same readers, validation and
-//! de-duplication as `train`, so its counts are exactly the unsharded run's. The one thing a
-//! shard cannot de-duplicate is an attempt id reused for persons of two shards: the split
-//! refuses such an export (the unsharded run would keep only the first row).
+//! The pass reads the export shard by shard, with the same readers, validation and
+//! de-duplication as `train`, so its counts are exactly the unsharded run's. Each shard's
+//! instants (as `(instant, count)` runs) and sorted attempt-id hashes go to a split partial on
+//! disk ([`super::partial`]), which [`super::combine`] merges by streaming: memory is one shard's
+//! ingest, whatever the export's size, and the partials can be made on several machines
+//! (`split --shard I --of P --now T`, then `split-merge`). The one thing a shard cannot
+//! de-duplicate is an attempt id reused for persons of two shards: the merge refuses such an
+//! export (the unsharded run would keep only the first row).
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use xxhash_rust::xxh3::xxh3_128;
 
 use super::ShardFilter;
+use super::combine::merge_partials;
+use super::partial::write_partial;
 use crate::config::Settings;
-use crate::ingest::{AttrSpec, IngestOptions, IngestReport, InputPaths, file_sha256, ingest};
+use crate::ingest::{AttrSpec, IngestOptions, IngestReport, InputPaths, file_sha256};
 use crate::progress::Progress;
 use crate::slices::Window;
 use crate::threads::Threads;
-use crate::train::MIN_ATTEMPTS;
 use crate::{Result, TrainerError};
 
 /// The plan's format version.
@@ -167,105 +170,96 @@ fn fingerprints(inputs: &InputPaths, hash: bool) -> Result<Vec<InputFingerprint>
         .collect()
 }
 
-/// Make the plan: type the persons file's attributes over the whole file, then ingest the
-/// export shard by shard (`shards` passes, each reading one shard's persons) keeping only each
-/// attempt's instant, and cut the window. Bad rows are allowed up to `max_bad_rows` over the
-/// whole export, as in `train`.
+/// How a split (or one shard's partial of it) ingests.
+#[derive(Debug, Clone, Copy)]
+pub struct SplitOptions {
+    /// Bad rows allowed over the whole export (each shard's ingest also stops beyond it).
+    pub max_bad_rows: u64,
+    /// The present implausible instants are judged by: the same for every partial of a split.
+    pub now: i64,
+    /// Ingest threads.
+    pub threads: Threads,
+}
+
+impl SplitOptions {
+    /// The ingest options of the whole export (no shard, no attribute typing yet).
+    pub(super) fn ingest_options(&self, settings: &Settings, progress: &Progress) -> IngestOptions {
+        IngestOptions {
+            normalizer: settings.normalizer,
+            max_bad_rows: self.max_bad_rows,
+            dispositions: settings.dispositions.clone(),
+            progress: progress.bars(),
+            now: self.now,
+            threads: self.threads,
+            shard: None,
+            attr_specs: None,
+        }
+    }
+
+    /// The persons file's attribute typing over the whole file (none without a persons file):
+    /// its reader run alone, every bad row skipped (ingest proper counts them).
+    pub(super) fn attr_specs(
+        &self,
+        inputs: &InputPaths,
+        settings: &Settings,
+        progress: &Progress,
+    ) -> Result<Vec<AttrSpec>> {
+        let base = self.ingest_options(settings, progress);
+        crate::ingest::persons_attr_specs(inputs.persons.as_deref(), &base)
+    }
+}
+
+/// Make the plan in one process: type the persons file's attributes over the whole file, write
+/// each of the `shards` shards' split partial in turn under `scratch` (a directory this creates
+/// and removes afterwards, whatever the outcome), then merge them as `split-merge` does. Memory:
+/// one shard's ingest (the instants and id hashes go to the partials' files, not to memory).
+/// Bad rows are allowed up to `opts.max_bad_rows` over the whole export, as in `train`.
 pub fn split(
     inputs: &InputPaths,
     settings: &Settings,
     shards: u32,
-    max_bad_rows: u64,
-    threads: Threads,
+    opts: &SplitOptions,
+    scratch: &Path,
     progress: &Progress,
 ) -> Result<SplitPlan> {
-    let now = IngestOptions::now();
-    let base = IngestOptions {
-        normalizer: settings.normalizer,
-        max_bad_rows,
-        dispositions: settings.dispositions.clone(),
-        progress: progress.bars(),
-        now,
-        threads,
-        shard: None,
-        attr_specs: None,
-    };
-    let attr_specs = attr_specs(inputs, &base)?;
-    let mut times: Vec<i64> = Vec::new();
-    // 128-bit hashes of every kept attempt id: an id kept by two shards (reused for two
-    // persons) is one attempt to the unsharded run, which keeps only its first row.
-    let mut ids: Vec<u128> = Vec::new();
-    let mut reports: Vec<IngestReport> = Vec::new();
-    for index in 0..shards.max(1) {
-        let opts = IngestOptions {
-            shard: ShardFilter::new(index, shards.max(1)),
-            attr_specs: Some(attr_specs.clone()),
-            ..base.clone()
-        };
-        let data = ingest(inputs, &opts)?;
-        times.extend(data.attempts.iter().map(|a| a.t));
-        ids.extend(data.attempt_ids.iter().map(|id| xxh3_128(id.as_bytes())));
-        reports.push(data.report);
-        progress.say(format_args!(
-            "split: shard {}/{} read ({} attempts so far)",
-            index + 1,
-            shards.max(1),
-            times.len()
-        ));
+    let of = shards.max(1);
+    let result = (|| {
+        let attr_specs = opts.attr_specs(inputs, settings, progress)?;
+        let mut attempts = 0;
+        for index in 0..of {
+            let shard = ShardFilter::new(index, of)
+                .ok_or_else(|| TrainerError::Internal("shard beyond the count".into()))?;
+            let done = write_partial(
+                inputs,
+                settings,
+                shard,
+                opts,
+                attr_specs.clone(),
+                scratch,
+                progress,
+            )?;
+            attempts += done.attempts;
+            progress.say(format_args!(
+                "split: shard {}/{of} read ({attempts} attempts so far)",
+                index + 1
+            ));
+        }
+        merge_partials(settings, scratch, of, opts.max_bad_rows, progress)
+    })();
+    if scratch.exists() {
+        let _ = std::fs::remove_dir_all(scratch);
     }
-    let report = super::merge::reports(reports, max_bad_rows)?;
-    ids.sort_unstable();
-    let reused = ids.windows(2).filter(|w| w[0] == w[1]).count();
-    drop(ids);
-    if reused > 0 {
-        return Err(TrainerError::BadFile {
-            file: inputs.attempts[0].clone(),
-            reason: format!(
-                "{reused} attempt ids are used for more than one person: the unsharded run keeps \
-                 only the first row of each, which sharding by person cannot reproduce; fix the \
-                 export or train without --shards"
-            ),
-        });
-    }
-    let n = times.len();
-    if n < MIN_ATTEMPTS {
-        return Err(TrainerError::Model(
-            contactscore_models::Error::NotEnoughData(format!(
-                "{n} attempts after de-duplication; at least {MIN_ATTEMPTS} are needed to train"
-            )),
-        ));
-    }
-    let (first, last) = times
-        .iter()
-        .fold((i64::MAX, i64::MIN), |(a, b), &t| (a.min(t), b.max(t)));
-    let window = Window::new(first, last, settings);
-    let counts = window.counts(times.iter().copied()).map(|c| c as u64);
-    let mut inputs_fp = fingerprints(inputs, false)?;
-    for (fp, file) in inputs_fp.iter_mut().zip(&report.files) {
-        fp.sha256.clone_from(&file.sha256);
-    }
-    progress.say(format_args!(
-        "split: {n} attempts; slices train {}, calibration {}, test {}; {} bad rows skipped",
-        counts[0],
-        counts[1],
-        counts[2],
-        report.skipped_total(),
-    ));
-    Ok(SplitPlan {
-        format: PLAN_FORMAT,
-        now,
-        settings: settings_digest(settings),
-        inputs: inputs_fp,
-        attempts: n as u64,
-        window,
-        counts,
-        attr_specs,
-        bad_rows: report.skipped_total(),
-    })
+    result
 }
 
-/// The persons file's attribute typing over the whole file (none without a persons file): its
-/// reader run alone, every bad row skipped (ingest proper counts them).
-fn attr_specs(inputs: &InputPaths, base: &IngestOptions) -> Result<Vec<AttrSpec>> {
-    crate::ingest::persons_attr_specs(inputs.persons.as_deref(), base)
+/// The inputs in reading order with the SHA-256 that `report` (an ingest's) found for each.
+pub(super) fn input_fingerprints(
+    inputs: &InputPaths,
+    report: &IngestReport,
+) -> Result<Vec<InputFingerprint>> {
+    let mut fps = fingerprints(inputs, false)?;
+    for (fp, file) in fps.iter_mut().zip(&report.files) {
+        fp.sha256.clone_from(&file.sha256);
+    }
+    Ok(fps)
 }

@@ -20,10 +20,10 @@ use contactscore_models::family::Dataset;
 use contactscore_models::features::{FeatureSchema, FeatureState};
 
 use super::output::{self, RowKey, RowReader, ShardDone, shard_dir};
-use super::plan::{SplitPlan, split};
+use super::plan::{SplitOptions, SplitPlan, split};
 use super::{ShardFilter, merge};
 use crate::config::Settings;
-use crate::ingest::InputPaths;
+use crate::ingest::{IngestOptions, InputPaths};
 use crate::pipeline::{Prelude, Prepared, ShardIngest, prepare};
 use crate::progress::{Progress, process_cpu_seconds};
 use crate::replay::{Selection, replay};
@@ -219,7 +219,8 @@ fn fit_shards_since(
     if attempts != plan.attempts {
         return Err(TrainerError::Config(format!(
             "the shards replayed {attempts} attempts, the split counted {}: is an attempt id \
-             used for persons of two shards? Run split with --shards {of} to have it checked",
+             used for persons of two shards? Run split with --shards {of} (or its partials with \
+             --of {of}) to have it checked",
             plan.attempts
         )));
     }
@@ -351,19 +352,24 @@ pub fn train_sharded(
     progress: &Progress,
 ) -> Result<TrainOutcome> {
     let started = progress.timer();
-    let plan = split(
-        &req.inputs,
-        settings,
-        shards,
-        req.max_bad_rows,
-        req.threads,
-        progress,
-    )?;
-    let split_secs = started.elapsed().as_secs_f64();
     let scratch = req
         .models_dir
         .join(format!(".train-shards-{}", std::process::id()));
+    let opts = SplitOptions {
+        max_bad_rows: req.max_bad_rows,
+        now: IngestOptions::now(),
+        threads: req.threads,
+    };
     let result = (|| {
+        let plan = split(
+            &req.inputs,
+            settings,
+            shards,
+            &opts,
+            &scratch.join("split"),
+            progress,
+        )?;
+        let split_secs = started.elapsed().as_secs_f64();
         let replay_started = progress.timer();
         for index in 0..shards {
             let shard = ShardFilter::new(index, shards)

@@ -12,6 +12,7 @@ mod plan;
 mod promotion;
 mod sharded;
 mod spark;
+mod split_dist;
 
 use std::path::{Path, PathBuf};
 

@@ -1,9 +1,10 @@
 //! Sharded training publishes the unsharded run's version byte for byte: `train --shards P` for
-//! several P (alone and with several threads), and the distributed steps `split`, `replay
-//! --shard I --of P` and `fit` run as separate commands. Compared: `model.json`, `state.bin`
-//! and the manifest apart from its id and creation time. The simulated export has malformed
-//! rows (skipped under --max-bad-rows), duplicates, a persons file with attributes and carrier
-//! validations, so bad-row reports, de-duplication and attribute typing are merged too.
+//! several P (alone and with several threads), and the distributed steps `split --shard I --of
+//! P` with `split-merge`, `replay --shard I --of P` and `fit` run as separate commands.
+//! Compared: `model.json`, `state.bin` and the manifest apart from its id and creation time. The
+//! simulated export has malformed rows (skipped under --max-bad-rows), duplicates, a persons file
+//! with attributes and carrier validations, so bad-row reports, de-duplication and attribute
+//! typing are merged too.
 
 use std::path::Path;
 
@@ -15,6 +16,8 @@ use contactscore_trainer::shard::run::train_sharded;
 use contactscore_trainer::simulate::{SimulateParams, simulate};
 use contactscore_trainer::threads::Threads;
 use contactscore_trainer::train::{FamilyChoice, Promotion, TrainRequest, train};
+
+use crate::split_dist::{NOW, merge, partial};
 
 /// A version's manifest (id and creation time blanked), model and state bytes.
 type Version = (serde_json::Value, Vec<u8>, Vec<u8>);
@@ -104,10 +107,16 @@ fn sharded_training_publishes_the_unsharded_version_byte_for_byte() {
         &path("validations.csv"),
     ];
     let (plan, shards_dir) = (path("split.json"), path("shards"));
-    let mut args = vec!["-q", "split", "--out", &plan, "--max-bad-rows", &bad];
-    args.extend(files);
-    let (code, _, err) = crate::run(&args);
-    assert_eq!(code, 0, "split: {err}");
+    // The split distributed too: a partial per shard, then their merge.
+    let budget = ["--max-bad-rows".to_owned(), bad.clone()];
+    let mut flags: Vec<String> = files.iter().map(|f| (*f).to_owned()).collect();
+    flags.extend(budget.clone());
+    for i in 0..3 {
+        let (code, err) = partial(&d.join("split"), i, 3, NOW, &flags);
+        assert_eq!(code, 0, "split --shard {i}: {err}");
+    }
+    let (code, err) = merge(&d.join("split"), 3, Path::new(&plan), &budget);
+    assert_eq!(code, 0, "split-merge: {err}");
     for i in 0..3 {
         let shard = i.to_string();
         let mut args = vec![
@@ -177,6 +186,7 @@ fn sharded_training_publishes_the_unsharded_version_byte_for_byte() {
 #[test]
 fn an_attempt_id_reused_for_persons_of_two_shards_is_refused() {
     // p1 is in shard 0 of 2, p2 in shard 1: the unsharded run would keep only A1's first row.
+    // Refused by the split (its message counts the ids and names no person or contact point).
     let dir = tempfile::tempdir().expect("tempdir");
     let attempts = crate::write(
         dir.path(),
@@ -202,4 +212,24 @@ fn an_attempt_id_reused_for_persons_of_two_shards_is_refused() {
         "{err}"
     );
     assert!(!err.contains("+55"), "a contact point in clear: {err}");
+
+    // Distributed: each partial alone is fine, their merge refuses the export.
+    let input = ["--attempts".to_owned(), attempts];
+    let root = dir.path().join("parts");
+    for i in 0..2 {
+        let (code, err) = partial(&root, i, 2, NOW, &input);
+        assert_eq!(code, 0, "partial {i}: {err}");
+    }
+    let (code, err) = merge(&root, 2, &plan, &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("attempts.csv")
+            && err.contains("1 attempt ids are used for more than one person"),
+        "{err}"
+    );
+    // (The temporary directory's random name could hold any of these.)
+    let err = err.replace(dir.path().to_string_lossy().as_ref(), "");
+    for personal in ["+55", "p1", "p2", "A1"] {
+        assert!(!err.contains(personal), "personal data in clear: {err}");
+    }
 }

@@ -1,5 +1,6 @@
-//! The Spark example (`examples/spark/contactscore_spark.py`) on a local Spark: `split` on the
-//! driver, one `replay` task per shard on the executors, `fit` on the driver, publishing
+//! The Spark example (`examples/spark/contactscore_spark.py`) on a local Spark: one `split`
+//! partial per shard on the executors and `split-merge` on the driver, one `replay` task per
+//! shard on the executors, `fit` on the driver, publishing
 //! `train`'s version byte for byte. Runs only with `CONTACTSCORE_SPARK=1` (it needs Java and a
 //! Python with pyspark: `CONTACTSCORE_SPARK_PYTHON`, default `target/spark-venv/bin/python`, see
 //! examples/spark/README.md); otherwise it says it is skipped and passes.
