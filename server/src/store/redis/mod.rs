@@ -104,7 +104,7 @@ impl RedisStore {
                 jiff::Timestamp::now().as_nanosecond()
             ),
         });
-        store.ping().await;
+        let _ = store.ping().await;
         match store.reload().await {
             Ok(Reloaded::NoVersion) => tracing::warn!(
                 models_dir = %models_dir.display(),
@@ -147,8 +147,9 @@ impl RedisStore {
         self.redis.conn().await.map_err(|e| self.unavailable(e))
     }
 
-    /// PING Redis (every primary of a cluster) and update health.
-    pub async fn ping(&self) {
+    /// PING Redis (every primary of a cluster) and update health; `true` when Redis answers
+    /// again (or for the first time) after it did not.
+    pub async fn ping(&self) -> bool {
         let ok = match self.redis.conn().await {
             Ok(mut c) => redis::cmd("PING").query_async::<String>(&mut c).await,
             Err(e) => Err(e),
@@ -158,15 +159,17 @@ impl RedisStore {
         {
             tracing::warn!(error = %e, "the state store does not answer");
         }
-        self.set_reachable(ok.is_ok());
+        self.set_reachable(ok.is_ok())
     }
 
-    fn set_reachable(&self, ok: bool) {
+    /// Record whether Redis answers; `true` on the change to answering.
+    fn set_reachable(&self, ok: bool) -> bool {
         let was = self.reachable.swap(ok, Ordering::Relaxed);
         if ok && !was {
             tracing::info!("the state store answers");
         }
         self.publish_health();
+        ok && !was
     }
 
     fn publish_health(&self) {
@@ -183,7 +186,7 @@ impl RedisStore {
             || e.is_connection_dropped()
             || e.is_connection_refusal()
         {
-            self.set_reachable(false);
+            let _ = self.set_reachable(false);
         }
         ServerError::StoreUnavailable(e.to_string())
     }
@@ -327,7 +330,8 @@ impl RedisStore {
         if n == 0 {
             return Ok(());
         }
-        let timeout = u64::try_from(self.settings.timeout.as_millis()).unwrap_or(u64::MAX);
+        // Half the call timeout: the answer (fewer replicas) must come before the call times out.
+        let timeout = u64::try_from(self.settings.timeout.as_millis() / 2).unwrap_or(u64::MAX);
         let got = conn
             .wait(n, timeout, written)
             .await
