@@ -9,7 +9,8 @@
 //! (`fit --state-parts`: `state/part-NNNNN.bin`) is never merged: pass 1 reads and verifies
 //! every part, [`parts_in_flight`] at a time, and keeps only its cutoff (the version's cutoff
 //! is the largest part's, exactly as the merged state takes it, and the trim needs it before
-//! the first person is written; a corrupt part also fails the load before any key is written);
+//! the first person is written; a corrupt part, or parts whose zone tables differ — which the
+//! merge refuses — also fail the load before any key is written);
 //! pass 2 reads them again, as many ahead, and writes each part's persons as it arrives. At most
 //! `2 × parts_in_flight` decoded parts are in memory, never the whole state; the price is
 //! decoding every part twice, small beside the Redis writes (BENCHMARKS.md: 22–32 k persons/s).
@@ -145,13 +146,23 @@ impl RedisStore {
     ) -> Result<()> {
         let version = progress.version;
         let ahead = parts_in_flight();
-        let (cutoff, total) = futures_util::stream::iter(parts.clone())
+        let mut first: Option<FeatureState> = None;
+        let (mut cutoff, mut total) = (None, 0usize);
+        let mut reads = futures_util::stream::iter(parts.clone())
             .map(|p| self.read_part(version, p))
-            .buffered(ahead)
-            .try_fold((None, 0usize), |(cutoff, total), part| async move {
-                Ok((cutoff.max(part.cutoff), total + part.len()))
-            })
-            .await?;
+            .buffered(ahead);
+        while let Some(mut part) = reads.try_next().await? {
+            (cutoff, total) = (cutoff.max(part.cutoff), total + part.len());
+            // As the merge requires: one zone table, which the skeleton serves every part with.
+            match &first {
+                Some(f) => f.same_zones_as(&part)?,
+                None => {
+                    part.persons = Vec::new();
+                    part.person_ids = Vec::new();
+                    first = Some(part);
+                }
+            }
+        }
         progress.total = total;
         tracing::info!(%version, persons = total, state_parts = parts.len(), "bulk-loading a version into the state store");
         let cutoff = cutoff.unwrap_or(i64::MIN);
