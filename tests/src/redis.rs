@@ -222,16 +222,31 @@ impl RedisCluster {
         // redis-cli --cluster needs no -p; any node's cli will do.
         nodes[0].cli(&args)?;
         let cluster = Self { nodes };
+        cluster.wait_ok()?;
+        Ok(cluster)
+    }
+
+    /// Stop every node (SIGTERM; each keeps its data and `nodes.conf`).
+    pub fn stop(&mut self) -> Result<()> {
+        self.nodes.iter_mut().try_for_each(RedisProc::stop)
+    }
+
+    /// Start every node again on its port and data, and wait until the cluster is ok.
+    pub fn restart(&mut self) -> Result<()> {
+        self.nodes.iter_mut().try_for_each(RedisProc::restart)?;
+        self.wait_ok()
+    }
+
+    fn wait_ok(&self) -> Result<()> {
         poll_until("cluster_state:ok on every node", || {
-            for n in &cluster.nodes {
+            for n in &self.nodes {
                 let info = n.cli(&["CLUSTER", "INFO"])?;
                 if !(info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3")) {
                     return Ok(false);
                 }
             }
             Ok(true)
-        })?;
-        Ok(cluster)
+        })
     }
 
     /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,…` (the store's cluster URL).

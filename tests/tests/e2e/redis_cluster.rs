@@ -3,7 +3,8 @@
 //! local-store server; an outcome and an opt-out recorded through one change the other's next
 //! Rank exactly as on the local store; the same attempt id sent to both is recorded once; a
 //! promotion under Rank load fails no call and the superseded version's keys leave every node;
-//! ForgetPerson erases the person's keys wherever they are.
+//! ForgetPerson erases the person's keys wherever they are. A replica started while the whole
+//! cluster is down is NOT_SERVING and UNAVAILABLE, and serves by itself once it is back.
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, OnceLock};
@@ -165,5 +166,32 @@ async fn two_replicas_on_a_redis_cluster_share_state_and_promote_without_failure
     assert_eq!(gone.code(), Code::NotFound, "{gone:?}");
     assert_eq!(events()?, hashes - 1);
     assert_eq!(snapshots(&v2)?.len(), snaps - 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_started_with_the_cluster_down_serves_once_it_is_up() -> Result<()> {
+    let sim = simulated(150, 21, 1410)?;
+    let dir = sim.dir.path();
+    let models = dir.join("models");
+    train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
+    let mut cluster = RedisCluster::start()?;
+    cluster.stop()?;
+    let a = ServerProc::start(&models, &dir.join("a"), &["--state-store", &cluster.url()])?;
+    let mut c = a.client().await?;
+    let p = persons(&sim.contacts, 1)?.remove(0);
+    assert_eq!(health(&a, "").await?, NOT_SERVING);
+    let e = rank(&mut c, &p, None).await.expect_err("no cluster");
+    assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+
+    cluster.restart()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while health(&a, "").await? != SERVING {
+        if Instant::now() > deadline {
+            bail!("still NOT_SERVING with the cluster up");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await; // polling
+    }
+    assert!(!rank(&mut c, &p, None).await?.suggestions.is_empty());
     Ok(())
 }
