@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::Manifest;
-use super::registry::{Registry, STATE, corrupt, sha256_hex};
+use super::registry::{LoadedVersion, Registry, STATE, corrupt, sha256_hex};
 use crate::features::FeatureState;
 use crate::{Error, Result};
 
@@ -117,6 +117,47 @@ impl Registry {
         let dir = self.dir().join(version);
         read_part(&dir, (&part.name, &part.checksum)).map(|(_, state)| state)
     }
+
+    /// A version as [`Registry::load`] verifies and gives it, but with a state that holds no
+    /// person (zone table, default zone, cutoff): what a scorer whose persons live elsewhere
+    /// serves with. A parts version is read part by part, one decoded part in memory at a time,
+    /// never merged (the zone tables checked alike, the cutoff the largest, as the merge does).
+    pub fn load_skeleton(&self, version: Option<&str>) -> Result<LoadedVersion> {
+        let version = self.resolve(version)?;
+        let Some(parts) = self.state_parts(&version)? else {
+            let mut loaded = self.load(Some(&version))?;
+            strip(&mut loaded.state);
+            return Ok(loaded);
+        };
+        let (manifest, model) = self.load_model(Some(&version))?;
+        let mut skeleton: Option<FeatureState> = None;
+        for part in &parts {
+            let mut state = self.read_state_part(&version, part)?;
+            strip(&mut state);
+            match &mut skeleton {
+                Some(s) => {
+                    s.same_zones_as(&state)?;
+                    s.cutoff = s.cutoff.max(state.cutoff);
+                }
+                None => skeleton = Some(state),
+            }
+        }
+        let state = skeleton.ok_or_else(|| Error::InvalidConfig("no state parts".into()))?;
+        let evidence = self.evidence(&manifest, &self.dir().join(&version))?;
+        Ok(LoadedVersion {
+            manifest,
+            model,
+            state,
+            evidence,
+        })
+    }
+}
+
+/// Drop a state's persons (the index too).
+fn strip(state: &mut FeatureState) {
+    state.persons = Vec::new();
+    state.person_ids = Vec::new();
+    state.rebuild_index();
 }
 
 /// The manifest's state parts (name, checksum), or `None` when it has a `state.bin` or no part.

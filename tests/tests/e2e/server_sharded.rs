@@ -115,6 +115,13 @@ async fn a_version_with_its_state_in_shards_ranks_exactly_as_the_unsharded_one()
     assert!(a.state.persons == b.state.persons, "persons' states differ");
     assert_eq!(a.state.cutoff, b.state.cutoff);
     assert_eq!(a.state.zones.len(), b.state.zones.len());
+    // The skeleton read part by part (the Redis store's) has the merged state's cutoff and
+    // zones, and no person.
+    let s = Registry::open(&parted)?.load_skeleton(None)?;
+    assert_eq!(s.state.cutoff, b.state.cutoff);
+    assert_eq!(s.state.zones.len(), b.state.zones.len());
+    assert_eq!(s.state.default_zone, b.state.default_zone);
+    assert_eq!((s.state.len(), s.manifest.version), (0, b.manifest.version));
 
     // Both servers answer the same requests alike.
     let sa = ServerProc::start(&whole, &d.join("state-a"), &[])?;

@@ -30,7 +30,7 @@ use parking_lot::RwLock;
 use redis::AsyncCommands;
 
 use super::{RedisStore, keys};
-use crate::engine::{ReloadFailure, Reloaded, Serving, load_version, warm_normalizer};
+use crate::engine::{ReloadFailure, Reloaded, Serving, load_skeleton, warm_normalizer};
 use crate::error::{Result, ServerError};
 use crate::telemetry;
 
@@ -118,12 +118,10 @@ impl RedisStore {
             .get(keys::loaded(version))
             .await
             .map_err(|e| self.unavailable(e))?;
-        let loaded = load_version(&self.registry, version).await?;
+        // Without the persons: a version kept as state parts is never merged here either.
+        let loaded = load_skeleton(&self.registry, version).await?;
         let normalizer = warm_normalizer(&loaded.manifest.serving.default_region)?;
         let mut skeleton = loaded.state;
-        skeleton.persons = Vec::new();
-        skeleton.person_ids = Vec::new();
-        skeleton.rebuild_index();
         skeleton.zones.intern_all_known();
         let cutoff = skeleton.cutoff;
         let zones = skeleton.zones.clone();
