@@ -330,8 +330,11 @@ impl RedisStore {
         if n == 0 {
             return Ok(());
         }
-        // Half the call timeout: the answer (fewer replicas) must come before the call times out.
-        let timeout = u64::try_from(self.settings.timeout.as_millis() / 2).unwrap_or(u64::MAX);
+        // Half the call timeout: the answer (fewer replicas) must come before the call times
+        // out. Never 0, which would make WAIT block for good.
+        let timeout = u64::try_from(self.settings.timeout.as_millis() / 2)
+            .unwrap_or(u64::MAX)
+            .max(1);
         let got = conn
             .wait(n, timeout, written)
             .await
