@@ -11,7 +11,7 @@
 //! travel pipelined on each node's connection anyway.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -40,8 +40,15 @@ pub enum Redis {
         client: Box<ClusterClient>,
         /// The connection, once made.
         conn: Arc<OnceCell<ClusterConnection>>,
+        /// When the last attempt to connect failed: callers within [`RETRY_AFTER`] of it fail
+        /// at once instead of queueing for an attempt each (a black-holed seed takes the whole
+        /// connection timeout per attempt).
+        failed_at: Arc<parking_lot::Mutex<Option<Instant>>>,
     },
 }
+
+/// How long after a failed cluster connection attempt calls fail without trying again.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
 
 /// A connection to use now.
 #[derive(Clone)]
@@ -82,6 +89,7 @@ impl Redis {
         Ok(Redis::Cluster {
             client: Box::new(builder.build()?),
             conn: Arc::new(OnceCell::new()),
+            failed_at: Arc::new(parking_lot::Mutex::new(None)),
         })
     }
 
@@ -94,11 +102,29 @@ impl Redis {
     pub async fn conn(&self) -> RedisResult<Conn> {
         match self {
             Redis::Single(c) => Ok(Conn::Single(c.clone())),
-            Redis::Cluster { client, conn } => conn
-                .get_or_try_init(|| client.get_async_connection())
-                .await
-                .cloned()
-                .map(Conn::Cluster),
+            Redis::Cluster {
+                client,
+                conn,
+                failed_at,
+            } => {
+                if let Some(c) = conn.get() {
+                    return Ok(Conn::Cluster(c.clone()));
+                }
+                if failed_at.lock().is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+                    return Err(redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "the Redis Cluster did not answer the last connection attempt",
+                    )));
+                }
+                let made = conn
+                    .get_or_try_init(|| client.get_async_connection())
+                    .await
+                    .cloned();
+                if made.is_err() {
+                    *failed_at.lock() = Some(Instant::now());
+                }
+                made.map(Conn::Cluster)
+            }
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The Redis state store: server replicas as stateless scorers over one shared, person-keyed
 //! store. Each replica keeps only a *skeleton* of the served version in memory (model, zones,
 //! default zone, cutoff, the rule evidence of its export); a person's state lives in Redis as
-//! the version's snapshot of that person plus an idempotent hash of live events, fetched in one
-//! atomic read per Rank and folded (`event.rs`). Promotion (`promote.rs`) bulk-loads a
+//! the version's snapshot of that person plus an idempotent hash of live events, fetched per
+//! Rank (one atomic round trip; two on a cluster) and folded (`event.rs`). Promotion (`promote.rs`) bulk-loads a
 //! version under new keys (`load.rs`), then flips one pointer. Key names: `keys.rs`; one Redis
 //! or a Redis Cluster: `conn.rs`.
 //!
