@@ -14,6 +14,9 @@
 //! pass 2 reads them again, as many ahead, and writes each part's persons as it arrives. At most
 //! `2 × parts_in_flight` decoded parts are in memory, never the whole state; the price is
 //! decoding every part twice, small beside the Redis writes (BENCHMARKS.md: 22–32 k persons/s).
+//! Not checked without merging: two parts holding the same person (the merge refuses
+//! overlapping sort keys; here the later part's snapshot would win). A sharded fit cannot write
+//! that: its shards partition the persons.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
