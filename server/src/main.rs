@@ -24,7 +24,8 @@ struct Cli {
     state_dir: Option<PathBuf>,
     /// Where the live state is kept: `local` (the state directory, the default) or a Redis
     /// shared by several replicas, `redis://HOST:PORT[/DB]` (`rediss://` for TLS; the password
-    /// from `[state] redis_password_env` or `redis_password_file`).
+    /// from `[state] redis_password_env` or `redis_password_file`), or a Redis Cluster from its
+    /// seed nodes, `redis+cluster://HOST:PORT[,HOST:PORT…]` (`rediss+cluster://` for TLS).
     #[arg(long)]
     state_store: Option<String>,
     /// Prometheus /metrics listen address (host:port).

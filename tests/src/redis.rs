@@ -1,6 +1,8 @@
 //! A real `redis-server` for end-to-end tests: started on a free port of 127.0.0.1 in a
 //! temporary directory (`--save "" --appendonly yes`), waited for by polling `PING`, stopped
-//! and restarted on the same port and data (a Redis outage), killed when dropped.
+//! and restarted on the same port and data (a Redis outage), killed when dropped. Also a
+//! replica of one ([`RedisProc::replica_of`], for `WAIT`) and a real 3-primary Redis Cluster
+//! ([`RedisCluster`]).
 //!
 //! Why the harness installs it: the README's test command must pass on a fresh machine
 //! without `.ci/run` having run first. If `redis-server` is missing, it runs
@@ -27,6 +29,8 @@ pub struct RedisProc {
     bin: PathBuf,
     dir: tempfile::TempDir,
     password: Option<String>,
+    /// More `redis-server` arguments (cluster mode, `--replicaof`).
+    extra: Vec<String>,
 }
 
 impl RedisProc {
@@ -37,6 +41,31 @@ impl RedisProc {
 
     /// [`RedisProc::start`] with `--requirepass password` when given.
     pub fn start_with(password: Option<&str>) -> Result<Self> {
+        Self::start_args(password, &[])
+    }
+
+    /// A replica of `primary` (`--replicaof`), once it is in sync.
+    pub fn replica_of(primary: &RedisProc) -> Result<Self> {
+        let port = primary.port.to_string();
+        let r = Self::start_args(None, &["--replicaof", "127.0.0.1", &port])?;
+        Self::wait_synced(primary, r)
+    }
+
+    /// `replica` once its link to `primary` is up and the primary counts it as connected.
+    pub fn wait_synced(primary: &RedisProc, replica: RedisProc) -> Result<Self> {
+        poll_until("the replica to connect to its primary", || {
+            Ok(primary
+                .cli(&["INFO", "replication"])?
+                .contains("connected_slaves:1")
+                && replica
+                    .cli(&["INFO", "replication"])?
+                    .contains("master_link_status:up"))
+        })?;
+        Ok(replica)
+    }
+
+    /// [`RedisProc::start_with`] with more `redis-server` arguments.
+    fn start_args(password: Option<&str>, extra: &[&str]) -> Result<Self> {
         let bin = redis_server()?;
         let mut last = None;
         for _ in 0..20 {
@@ -46,6 +75,7 @@ impl RedisProc {
                 bin: bin.clone(),
                 dir: tempfile::tempdir()?,
                 password: password.map(str::to_owned),
+                extra: extra.iter().map(|a| (*a).to_owned()).collect(),
             };
             match r.spawn() {
                 Ok(()) => return Ok(r),
@@ -72,6 +102,7 @@ impl RedisProc {
                     .iter()
                     .flat_map(|p| ["--requirepass".to_owned(), p.clone()]),
             )
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -155,6 +186,117 @@ impl Drop for RedisProc {
             let _ = c.wait();
         }
     }
+}
+
+/// A Redis Cluster of three primaries (no replicas) on free ports of 127.0.0.1, each in its own
+/// temporary directory, created with `redis-cli --cluster create` and waited for until every
+/// node says `cluster_state:ok`; killed when dropped.
+pub struct RedisCluster {
+    /// The nodes.
+    pub nodes: Vec<RedisProc>,
+}
+
+impl RedisCluster {
+    /// Start one.
+    pub fn start() -> Result<Self> {
+        let nodes = (0..3)
+            .map(|_| {
+                RedisProc::start_args(
+                    None,
+                    &[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                    ],
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let mut args = vec!["--cluster", "create"];
+        args.extend(addrs.iter().map(String::as_str));
+        args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+        // redis-cli --cluster needs no -p; any node's cli will do.
+        nodes[0].cli(&args)?;
+        let cluster = Self { nodes };
+        cluster.wait_ok()?;
+        Ok(cluster)
+    }
+
+    /// Stop every node (SIGTERM; each keeps its data and `nodes.conf`).
+    pub fn stop(&mut self) -> Result<()> {
+        self.nodes.iter_mut().try_for_each(RedisProc::stop)
+    }
+
+    /// Start every node again on its port and data, and wait until the cluster is ok.
+    pub fn restart(&mut self) -> Result<()> {
+        self.nodes.iter_mut().try_for_each(RedisProc::restart)?;
+        self.wait_ok()
+    }
+
+    fn wait_ok(&self) -> Result<()> {
+        poll_until("cluster_state:ok on every node", || {
+            for n in &self.nodes {
+                let info = n.cli(&["CLUSTER", "INFO"])?;
+                if !(info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3")) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+    }
+
+    /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,…` (the store's cluster URL).
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        format!("redis+cluster://{}", nodes.join(","))
+    }
+
+    /// Every node's keys matching `pattern` (each node scanned: keys live on one node each).
+    pub fn keys(&self, pattern: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for n in &self.nodes {
+            let found = n.cli(&["--scan", "--pattern", pattern])?;
+            out.extend(found.lines().map(str::to_owned));
+        }
+        Ok(out)
+    }
+
+    /// The number of keys on each node (`DBSIZE`).
+    pub fn sizes(&self) -> Result<Vec<u64>> {
+        self.nodes
+            .iter()
+            .map(|n| Ok(n.cli(&["DBSIZE"])?.trim().parse()?))
+            .collect()
+    }
+
+    /// `redis-cli -c` (follows `MOVED`) on the first node with `args`; its stdout.
+    pub fn cli(&self, args: &[&str]) -> Result<String> {
+        let mut all = vec!["-c"];
+        all.extend_from_slice(args);
+        self.nodes[0].cli(&all)
+    }
+}
+
+/// Poll `ready` (a short pause between probes) until it is true, or fail naming `what` after
+/// [`START_TIMEOUT`].
+fn poll_until(what: &str, mut ready: impl FnMut() -> Result<bool>) -> Result<()> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !ready()? {
+        if Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        // Polling a condition, not a synchronisation by sleep.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// Whether a redis-server on `port` answers `PING` with `+PONG`, or `-NOAUTH` when it wants a

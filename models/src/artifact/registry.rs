@@ -273,7 +273,7 @@ impl Registry {
 
     /// The rule evidence of the version in `dir`, verified against the manifest's checksum;
     /// empty when the version predates it (its manifest lists no such file).
-    fn evidence(&self, manifest: &Manifest, dir: &Path) -> Result<RuleEvidence> {
+    pub(super) fn evidence(&self, manifest: &Manifest, dir: &Path) -> Result<RuleEvidence> {
         let Some(want) = manifest.files.get(evidence::FILE) else {
             return Ok(RuleEvidence::default());
         };

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::Manifest;
-use super::registry::{corrupt, sha256_hex};
+use super::registry::{LoadedVersion, Registry, STATE, corrupt, sha256_hex};
 use crate::features::FeatureState;
 use crate::{Error, Result};
 
@@ -86,23 +86,107 @@ fn is_part(name: &str) -> bool {
     name.starts_with(PARTS_DIR) && name[PARTS_DIR.len()..].starts_with("/part-")
 }
 
+/// One state part of a version: its file name and the SHA-256 its manifest lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartFile {
+    /// `state/part-NNNNN.bin`.
+    pub name: String,
+    checksum: String,
+}
+
+impl Registry {
+    /// The state parts of `version`, in order; `None` when the version keeps one `state.bin`
+    /// (what [`Registry::load`] reads, decided the same way).
+    pub fn state_parts(&self, version: &str) -> Result<Option<Vec<PartFile>>> {
+        let manifest = self.manifest(version)?;
+        Ok(parts_of(&manifest).map(|parts| {
+            parts
+                .into_iter()
+                .map(|(name, checksum)| PartFile {
+                    name: name.clone(),
+                    checksum: checksum.clone(),
+                })
+                .collect()
+        }))
+    }
+
+    /// Read, verify (the manifest's checksum) and decode one state part of `version`: its
+    /// persons in the part's order, its zone table (the same in every part) and its cutoff
+    /// (the version's cutoff is the largest of its parts', as [`merge`] takes it).
+    pub fn read_state_part(&self, version: &str, part: &PartFile) -> Result<FeatureState> {
+        let dir = self.dir().join(version);
+        read_part(&dir, (&part.name, &part.checksum)).map(|(_, state)| state)
+    }
+
+    /// A version as [`Registry::load`] verifies and gives it, but with a state that holds no
+    /// person (zone table, default zone, cutoff): what a scorer whose persons live elsewhere
+    /// serves with. A parts version is read part by part, one decoded part in memory at a time,
+    /// never merged (the zone tables checked alike, the cutoff the largest, as the merge does).
+    pub fn load_skeleton(&self, version: Option<&str>) -> Result<LoadedVersion> {
+        let version = self.resolve(version)?;
+        let Some(parts) = self.state_parts(&version)? else {
+            let mut loaded = self.load(Some(&version))?;
+            strip(&mut loaded.state);
+            return Ok(loaded);
+        };
+        let (manifest, model) = self.load_model(Some(&version))?;
+        let mut skeleton: Option<FeatureState> = None;
+        for part in &parts {
+            let mut state = self.read_state_part(&version, part)?;
+            strip(&mut state);
+            match &mut skeleton {
+                Some(s) => {
+                    s.same_zones_as(&state)?;
+                    s.cutoff = s.cutoff.max(state.cutoff);
+                }
+                None => skeleton = Some(state),
+            }
+        }
+        let state = skeleton.ok_or_else(|| Error::InvalidConfig("no state parts".into()))?;
+        let evidence = self.evidence(&manifest, &self.dir().join(&version))?;
+        Ok(LoadedVersion {
+            manifest,
+            model,
+            state,
+            evidence,
+        })
+    }
+}
+
+/// Drop a state's persons (the index too).
+fn strip(state: &mut FeatureState) {
+    state.persons = Vec::new();
+    state.person_ids = Vec::new();
+    state.rebuild_index();
+}
+
+/// The manifest's state parts (name, checksum), or `None` when it has a `state.bin` or no part.
+fn parts_of(manifest: &Manifest) -> Option<Vec<(&String, &String)>> {
+    if manifest.files.contains_key(STATE) || !has_parts(manifest) {
+        return None;
+    }
+    Some(manifest.files.iter().filter(|(k, _)| is_part(k)).collect())
+}
+
+/// Read, verify and decode the part `name` (checksum `want`) of the version in `dir`.
+fn read_part(dir: &Path, (name, want): (&String, &String)) -> Result<Decoded> {
+    let path = dir.join(name);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    if &sha256_hex(&bytes) != want {
+        return Err(corrupt(dir, name));
+    }
+    decode_part(&bytes, &path)
+}
+
 /// Read, verify (each part's checksum from the manifest) and decode the state parts of the
 /// version in `dir`, on up to as many threads as there are cores, and merge them into one state.
 pub(super) fn load(manifest: &Manifest, dir: &Path) -> Result<FeatureState> {
-    let names: Vec<(&String, &String)> =
-        manifest.files.iter().filter(|(k, _)| is_part(k)).collect();
+    let names = parts_of(manifest).unwrap_or_default();
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(names.len())
         .max(1);
-    let read = |(name, want): (&String, &String)| -> Result<Decoded> {
-        let path = dir.join(name);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        if &sha256_hex(&bytes) != want {
-            return Err(corrupt(dir, name));
-        }
-        decode_part(&bytes, &path)
-    };
+    let read = |name| read_part(dir, name);
     let chunks: Vec<Vec<(&String, &String)>> = names
         .chunks(names.len().div_ceil(threads).max(1))
         .map(<[_]>::to_vec)

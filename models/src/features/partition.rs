@@ -69,6 +69,23 @@ impl FeatureState {
 }
 
 impl FeatureState {
+    /// An error unless `other` has this state's zone table and default zone (what lets persons
+    /// of state parts be served with one part's zones).
+    pub fn same_zones_as(&self, other: &FeatureState) -> Result<()> {
+        let same = other.default_zone == self.default_zone
+            && other.zones.len() == self.zones.len()
+            && (0..self.zones.len())
+                .all(|i| other.zones.name(i as u16) == self.zones.name(i as u16));
+        if !same {
+            return Err(Error::InvalidConfig(
+                "state parts with different time-zone tables cannot be merged (a zone \
+                 spelled outside the time-zone database's names?)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Merge the states of disjoint sets of persons into one. Each part comes with the sort key
     /// of each of its persons, by slot (ascending within a part); the merged state holds every
     /// person in key order, so parts that a sharded run replayed apart merge into the state the
@@ -79,23 +96,8 @@ impl FeatureState {
         let Some((_, first)) = iter.next() else {
             return Err(Error::InvalidConfig("no state parts to merge".into()));
         };
-        let names: Vec<&str> = (0..first.zones.len())
-            .map(|i| first.zones.name(i as u16))
-            .collect();
         for (keys, part) in &parts {
-            let same = part.default_zone == first.default_zone
-                && part.zones.len() == names.len()
-                && names
-                    .iter()
-                    .enumerate()
-                    .all(|(i, n)| part.zones.name(i as u16) == *n);
-            if !same {
-                return Err(Error::InvalidConfig(
-                    "state parts with different time-zone tables cannot be merged (a zone \
-                     spelled outside the time-zone database's names?)"
-                        .into(),
-                ));
-            }
+            first.same_zones_as(part)?;
             if keys.len() != part.persons.len() || !keys.is_sorted() {
                 return Err(Error::InvalidConfig(format!(
                     "a state part has {} persons and {} sort keys, or unsorted keys",

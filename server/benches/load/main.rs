@@ -106,7 +106,8 @@ struct Args {
     /// closed-loop phases and PlanCampaign.
     #[arg(long, value_delimiter = ',')]
     rates: Vec<u32>,
-    /// The server's state store (`[state] store`): empty = local, or `redis://HOST:PORT`.
+    /// The server's state store (`[state] store`): empty = local, `redis://HOST:PORT`, or
+    /// `redis+cluster://HOST:PORT,…` (list every primary: the memory figure sums them).
     #[arg(long, default_value = "")]
     state_store: String,
     /// Passed by `cargo bench`; ignored.

@@ -147,14 +147,25 @@ async fn record_outcomes(
     Ok(())
 }
 
-/// `used_memory` of the Redis at `url` (bytes).
+/// `used_memory` of the Redis at `url` (bytes); for `redis+cluster://`, the sum over the nodes it
+/// lists (give every primary).
 pub(crate) fn redis_used_memory(url: &str) -> Result<u64> {
-    let mut c = redis::Client::open(url)?.get_connection()?;
-    let info: String = redis::cmd("INFO").arg("memory").query(&mut c)?;
-    let used = info
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    Ok(used)
+    let nodes: Vec<String> = match url.split_once("+cluster://") {
+        Some((scheme, nodes)) => nodes
+            .split(',')
+            .map(|n| format!("{scheme}://{n}"))
+            .collect(),
+        None => vec![url.to_owned()],
+    };
+    let mut total = 0;
+    for node in nodes {
+        let mut c = redis::Client::open(node)?.get_connection()?;
+        let info: String = redis::cmd("INFO").arg("memory").query(&mut c)?;
+        total += info
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Ok(total)
 }

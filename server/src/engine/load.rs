@@ -10,9 +10,23 @@ use crate::error::{Result, ServerError};
 
 /// Load `version` from `registry` on a blocking thread.
 pub(crate) async fn load_version(registry: &Registry, version: &str) -> Result<LoadedVersion> {
+    off_runtime(registry, version, Registry::load).await
+}
+
+/// [`load_version`] without the persons (`Registry::load_skeleton`: a version kept as state
+/// parts is never merged), for the Redis store.
+pub(crate) async fn load_skeleton(registry: &Registry, version: &str) -> Result<LoadedVersion> {
+    off_runtime(registry, version, Registry::load_skeleton).await
+}
+
+async fn off_runtime(
+    registry: &Registry,
+    version: &str,
+    load: fn(&Registry, Option<&str>) -> contactscore_models::Result<LoadedVersion>,
+) -> Result<LoadedVersion> {
     let registry = registry.clone();
     let v = version.to_owned();
-    tokio::task::spawn_blocking(move || registry.load(Some(&v)))
+    tokio::task::spawn_blocking(move || load(&registry, Some(&v)))
         .await
         .map_err(|e| ServerError::Internal(format!("model load task: {e}")))?
         .map_err(Into::into)

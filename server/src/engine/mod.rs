@@ -47,7 +47,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
 pub use input::{ConsentReport, OutcomeReport, ValidationReport};
-pub(crate) use load::{load_version, warm_normalizer};
+pub(crate) use load::{load_skeleton, load_version, warm_normalizer};
 pub use record::{RECORD_BATCH, Recorded};
 
 use crate::error::{Result, ServerError};

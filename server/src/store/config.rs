@@ -2,6 +2,11 @@
 //! state directory (the default) or a shared Redis — and the Redis store's settings, validated
 //! once at start-up. The Redis password comes from an environment variable or a file (like the
 //! bearer token), never from the configuration file or the URL, and is never logged.
+//!
+//! A Redis Cluster is named by its own scheme, `redis+cluster://HOST:PORT[,HOST:PORT…]`
+//! (`rediss+cluster://` for TLS): the seed nodes the client discovers the cluster from. One
+//! string, so `--state-store` alone can say it, and the mode is never guessed (a single-node
+//! client on a cluster would fail on `MOVED`; a cluster client on a single node on `CLUSTER SLOTS`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,7 +22,8 @@ use crate::error::{Result, ServerError};
 #[serde(default, deny_unknown_fields)]
 pub struct StateConfig {
     /// `""` or `"local"`: the state directory; `redis://HOST:PORT[/DB]` (`rediss://` for TLS):
-    /// a Redis shared by every replica.
+    /// a Redis shared by every replica; `redis+cluster://HOST:PORT[,HOST:PORT…]`
+    /// (`rediss+cluster://`): a Redis Cluster, from these seed nodes.
     pub store: String,
     /// Environment variable holding the Redis password.
     pub redis_password_env: Option<String>,
@@ -60,6 +66,8 @@ pub enum StoreSettings {
 pub struct RedisSettings {
     /// The URL as given (holds no password).
     pub url: String,
+    /// A Redis Cluster: the seed nodes' URLs (`redis://HOST:PORT` each); empty for one Redis.
+    pub cluster_nodes: Vec<String>,
     /// The password, when one is configured.
     pub password: Option<String>,
     /// `WAIT` for this many replicas after each write (0 = no WAIT).
@@ -74,6 +82,7 @@ impl std::fmt::Debug for RedisSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSettings")
             .field("url", &self.url)
+            .field("cluster_nodes", &self.cluster_nodes)
             .field("password", &self.password.as_ref().map(|_| "<set>"))
             .field("wait_replicas", &self.wait_replicas)
             .field("timeout", &self.timeout)
@@ -90,24 +99,37 @@ impl StateConfig {
         if store.is_empty() || store == "local" {
             return Ok(StoreSettings::Local);
         }
-        if !(store.starts_with("redis://") || store.starts_with("rediss://")) {
-            return Err(bad(
-                "store",
-                format!(
-                    "{} is neither \"local\" nor a redis:// or rediss:// URL",
-                    quote(store)
-                ),
-            ));
-        }
-        let info = store
-            .into_connection_info()
-            .map_err(|e| bad("store", format!("not a Redis URL: {e}")))?;
-        if info.redis_settings().password().is_some() {
-            return Err(bad(
-                "store",
-                "holds a password: set state.redis_password_env or redis_password_file instead"
-                    .into(),
-            ));
+        let cluster_nodes = match cluster_seeds(store) {
+            Some(nodes) => nodes.map_err(|why| bad("store", why))?,
+            None if store.starts_with("redis://") || store.starts_with("rediss://") => Vec::new(),
+            None => {
+                return Err(bad(
+                    "store",
+                    format!(
+                        "{} is neither \"local\" nor a redis://, rediss://, redis+cluster:// or \
+                         rediss+cluster:// URL",
+                        quote(store)
+                    ),
+                ));
+            }
+        };
+        let urls = if cluster_nodes.is_empty() {
+            vec![store.to_owned()]
+        } else {
+            cluster_nodes.clone()
+        };
+        for url in &urls {
+            let info = url
+                .as_str()
+                .into_connection_info()
+                .map_err(|e| bad("store", format!("not a Redis URL: {e}")))?;
+            if info.redis_settings().password().is_some() {
+                return Err(bad(
+                    "store",
+                    "holds a password: set state.redis_password_env or redis_password_file instead"
+                        .into(),
+                ));
+            }
         }
         if self.redis_timeout_ms == 0 {
             return Err(bad("redis_timeout_ms", "must be positive".into()));
@@ -136,12 +158,38 @@ impl StateConfig {
         }
         Ok(StoreSettings::Redis(RedisSettings {
             url: store.to_owned(),
+            cluster_nodes,
             password,
             wait_replicas: self.redis_wait_replicas,
             timeout: Duration::from_millis(self.redis_timeout_ms),
             unlink_grace: Duration::from_millis(self.redis_unlink_grace_ms),
         }))
     }
+}
+
+/// The seed nodes of a `redis+cluster://` / `rediss+cluster://` URL as single-node URLs;
+/// `None` for any other scheme.
+fn cluster_seeds(store: &str) -> Option<std::result::Result<Vec<String>, String>> {
+    let (scheme, rest) = store.split_once("+cluster://")?;
+    if scheme != "redis" && scheme != "rediss" {
+        return None;
+    }
+    let nodes: Vec<String> = rest
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| format!("{scheme}://{n}"))
+        .collect();
+    if nodes.is_empty() {
+        return Some(Err("a redis+cluster:// URL names no node".into()));
+    }
+    if rest.contains('/') {
+        // A cluster has one database (0); a path would be silently ignored.
+        return Some(Err(
+            "a Redis Cluster has no numbered databases: give HOST:PORT[,HOST:PORT…] only".into(),
+        ));
+    }
+    Some(Ok(nodes))
 }
 
 #[cfg(test)]
@@ -166,6 +214,23 @@ mod tests {
             check(with("redis://127.0.0.1:6379/2")),
             Ok(StoreSettings::Redis(_))
         ));
+        match check(with("redis+cluster://10.0.0.1:7001, 10.0.0.2:7001")) {
+            Ok(StoreSettings::Redis(r)) => assert_eq!(
+                r.cluster_nodes,
+                ["redis://10.0.0.1:7001", "redis://10.0.0.2:7001"]
+            ),
+            other => panic!("{other:?}"),
+        }
+        match check(with("rediss+cluster://h:7001")) {
+            Ok(StoreSettings::Redis(r)) => assert_eq!(r.cluster_nodes, ["rediss://h:7001"]),
+            other => panic!("{other:?}"),
+        }
+        let err = check(with("redis+cluster://h:7001/2")).expect_err("a database");
+        assert!(err.contains("numbered databases"), "{err}");
+        let err = check(with("redis+cluster://")).expect_err("no node");
+        assert!(err.contains("no node"), "{err}");
+        let err = check(with("redis+cluster://:hunter2@h:7001")).expect_err("inline password");
+        assert!(!err.contains("hunter2"), "{err}");
         let err = check(with("memcached://x")).expect_err("not redis");
         assert!(err.contains("state.store"), "{err}");
         let err = check(with("redis://:hunter2@127.0.0.1:6379")).expect_err("inline password");
@@ -185,6 +250,7 @@ mod tests {
     fn the_password_is_never_printed() {
         let s = RedisSettings {
             url: "redis://h:1".into(),
+            cluster_nodes: Vec::new(),
             password: Some("hunter2".into()),
             wait_replicas: 0,
             timeout: Duration::from_secs(1),

@@ -220,7 +220,8 @@ impl Store {
     }
 
     /// Background work: poll for promoted versions every `every`; for Redis also PING it every
-    /// second (health).
+    /// second (health), and poll at once when it answers again with no version served yet (a
+    /// replica started while Redis was down serves as soon as Redis is up).
     pub fn spawn_background(&self, every: std::time::Duration) {
         let store = self.clone();
         tokio::spawn(async move {
@@ -240,7 +241,10 @@ impl Store {
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    r.ping().await;
+                    if r.ping().await && r.current().is_err() {
+                        // Failures are logged, counted and kept for GetModelInfo by the store.
+                        let _ = r.reload().await;
+                    }
                 }
             });
         }

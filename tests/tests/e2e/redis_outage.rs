@@ -1,6 +1,8 @@
 //! End to end: Redis stops during traffic. Rank and RecordOutcome answer UNAVAILABLE (never a
 //! ranking without the state), health goes NOT_SERVING; when Redis is back, on the same data,
-//! the replica recovers by itself and every acknowledged outcome is still there.
+//! the replica recovers by itself and every acknowledged outcome is still there. A replica
+//! started while Redis is down is NOT_SERVING and UNAVAILABLE, and serves by itself once Redis
+//! starts.
 
 use std::time::{Duration, Instant};
 
@@ -68,5 +70,38 @@ async fn redis_down_is_unavailable_then_recovers_by_itself() -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await; // polling
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_started_with_redis_down_serves_once_redis_is_up() -> Result<()> {
+    let sim = simulated(150, 21, 1409)?;
+    let dir = sim.dir.path();
+    let models = dir.join("models");
+    train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
+    // A Redis that is down: its port known, nothing listening.
+    let mut redis = RedisProc::start()?;
+    redis.stop()?;
+    let a = replica(&models, &dir.join("a"), &redis)?;
+    let mut c = a.client().await?;
+    let p = persons(&sim.contacts, 1)?.remove(0);
+    assert_eq!(health(&a, "").await?, NOT_SERVING);
+    let e = rank(&mut c, &p, None).await.expect_err("no Redis");
+    assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+    let o = outcome("down", &p, "+5511987650009", "voice", MONDAY - 600, "busy");
+    let e = c.record_outcome(o).await.expect_err("no Redis");
+    assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+    assert_eq!(health(&a, "").await?, NOT_SERVING);
+
+    // Redis starts: the replica loads the promoted version into it and serves, by itself.
+    redis.restart()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while health(&a, "").await? != SERVING {
+        if Instant::now() > deadline {
+            bail!("still NOT_SERVING with Redis up");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await; // polling
+    }
+    assert!(!rank(&mut c, &p, None).await?.suggestions.is_empty());
     Ok(())
 }

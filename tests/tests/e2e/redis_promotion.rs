@@ -18,10 +18,10 @@ use tonic::Code;
 use contactscore_models::localtime::DAY;
 
 use crate::common::*;
-use crate::redis_store::{Client, persons, rank, replica};
+use crate::redis_store::{Client, persons, rank, redis_config, replica};
 
 /// Rank in a loop until `stop`; counts failures and answers per version (v1, v2).
-async fn load(
+pub async fn load(
     mut c: Client,
     ids: Vec<String>,
     v2: Arc<OnceLock<String>>,
@@ -46,7 +46,7 @@ async fn load(
     }
 }
 
-async fn reload(c: &mut Client) -> Result<String> {
+pub async fn reload(c: &mut Client) -> Result<String> {
     Ok(c.reload_model(v1::ReloadModelRequest {})
         .await?
         .into_inner()
@@ -93,10 +93,32 @@ async fn promotion_under_load_fails_no_call_on_either_replica() -> Result<()> {
         .await??;
     assert_ne!(v1, v2);
     let _ = v2_slot.set(v2.clone());
-    // Both replicas switch (one of them, or a background poll, bulk-loads it first).
+    switch_under_load(&mut ca, &mut cb, &v2, tasks, &stop, &failed, &on_v2).await?;
+
+    // The bulk load skipped the forgotten person.
+    let gone = rank(&mut cb, &forgotten, None)
+        .await
+        .expect_err("forgotten");
+    assert_eq!(gone.code(), Code::NotFound);
+    let loaded = redis.cli(&["GET", "cs:current"])?;
+    assert_eq!(loaded.trim(), v2);
+    Ok(())
+}
+
+/// Both replicas switch to `v2` (one of them, or a background poll, bulk-loads it first) while
+/// the Rank `tasks` run; they stop once 200 answers came from `v2`, and not one call failed.
+pub async fn switch_under_load(
+    ca: &mut Client,
+    cb: &mut Client,
+    v2: &str,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: &AtomicBool,
+    failed: &AtomicU64,
+    on_v2: &AtomicU64,
+) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (x, y) = (reload(&mut ca).await?, reload(&mut cb).await?);
+        let (x, y) = (reload(ca).await?, reload(cb).await?);
         if x == v2 && y == v2 {
             break;
         }
@@ -120,14 +142,6 @@ async fn promotion_under_load_fails_no_call_on_either_replica() -> Result<()> {
         "failed calls during the promotion"
     );
     assert!(on_v2.load(Ordering::Relaxed) >= 200);
-
-    // The bulk load skipped the forgotten person.
-    let gone = rank(&mut cb, &forgotten, None)
-        .await
-        .expect_err("forgotten");
-    assert_eq!(gone.code(), Code::NotFound);
-    let loaded = redis.cli(&["GET", "cs:current"])?;
-    assert_eq!(loaded.trim(), v2);
     Ok(())
 }
 
@@ -138,15 +152,7 @@ async fn a_promotion_retires_covered_outcomes_and_unlinks_the_superseded_version
     let models = dir.join("models");
     let v1 = train_into(&sim.attempts, Some(&sim.contacts), &models, sim.bad_rows)?;
     let redis = RedisProc::start()?;
-    let config = dir.join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "reload_interval_ms = 3600000\n[state]\nstore = \"{}\"\nredis_unlink_grace_ms = 0\n",
-            redis.url()
-        ),
-    )?;
-    let config = config.to_string_lossy().into_owned();
+    let config = redis_config(dir, &redis.url(), &["redis_unlink_grace_ms = 0"])?;
     let a = contactscore_e2e::server::ServerProc::start(
         &models,
         &dir.join("a"),

@@ -41,6 +41,20 @@ pub fn replica(models: &Path, state: &Path, redis: &RedisProc) -> Result<ServerP
     ServerProc::start(models, state, &["--state-store", &redis.url()])
 }
 
+/// A `server.toml` in `dir` naming the Redis store `url`, with these more `[state]` lines;
+/// its path, for `--config`.
+pub fn redis_config(dir: &Path, url: &str, state: &[&str]) -> Result<String> {
+    let path = dir.join("server.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "reload_interval_ms = 3600000\n[state]\nstore = \"{url}\"\n{}\n",
+            state.join("\n")
+        ),
+    )?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
 /// Rank `person` at [`MONDAY`] (contacts given, or the known ones when `None`).
 pub async fn rank(
     c: &mut Client,

@@ -1,8 +1,10 @@
 //! Key names of the Redis state store, in one place.
 //!
 //! Every key of one person carries the same hash tag `{<tag>}` — the first 128 bits of the
-//! SHA-256 of the person id, in hex — so a Redis Cluster keeps them in one slot and a Rank is
-//! one round trip to one node; the version stays outside the braces. Person ids never appear in
+//! SHA-256 of the person id, in hex — so a Redis Cluster keeps them in one slot: a person's
+//! reads and writes are single-slot transactions and pipelines on one node; the version stays
+//! outside the braces. The bookkeeping keys below each hash to a slot of their own (a cluster
+//! reads and writes them one command at a time). Person ids never appear in
 //! a key, and the erasure set holds the same tags, so it holds no id either.
 //!
 //! | key | type | what |

@@ -1,24 +1,26 @@
 //! The Redis state store: server replicas as stateless scorers over one shared, person-keyed
 //! store. Each replica keeps only a *skeleton* of the served version in memory (model, zones,
 //! default zone, cutoff, the rule evidence of its export); a person's state lives in Redis as
-//! the version's snapshot of that person plus an idempotent hash of live events, fetched in one
-//! atomic round trip per Rank and folded (`event.rs`). Promotion (`promote.rs`) bulk-loads a
-//! version under new keys, then flips one pointer. Key names: `keys.rs`.
+//! the version's snapshot of that person plus an idempotent hash of live events, fetched per
+//! Rank (one atomic round trip; two on a cluster) and folded (`event.rs`). Promotion (`promote.rs`) bulk-loads a
+//! version under new keys (`load.rs`), then flips one pointer. Key names: `keys.rs`; one Redis
+//! or a Redis Cluster: `conn.rs`.
 //!
 //! Failure: any Redis error is [`ServerError::StoreUnavailable`] (UNAVAILABLE): a Rank never
 //! answers without the caps and opt-outs it could not read, a write is never acknowledged
 //! before Redis confirmed it (and `WAIT`ed for replicas when configured). Health is
 //! NOT_SERVING while Redis does not answer a PING; the connection manager reconnects by itself.
 
+mod conn;
 mod event;
 mod keys;
+mod load;
 mod promote;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use contactscore_models::artifact::Registry;
@@ -26,10 +28,10 @@ use contactscore_models::features::PersonState;
 use contactscore_models::policy::Policy;
 use contactscore_models::rank::{self, Ranking};
 use parking_lot::Mutex;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, IntoConnectionInfo};
+use redis::AsyncCommands;
 use tokio::sync::watch;
 
+use self::conn::{Conn, Redis};
 use self::event::{Event, Onto};
 use super::config::RedisSettings;
 use crate::engine::{
@@ -39,8 +41,8 @@ use crate::engine::{
 use crate::error::{Result, ServerError};
 use crate::telemetry;
 
-/// One person's fetch: the version's completion marker, the snapshot, the event hash.
-type Fetched = (Option<String>, Option<Vec<u8>>, HashMap<String, Vec<u8>>);
+/// One person's fetch: the snapshot, the event hash.
+type Person = (Option<Vec<u8>>, HashMap<String, Vec<u8>>);
 
 /// The Redis store.
 pub struct RedisStore {
@@ -48,7 +50,7 @@ pub struct RedisStore {
     policy: Policy,
     retention: Retention,
     settings: RedisSettings,
-    conn: ConnectionManager,
+    redis: Redis,
     serving: ArcSwapOption<Serving>,
     reload_lock: tokio::sync::Mutex<()>,
     failure: Mutex<ReloadFailure>,
@@ -80,26 +82,15 @@ impl RedisStore {
         settings: RedisSettings,
     ) -> Result<Arc<Self>> {
         let registry = Registry::open(models_dir)?;
-        let bad = |e: redis::RedisError| ServerError::Config(format!("state.store: {e}"));
-        let mut info = settings.url.as_str().into_connection_info().map_err(bad)?;
-        if let Some(p) = &settings.password {
-            let rs = info.redis_settings().clone().set_password(p);
-            info = info.set_redis_settings(rs);
-        }
-        let client = redis::Client::open(info).map_err(bad)?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(settings.timeout))
-            .set_connection_timeout(Some(settings.timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(bad)?;
-        tracing::info!(url = %settings.url, wait_replicas = settings.wait_replicas, "state store: redis");
+        let redis =
+            Redis::open(&settings).map_err(|e| ServerError::Config(format!("state.store: {e}")))?;
+        tracing::info!(url = %settings.url, cluster = redis.is_cluster(), wait_replicas = settings.wait_replicas, "state store: redis");
         let store = Arc::new(Self {
             registry,
             policy,
             retention,
             settings,
-            conn,
+            redis,
             serving: ArcSwapOption::empty(),
             reload_lock: tokio::sync::Mutex::new(()),
             failure: Mutex::new(ReloadFailure::default()),
@@ -113,7 +104,7 @@ impl RedisStore {
                 jiff::Timestamp::now().as_nanosecond()
             ),
         });
-        store.ping().await;
+        let _ = store.ping().await;
         match store.reload().await {
             Ok(Reloaded::NoVersion) => tracing::warn!(
                 models_dir = %models_dir.display(),
@@ -151,25 +142,34 @@ impl RedisStore {
         self.healthy.subscribe()
     }
 
-    /// PING Redis and update health.
-    pub async fn ping(&self) {
-        let ok = redis::cmd("PING")
-            .query_async::<String>(&mut self.conn.clone())
-            .await;
+    /// A connection (on a cluster: connected on first use; an error while no node answers).
+    async fn conn(&self) -> Result<Conn> {
+        self.redis.conn().await.map_err(|e| self.unavailable(e))
+    }
+
+    /// PING Redis (every primary of a cluster) and update health; `true` when Redis answers
+    /// again (or for the first time) after it did not.
+    pub async fn ping(&self) -> bool {
+        let ok = match self.redis.conn().await {
+            Ok(mut c) => redis::cmd("PING").query_async::<String>(&mut c).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = &ok
             && self.reachable.load(Ordering::Relaxed)
         {
             tracing::warn!(error = %e, "the state store does not answer");
         }
-        self.set_reachable(ok.is_ok());
+        self.set_reachable(ok.is_ok())
     }
 
-    fn set_reachable(&self, ok: bool) {
+    /// Record whether Redis answers; `true` on the change to answering.
+    fn set_reachable(&self, ok: bool) -> bool {
         let was = self.reachable.swap(ok, Ordering::Relaxed);
         if ok && !was {
             tracing::info!("the state store answers");
         }
         self.publish_health();
+        ok && !was
     }
 
     fn publish_health(&self) {
@@ -186,7 +186,7 @@ impl RedisStore {
             || e.is_connection_dropped()
             || e.is_connection_refusal()
         {
-            self.set_reachable(false);
+            let _ = self.set_reachable(false);
         }
         ServerError::StoreUnavailable(e.to_string())
     }
@@ -199,25 +199,38 @@ impl RedisStore {
         }
     }
 
-    /// The person's state in `serving`'s version: one atomic round trip (the version's
-    /// completion marker, the snapshot, the events), then the fold. `None` = unknown person.
+    /// The person's state in `serving`'s version, then the fold. `None` = unknown person.
+    ///
+    /// On one node, one atomic round trip: the version's completion marker, the snapshot, the
+    /// events. On a cluster the marker is in another slot than the person: the snapshot and
+    /// events first (one atomic round trip to the person's node), then the marker. The unlink
+    /// deletes the marker before any snapshot key, so a marker still there after the read
+    /// proves the snapshot read was not cut short by a clean-up.
     async fn fetch(&self, serving: &Serving, person_id: &str) -> Result<Option<PersonState>> {
         let tag = keys::tag(person_id);
-        let (marker, snapshot, events): Fetched = redis::pipe()
-            .atomic()
-            .get(keys::loaded(&serving.version))
-            .get(keys::snapshot(&tag, &serving.version))
-            .hgetall(keys::events(&tag))
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(|e| self.unavailable(e))?;
-        if marker.is_none() {
-            // Its keys are being unlinked: never rank without the snapshot's rules.
-            tracing::warn!(version = %serving.version, "the served version is no longer loaded in the state store");
-            return Err(ServerError::StoreUnavailable(format!(
-                "version {} is no longer loaded in the state store; this replica switches on its next poll",
-                serving.version
-            )));
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if !conn.is_cluster() {
+            pipe.get(keys::loaded(&serving.version));
+        }
+        pipe.get(keys::snapshot(&tag, &serving.version))
+            .hgetall(keys::events(&tag));
+        let (marker, (snapshot, events)) = if conn.is_cluster() {
+            let person: Person = pipe
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.unavailable(e))?;
+            (self.marker(&mut conn, serving).await?, person)
+        } else {
+            let (marker, snapshot, events): (Option<String>, _, _) = pipe
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.unavailable(e))?;
+            (marker.is_some(), (snapshot, events))
+        };
+        if !marker {
+            return Err(self.unloaded(serving));
         }
         let snapshot = snapshot.map(|b| event::decode_snapshot(&b)).transpose()?;
         let events = decode_events(events.into_values());
@@ -230,38 +243,54 @@ impl RedisStore {
         ))
     }
 
-    /// Several persons' states (PlanCampaign), pipelined in chunks.
+    /// Whether `serving`'s version is still loaded (its completion marker is there).
+    async fn marker(&self, conn: &mut Conn, serving: &Serving) -> Result<bool> {
+        let n: Option<String> = conn
+            .get(keys::loaded(&serving.version))
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        Ok(n.is_some())
+    }
+
+    /// The served version's keys are being unlinked: never rank without the snapshot's rules.
+    fn unloaded(&self, serving: &Serving) -> ServerError {
+        tracing::warn!(version = %serving.version, "the served version is no longer loaded in the state store");
+        ServerError::StoreUnavailable(format!(
+            "version {} is no longer loaded in the state store; this replica switches on its next poll",
+            serving.version
+        ))
+    }
+
+    /// Several persons' states (PlanCampaign): per chunk of 1 000, each person's snapshot and
+    /// events (one atomic group per person, `conn.rs`), then the marker (as in [`Self::fetch`]).
     pub async fn fetch_many(
         &self,
         serving: &Serving,
         ids: &[String],
     ) -> Result<Vec<Option<PersonState>>> {
         let mut out = Vec::with_capacity(ids.len());
+        let mut conn = self.conn().await?;
         for chunk in ids.chunks(1_000) {
-            let mut pipe = redis::pipe();
-            pipe.get(keys::loaded(&serving.version));
-            for id in chunk {
-                let tag = keys::tag(id);
-                pipe.get(keys::snapshot(&tag, &serving.version))
-                    .hgetall(keys::events(&tag));
-            }
-            let values: Vec<redis::Value> = pipe
-                .query_async(&mut self.conn.clone())
-                .await
-                .map_err(|e| self.unavailable(e))?;
-            let mut it = values.into_iter();
-            if matches!(it.next(), None | Some(redis::Value::Nil)) {
-                return Err(ServerError::StoreUnavailable(format!(
-                    "version {} is no longer loaded in the state store",
-                    serving.version
-                )));
+            let groups = chunk
+                .iter()
+                .map(|id| {
+                    let tag = keys::tag(id);
+                    let mut pipe = redis::pipe();
+                    pipe.atomic()
+                        .get(keys::snapshot(&tag, &serving.version))
+                        .hgetall(keys::events(&tag));
+                    pipe
+                })
+                .collect();
+            let values = conn.groups(groups).await.map_err(|e| self.unavailable(e))?;
+            if !self.marker(&mut conn, serving).await? {
+                return Err(self.unloaded(serving));
             }
             let skeleton = serving.state.read();
-            while let (Some(s), Some(e)) = (it.next(), it.next()) {
-                let snapshot: Option<Vec<u8>> =
-                    redis::from_redis_value(s).map_err(|e| self.unavailable(e.into()))?;
-                let events: HashMap<String, Vec<u8>> =
-                    redis::from_redis_value(e).map_err(|e| self.unavailable(e.into()))?;
+            for person in values {
+                let (snapshot, events): Person =
+                    redis::from_redis_value(redis::Value::Array(person))
+                        .map_err(|e| self.unavailable(e.into()))?;
                 let snapshot = snapshot.map(|b| event::decode_snapshot(&b)).transpose()?;
                 out.push(event::fold(
                     &skeleton,
@@ -293,18 +322,21 @@ impl RedisStore {
         ))
     }
 
-    /// After a write: `WAIT` for the configured replicas; fewer in time is an error (the write
-    /// is not acknowledged, and a retry is idempotent).
-    async fn wait_replicas(&self) -> Result<()> {
+    /// After a write to the keys `written`: `WAIT` for the configured replicas (on a cluster,
+    /// on the nodes holding those keys: `conn.rs`); fewer in time is an error (the write is not
+    /// acknowledged, and a retry is idempotent).
+    async fn wait_replicas(&self, conn: &Conn, written: &[&str]) -> Result<()> {
         let n = self.settings.wait_replicas;
         if n == 0 {
             return Ok(());
         }
-        let timeout = u64::try_from(self.settings.timeout.as_millis()).unwrap_or(u64::MAX);
-        let got: u32 = redis::cmd("WAIT")
-            .arg(n)
-            .arg(timeout)
-            .query_async(&mut self.conn.clone())
+        // Half the call timeout: the answer (fewer replicas) must come before the call times
+        // out. Never 0, which would make WAIT block for good.
+        let timeout = u64::try_from(self.settings.timeout.as_millis() / 2)
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let got = conn
+            .wait(n, timeout, written)
             .await
             .map_err(|e| self.unavailable(e))?;
         if got < n {
@@ -328,7 +360,8 @@ impl RedisStore {
         }
         let serving = self.current()?;
         let now_us = jiff::Timestamp::now().as_microsecond();
-        let mut pipe = redis::pipe();
+        let mut groups = Vec::with_capacity(outcomes.len());
+        let mut written = Vec::with_capacity(outcomes.len());
         for (i, o) in outcomes.into_iter().enumerate() {
             let e = Event::Outcome {
                 attempt_id: o.attempt_id,
@@ -342,13 +375,21 @@ impl RedisStore {
                 campaign: o.campaign,
             };
             let json = e.encode()?;
-            pipe.hset_nx(keys::events(&keys::tag(&o.person_id)), e.field(&json), json);
+            let key = keys::events(&keys::tag(&o.person_id));
+            let mut pipe = redis::pipe();
+            pipe.hset_nx(&key, e.field(&json), json);
+            groups.push(pipe);
+            written.push(key);
         }
-        let fresh: Vec<bool> = pipe
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(|e| self.unavailable(e))?;
-        self.wait_replicas().await?;
+        let conn = self.conn().await?;
+        let replies = conn.groups(groups).await.map_err(|e| self.unavailable(e))?;
+        let fresh = replies
+            .into_iter()
+            .map(|r| redis::from_redis_value::<(bool,)>(redis::Value::Array(r)).map(|(f,)| f))
+            .collect::<std::result::Result<Vec<bool>, _>>()
+            .map_err(|e| self.unavailable(e.into()))?;
+        let written: Vec<&str> = written.iter().map(String::as_str).collect();
+        self.wait_replicas(&conn, &written).await?;
         let recorded = fresh.iter().filter(|f| **f).count() as u64;
         self.recorded.fetch_add(recorded, Ordering::Relaxed);
         telemetry::outcomes_recorded(recorded);
@@ -371,13 +412,13 @@ impl RedisStore {
             at: c.at,
         };
         let json = e.encode()?;
-        let _: i64 = self
-            .conn
-            .clone()
-            .hset(keys::events(&keys::tag(&c.person_id)), e.field(&json), json)
+        let key = keys::events(&keys::tag(&c.person_id));
+        let mut conn = self.conn().await?;
+        let _: i64 = conn
+            .hset(&key, e.field(&json), json)
             .await
             .map_err(|e| self.unavailable(e))?;
-        self.wait_replicas().await?;
+        self.wait_replicas(&conn, &[&key]).await?;
         Ok(lifted)
     }
 
@@ -394,21 +435,22 @@ impl RedisStore {
             carrier: v.carrier,
         };
         let json = e.encode()?;
-        let fresh: bool = self
-            .conn
-            .clone()
-            .hset_nx(keys::events(&keys::tag(&v.person_id)), e.field(&json), json)
+        let key = keys::events(&keys::tag(&v.person_id));
+        let mut conn = self.conn().await?;
+        let fresh: bool = conn
+            .hset_nx(&key, e.field(&json), json)
             .await
             .map_err(|e| self.unavailable(e))?;
-        self.wait_replicas().await?;
+        self.wait_replicas(&conn, &[&key]).await?;
         Ok(fresh)
     }
 
     /// Erase the person: the tag joins the erasure set first (a bulk load running now drops
-    /// the person when it finishes), then every key of the person in every version goes.
+    /// the person when it finishes), then every key of the person in every version goes (one
+    /// pipeline: they share the person's slot).
     pub async fn forget(&self, person_id: &str) -> Result<bool> {
         let tag = keys::tag(person_id);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let _: i64 = conn
             .sadd(keys::ERASURES, &tag)
             .await
@@ -420,8 +462,9 @@ impl RedisStore {
         if let Some(s) = self.serving.load().as_ref() {
             versions.push(s.version.clone());
         }
+        let events = keys::events(&tag);
         let mut pipe = redis::pipe();
-        pipe.del(keys::events(&tag));
+        pipe.del(&events);
         for v in &versions {
             pipe.del(keys::snapshot(&tag, v));
         }
@@ -429,7 +472,8 @@ impl RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(|e| self.unavailable(e))?;
-        self.wait_replicas().await?;
+        self.wait_replicas(&conn, &[keys::ERASURES, &events])
+            .await?;
         Ok(removed.iter().any(|n| *n > 0))
     }
 }

@@ -2,35 +2,42 @@
 //!
 //! 1. When the models directory promotes a version that is not `cs:current`, one replica (the
 //!    holder of the `cs:lock:load` lock, `SET NX PX`, refreshed while it works) bulk-loads that
-//!    version's snapshot under new keys — pipelined, skipping erased persons, progress logged —
-//!    marks it complete (`cs:loaded:<v>`), then flips `cs:current`. Others keep serving.
+//!    version's snapshot under new keys (`load.rs`) — pipelined, skipping erased persons,
+//!    progress logged — marks it complete (`cs:loaded:<v>`), then flips `cs:current`. Others
+//!    keep serving.
 //! 2. Every replica serves what `cs:current` names: it loads that version's model and a
 //!    *skeleton* of its state (zones, default zone, cutoff, rule evidence; no persons) from its
 //!    models directory and swaps it in atomically. Ranks in flight finish on the old skeleton,
 //!    whose keys stay for `redis_unlink_grace_ms`.
 //! 3. After the grace, the lock holder unlinks a superseded version's keys: its completion
 //!    marker first (so a replica still on it answers UNAVAILABLE instead of ranking without the
-//!    snapshot: `fetch` reads the marker atomically with the person), then its snapshot keys by
-//!    `SCAN`. Live events are per person, not per version: they survive every switch.
+//!    snapshot: `fetch` reads the marker with or after the person), then its snapshot keys by
+//!    `SCAN` — on a cluster, of every primary (`conn.rs`). Live events are per person, not per
+//!    version: they survive every switch.
+//!
+//! Why `SCAN` rather than deleting the keys of the superseded version's persons, listed from
+//! its models directory: the clean-up then needs no state file (the version may have left the
+//! models directory, or never have been in this replica's), holds nothing per person in memory,
+//! and also finds keys a crashed load wrote for persons no snapshot lists any more.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use contactscore_models::artifact::registry::CURRENT as CURRENT_FILE;
 use parking_lot::RwLock;
 use redis::AsyncCommands;
 
-use super::{RedisStore, event, keys};
-use crate::engine::{ReloadFailure, Reloaded, Serving, load_version, warm_normalizer};
+use super::{RedisStore, keys};
+use crate::engine::{ReloadFailure, Reloaded, Serving, load_skeleton, warm_normalizer};
 use crate::error::{Result, ServerError};
 use crate::telemetry;
 
 /// The load lock expires this long after its last refresh (a loader that died frees it).
 const LOCK_TTL_MS: u64 = 30_000;
-/// Persons per pipelined batch of a bulk load.
-const LOAD_BATCH: usize = 1_000;
+/// Keys per `SCAN` step of the clean-up.
+const SCAN_COUNT: usize = 1_000;
 
 const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 const REFRESH: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
@@ -62,7 +69,7 @@ impl RedisStore {
     }
 
     async fn reload_step(&self) -> Result<Reloaded> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let promoted = self.registry.current()?;
         let pointer: Option<String> = conn
             .get(keys::CURRENT)
@@ -106,17 +113,15 @@ impl RedisStore {
     async fn switch_to(&self, version: &str) -> Result<()> {
         let started = Instant::now();
         let persons: Option<u64> = self
-            .conn
-            .clone()
+            .conn()
+            .await?
             .get(keys::loaded(version))
             .await
             .map_err(|e| self.unavailable(e))?;
-        let loaded = load_version(&self.registry, version).await?;
+        // Without the persons: a version kept as state parts is never merged here either.
+        let loaded = load_skeleton(&self.registry, version).await?;
         let normalizer = warm_normalizer(&loaded.manifest.serving.default_region)?;
         let mut skeleton = loaded.state;
-        skeleton.persons = Vec::new();
-        skeleton.person_ids = Vec::new();
-        skeleton.rebuild_index();
         skeleton.zones.intern_all_known();
         let cutoff = skeleton.cutoff;
         let zones = skeleton.zones.clone();
@@ -152,19 +157,19 @@ impl RedisStore {
             .arg("NX")
             .arg("PX")
             .arg(LOCK_TTL_MS)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.unavailable(e))?;
         Ok(got.map(|_| LockGuard { store: self }))
     }
 
     /// Extend the lock; an error if it was lost (expired and taken by another replica).
-    async fn refresh(&self) -> Result<()> {
+    pub(super) async fn refresh(&self) -> Result<()> {
         let kept: i64 = redis::Script::new(REFRESH)
             .key(keys::LOAD_LOCK)
             .arg(&self.owner)
             .arg(LOCK_TTL_MS)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.unavailable(e))?;
         if kept == 0 {
@@ -187,7 +192,7 @@ impl RedisStore {
     }
 
     async fn load_and_flip(&self, version: &str) -> Result<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let done: Option<u64> = conn
             .get(keys::loaded(version))
             .await
@@ -214,130 +219,9 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Write every (non-erased) person of `version`'s snapshot under its keys, then its marker.
-    async fn bulk_load(&self, version: &str) -> Result<()> {
-        let started = Instant::now();
-        let state = load_version(&self.registry, version).await?.state;
-        let mut conn = self.conn.clone();
-        let mut pipe = redis::pipe();
-        pipe.sadd(keys::VERSIONS, version)
-            .hdel(keys::SUPERSEDED, version)
-            .smembers(keys::ERASURES);
-        let ((), (), erased): ((), (), HashSet<String>) = pipe
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| self.unavailable(e))?;
-        let total = state.len();
-        tracing::info!(%version, persons = total, "bulk-loading a version into the state store");
-        let (mut written, mut skipped) = (0u64, 0u64);
-        let mut last_log = Instant::now();
-        let cutoff = state.cutoff.unwrap_or(i64::MIN);
-        let mut retired = 0u64;
-        for (ids, persons) in state
-            .person_ids
-            .chunks(LOAD_BATCH)
-            .zip(state.persons.chunks(LOAD_BATCH))
-        {
-            let mut pipe = redis::pipe();
-            let mut tags = Vec::with_capacity(ids.len());
-            for (id, person) in ids.iter().zip(persons) {
-                let tag = keys::tag(id);
-                if erased.contains(&tag) {
-                    skipped += 1;
-                    continue;
-                }
-                pipe.set(
-                    keys::snapshot(&tag, version),
-                    event::encode_snapshot(person)?,
-                )
-                .ignore()
-                .hgetall(keys::events(&tag));
-                tags.push(tag);
-                written += 1;
-            }
-            if !pipe.is_empty() {
-                let tails: Vec<HashMap<String, Vec<u8>>> = pipe
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(|e| self.unavailable(e))?;
-                retired += self.trim_tails(&tags, tails, cutoff).await?;
-            }
-            self.refresh().await?;
-            if last_log.elapsed() >= Duration::from_secs(5) {
-                last_log = Instant::now();
-                tracing::info!(%version, written, of = total, "bulk load progress");
-            }
-        }
-        // Persons forgotten while the load ran: their keys may have been written after the
-        // erasure deleted them.
-        let erased_now: HashSet<String> = conn
-            .smembers(keys::ERASURES)
-            .await
-            .map_err(|e| self.unavailable(e))?;
-        let late: Vec<String> = erased_now
-            .difference(&erased)
-            .map(|t| keys::snapshot(t, version))
-            .collect();
-        if !late.is_empty() {
-            let _: i64 = conn.del(&late).await.map_err(|e| self.unavailable(e))?;
-        }
-        let _: () = conn
-            .set(keys::loaded(version), written)
-            .await
-            .map_err(|e| self.unavailable(e))?;
-        let seconds = started.elapsed().as_secs_f64();
-        tracing::info!(
-            %version,
-            written,
-            erased = skipped,
-            retired_live_outcomes = retired,
-            seconds,
-            persons_per_second = written as f64 / seconds.max(1e-9),
-            "bulk load complete"
-        );
-        Ok(())
-    }
-
-    /// Retire the live outcomes the snapshot being loaded holds (by the local journal's
-    /// retention rule, `event::trim`); returns how many.
-    async fn trim_tails(
-        &self,
-        tags: &[String],
-        tails: Vec<HashMap<String, Vec<u8>>>,
-        cutoff: i64,
-    ) -> Result<u64> {
-        let now_us = jiff::Timestamp::now().as_microsecond();
-        let mut pipe = redis::pipe();
-        let mut retired = 0u64;
-        for (tag, tail) in tags.iter().zip(tails) {
-            for (field, value) in tail {
-                let Ok(e) = event::Event::decode(&value) else {
-                    continue;
-                };
-                match event::trim(&e, cutoff, now_us, self.retention)? {
-                    Some(event::Trim::Retire(tombstone)) => {
-                        pipe.hset(keys::events(tag), field, tombstone).ignore();
-                        retired += 1;
-                    }
-                    Some(event::Trim::Remove) => {
-                        pipe.hdel(keys::events(tag), field).ignore();
-                    }
-                    None => {}
-                }
-            }
-        }
-        if pipe.is_empty() {
-            return Ok(retired);
-        }
-        pipe.query_async::<()>(&mut self.conn.clone())
-            .await
-            .map_err(|e| self.unavailable(e))?;
-        Ok(retired)
-    }
-
     /// Unlink the keys of versions superseded for longer than the grace (module docs).
     async fn collect_garbage(&self) -> Result<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let superseded: HashMap<String, i64> = conn
             .hgetall(keys::SUPERSEDED)
             .await
@@ -371,37 +255,36 @@ impl RedisStore {
     }
 
     async fn unlink_version(&self, version: &str) -> Result<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let _: i64 = conn
             .del(keys::loaded(version))
             .await
             .map_err(|e| self.unavailable(e))?;
         let pattern = keys::snapshot_pattern(version);
-        let (mut cursor, mut unlinked) = (0u64, 0u64);
-        loop {
-            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(LOAD_BATCH)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.unavailable(e))?;
-            if !found.is_empty() {
-                let n: u64 = conn.unlink(&found).await.map_err(|e| self.unavailable(e))?;
-                unlinked += n;
-                self.refresh().await?;
-            }
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
-        let mut pipe = redis::pipe();
-        pipe.srem(keys::VERSIONS, version)
-            .hdel(keys::SUPERSEDED, version);
-        pipe.query_async::<()>(&mut conn)
+        let unlinked = AtomicU64::new(0);
+        let unlinker = conn.clone();
+        conn.scan_each(
+            &pattern,
+            SCAN_COUNT,
+            |e| self.unavailable(e),
+            |found| {
+                let (mut c, unlinked) = (unlinker.clone(), &unlinked);
+                async move {
+                    // On a cluster redis-rs splits a multi-key UNLINK by slot and sums the replies.
+                    let n: u64 = c.unlink(&found).await.map_err(|e| self.unavailable(e))?;
+                    unlinked.fetch_add(n, Ordering::Relaxed);
+                    self.refresh().await
+                }
+            },
+        )
+        .await?;
+        let unlinked = unlinked.into_inner();
+        let _: i64 = conn
+            .srem(keys::VERSIONS, version)
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        let _: i64 = conn
+            .hdel(keys::SUPERSEDED, version)
             .await
             .map_err(|e| self.unavailable(e))?;
         tracing::info!(%version, unlinked, "superseded version unlinked from the state store");
@@ -416,11 +299,16 @@ struct LockGuard<'a> {
 
 impl LockGuard<'_> {
     async fn release(self) {
-        let released: redis::RedisResult<i64> = redis::Script::new(RELEASE)
-            .key(keys::LOAD_LOCK)
-            .arg(&self.store.owner)
-            .invoke_async(&mut self.store.conn.clone())
-            .await;
+        let released: redis::RedisResult<i64> = match self.store.redis.conn().await {
+            Ok(mut conn) => {
+                redis::Script::new(RELEASE)
+                    .key(keys::LOAD_LOCK)
+                    .arg(&self.store.owner)
+                    .invoke_async(&mut conn)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         if let Err(e) = released {
             tracing::warn!(error = %e, "could not release the load lock; it expires by itself");
         }
