@@ -16,7 +16,7 @@ use forust_ml::sampler::SampleMethod;
 use serde::{Deserialize, Serialize};
 
 use super::flat_forest::{CompileError, FlatForest};
-use super::params::RowSampling;
+use super::params::{GbdtParams, RowSampling};
 use super::{Dataset, ValidHyperParams};
 use crate::{Error, Result};
 
@@ -70,6 +70,20 @@ impl std::fmt::Debug for GbdtModel {
     }
 }
 
+/// forust's sampling method and share for `rows` training rows under `g`
+/// ([`GbdtParams::sample_method`](super::GbdtParams::sample_method)).
+fn row_sampling(g: &GbdtParams, rows: usize) -> (SampleMethod, f32) {
+    match g.sample_method {
+        RowSampling::Auto if rows > g.rows_per_tree => (
+            SampleMethod::Random,
+            (g.rows_per_tree as f64 / rows as f64) as f32,
+        ),
+        RowSampling::Auto | RowSampling::None => (SampleMethod::None, 1.0),
+        RowSampling::Random => (SampleMethod::Random, g.subsample),
+        RowSampling::Goss => (SampleMethod::Goss, 1.0),
+    }
+}
+
 impl GbdtModel {
     /// Fit on `train` with log loss.
     pub fn fit(train: &Dataset, params: &ValidHyperParams) -> Result<Self> {
@@ -86,6 +100,7 @@ impl GbdtModel {
                 train.positives()
             )));
         }
+        let (method, subsample) = row_sampling(g, train.len());
         let data = train.column_major_f64();
         let matrix = Matrix::new(&data, train.len(), train.n_features);
         let y: Vec<f64> = train.y.iter().map(|&b| f64::from(u8::from(b))).collect();
@@ -97,15 +112,8 @@ impl GbdtModel {
             .set_l2(g.l2)
             .set_nbins(g.nbins)
             .set_seed(hp.seed)
-            .set_sample_method(match g.sample_method {
-                RowSampling::None => SampleMethod::None,
-                RowSampling::Random => SampleMethod::Random,
-                RowSampling::Goss => SampleMethod::Goss,
-            })
-            .set_subsample(match g.sample_method {
-                RowSampling::Random => g.subsample,
-                RowSampling::None | RowSampling::Goss => 1.0,
-            })
+            .set_sample_method(method)
+            .set_subsample(subsample)
             .set_top_rate(g.top_rate)
             .set_other_rate(g.other_rate)
             .set_num_threads((g.threads > 0).then_some(g.threads));

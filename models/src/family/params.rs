@@ -24,12 +24,17 @@ pub struct GbdtParams {
     /// Threads for fitting; 0 = the trainer's `--threads` (every core by default). The fitted
     /// trees are the same for any count.
     pub threads: usize,
-    /// Which training rows each tree is grown on: every row (`none`), a random `subsample` of
-    /// them (`random`), or gradient-based one-side sampling (`goss`: the `top_rate` share of
-    /// rows with the largest gradients plus a random `other_rate` share of the rest, reweighted,
-    /// after `1 / learning_rate` warm-up rounds on every row). Sampling trades fit time for
-    /// accuracy; BENCHMARKS.md measures both at 10M attempts.
+    /// Which training rows each tree is grown on: `auto` (the default: every row up to
+    /// `rows_per_tree` training rows, beyond that a random `rows_per_tree` share per tree),
+    /// every row (`none`), a random `subsample` of them (`random`), or gradient-based one-side
+    /// sampling (`goss`: the `top_rate` share of rows with the largest gradients plus a random
+    /// `other_rate` share of the rest, reweighted, after `1 / learning_rate` warm-up rounds on
+    /// every row). Sampling trades fit time for accuracy; BENCHMARKS.md ("Row sampling in the
+    /// GBDT fit") measures both at 10M attempts, which is where `auto`'s default comes from.
     pub sample_method: RowSampling,
+    /// With `auto`: trees see every row up to this many training rows, and a random share of
+    /// this size beyond it.
+    pub rows_per_tree: usize,
     /// Share of rows per tree with `sample_method = "random"`, in (0, 1].
     pub subsample: f32,
     /// With `goss`: share of rows with the largest gradients always kept.
@@ -42,8 +47,10 @@ pub struct GbdtParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum RowSampling {
-    /// Every training row.
+    /// `none` up to `rows_per_tree` training rows, `random` with a `rows_per_tree` share beyond.
     #[default]
+    Auto,
+    /// Every training row.
     None,
     /// A random share (`subsample`) per tree.
     Random,
@@ -61,7 +68,8 @@ impl Default for GbdtParams {
             l2: 1.0,
             nbins: 128,
             threads: 0,
-            sample_method: RowSampling::None,
+            sample_method: RowSampling::Auto,
+            rows_per_tree: 1_000_000,
             subsample: 1.0,
             top_rate: 0.2,
             other_rate: 0.1,
@@ -166,6 +174,9 @@ impl HyperParams {
         }
         if g.nbins < 2 {
             return bad("gbdt.nbins", "must be at least 2");
+        }
+        if g.rows_per_tree < 1_000 {
+            return bad("gbdt.rows_per_tree", "must be at least 1000");
         }
         if !(g.subsample > 0.0 && g.subsample <= 1.0) {
             return bad("gbdt.subsample", "must be in (0, 1]");

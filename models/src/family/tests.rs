@@ -128,21 +128,22 @@ fn bad_hyperparameters_name_the_key() {
 fn row_sampling_grows_other_trees_that_still_learn() {
     let (schema, train) = synthetic(20_000, 3);
     let (_, test) = synthetic(5_000, 4);
-    let fit = |method: RowSampling, subsample: f32| {
+    let fit = |method, subsample, rows_per_tree| {
         let mut hp = HyperParams::default();
         hp.gbdt.iterations = 30;
         hp.gbdt.sample_method = method;
         hp.gbdt.subsample = subsample;
+        hp.gbdt.rows_per_tree = rows_per_tree;
         let params = hp.validate().unwrap_or_else(|e| panic!("{e}"));
         Family::Gbdt
             .fit(&schema, &train, &params)
             .unwrap_or_else(|e| panic!("{method:?}: {e}"))
     };
-    let all = fit(RowSampling::None, 1.0);
     let json = |m: &FittedModel| serde_json::to_string(m).unwrap_or_else(|e| panic!("{e}"));
+    let all = fit(RowSampling::None, 1.0, 1_000_000);
     let all_auc = test_auc(&all, &test);
     for (method, subsample) in [(RowSampling::Random, 0.5), (RowSampling::Goss, 1.0)] {
-        let sampled = fit(method, subsample);
+        let sampled = fit(method, subsample, 1_000_000);
         assert!(
             json(&sampled) != json(&all),
             "{method:?} grew the same trees"
@@ -153,6 +154,19 @@ fn row_sampling_grows_other_trees_that_still_learn() {
             "{method:?}: test AUC {auc}, every row {all_auc}"
         );
     }
+    // `auto` (the default) is `none` up to `rows_per_tree` training rows, and `random` with a
+    // `rows_per_tree` share of the rows beyond.
+    let auto_within = fit(RowSampling::Auto, 1.0, 20_000);
+    assert!(
+        json(&auto_within) == json(&all),
+        "auto within rows_per_tree"
+    );
+    let auto_beyond = fit(RowSampling::Auto, 1.0, 10_000);
+    let half = fit(RowSampling::Random, 0.5, 1_000_000);
+    assert!(
+        json(&auto_beyond) == json(&half),
+        "auto beyond rows_per_tree"
+    );
 }
 
 #[test]
