@@ -202,7 +202,7 @@ pub fn train(req: &TrainRequest, settings: &Settings, progress: &Progress) -> Re
         attempts: n,
         window,
         replayed,
-        state: FittedState::Whole(state),
+        state: StateSource::Ready(FittedState::Whole(state)),
     };
     fit_and_publish(req, settings, fitting, progress, timings, started)
 }
@@ -218,7 +218,17 @@ pub(crate) struct Fitting {
     /// The slices' rows, the evidence and ingest's report.
     pub(crate) replayed: Replayed,
     /// The end-of-history state.
-    pub(crate) state: FittedState,
+    pub(crate) state: StateSource,
+}
+
+/// Where the end-of-history state comes from.
+pub(crate) enum StateSource {
+    /// Already in memory (the unsharded replay built it).
+    Ready(FittedState),
+    /// Read when it is published: after the fit, once the rows are dropped, so that a sharded
+    /// run never holds the merged state and the fit's working set at once (BENCHMARKS.md,
+    /// "Training 100M attempts").
+    Later(Box<dyn FnOnce() -> Result<FittedState>>),
 }
 
 /// The end-of-history state to publish: whole, or as a sharded run's encoded parts (the loader
@@ -299,7 +309,13 @@ pub(crate) fn fit_and_publish(
         files: BTreeMap::new(),
         champion: comparison,
     };
+    drop(replayed.slices);
+    drop(replayed.test_times);
     let publish_started = progress.timer();
+    let state = match state {
+        StateSource::Ready(state) => state,
+        StateSource::Later(read) => read()?,
+    };
     let state_files = match &state {
         FittedState::Whole(state) => StateFiles::Whole(state),
         FittedState::Parts(parts) => StateFiles::Parts(parts),

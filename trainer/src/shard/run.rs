@@ -29,7 +29,9 @@ use crate::progress::{Progress, process_cpu_seconds};
 use crate::replay::{Selection, replay};
 use crate::slices::{Replayed, Slices, rates, sampled};
 use crate::threads::Threads;
-use crate::train::{FittedState, Fitting, Timings, TrainOutcome, TrainRequest, fit_and_publish};
+use crate::train::{
+    FittedState, Fitting, StateSource, Timings, TrainOutcome, TrainRequest, fit_and_publish,
+};
 use crate::{Result, TrainerError};
 
 /// Replay shard `shard` of the export under `plan` and write its rows, state, evidence and
@@ -246,20 +248,26 @@ fn fit_shards_since(
             .map(|d| output::read_evidence(d))
             .collect::<Result<Vec<_>>>()?,
     );
-    let state = match layout {
-        StateLayout::Merged => {
-            let parts = dirs
-                .iter()
-                .map(|d| output::read_state(d))
-                .collect::<Result<Vec<_>>>()?;
-            FittedState::Whole(state_parts::merge(parts)?)
-        }
-        StateLayout::Parts => FittedState::Parts(
-            dirs.iter()
-                .map(|d| output::read_state_bytes(d))
-                .collect::<Result<Vec<_>>>()?,
-        ),
-    };
+    // The state is read only after the fit (see `StateSource::Later`): at 100M attempts the
+    // merged state is as large as the rows and the fit's working set together.
+    let state_dirs = dirs.clone();
+    let state = StateSource::Later(Box::new(move || {
+        Ok(match layout {
+            StateLayout::Merged => {
+                let parts = state_dirs
+                    .iter()
+                    .map(|d| output::read_state(d))
+                    .collect::<Result<Vec<_>>>()?;
+                FittedState::Whole(state_parts::merge(parts)?)
+            }
+            StateLayout::Parts => FittedState::Parts(
+                state_dirs
+                    .iter()
+                    .map(|d| output::read_state_bytes(d))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        })
+    }));
     let secs = started.elapsed().as_secs_f64();
     progress.say(format_args!(
         "merged {of} shards in {secs:.1}s: {} persons; rows: train {}, calibration {}, test {}",
