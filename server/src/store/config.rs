@@ -12,9 +12,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use contactscore_models::quote;
-use redis::IntoConnectionInfo;
+use redis::{IntoConnectionInfo, TlsCertificates};
 use serde::Deserialize;
 
+use super::tls::TlsFiles;
 use crate::error::{Result, ServerError};
 
 /// The `[state]` table as written.
@@ -37,6 +38,14 @@ pub struct StateConfig {
     /// How long a superseded version's keys are kept after the switch, for replicas still
     /// serving it until their next poll.
     pub redis_unlink_grace_ms: u64,
+    /// PEM file of the CA that signed Redis's certificate (`rediss://` only); without it, the
+    /// platform's roots (`tls.rs`).
+    pub redis_ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) for Redis's `tls-auth-clients yes`; with
+    /// `redis_client_key_file`.
+    pub redis_client_cert_file: Option<PathBuf>,
+    /// PEM private key of `redis_client_cert_file`.
+    pub redis_client_key_file: Option<PathBuf>,
 }
 
 impl Default for StateConfig {
@@ -48,6 +57,9 @@ impl Default for StateConfig {
             redis_wait_replicas: 0,
             redis_timeout_ms: 1_000,
             redis_unlink_grace_ms: 300_000,
+            redis_ca_file: None,
+            redis_client_cert_file: None,
+            redis_client_key_file: None,
         }
     }
 }
@@ -76,6 +88,8 @@ pub struct RedisSettings {
     pub timeout: Duration,
     /// Keys of a superseded version are unlinked this long after the switch.
     pub unlink_grace: Duration,
+    /// The CA and client certificate for TLS, when configured (else the platform's roots).
+    pub tls: Option<TlsCertificates>,
 }
 
 impl std::fmt::Debug for RedisSettings {
@@ -87,6 +101,7 @@ impl std::fmt::Debug for RedisSettings {
             .field("wait_replicas", &self.wait_replicas)
             .field("timeout", &self.timeout)
             .field("unlink_grace", &self.unlink_grace)
+            .field("tls", &self.tls.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -156,6 +171,12 @@ impl StateConfig {
         if password.as_deref() == Some("") {
             return Err(bad("redis_password", "is empty".into()));
         }
+        let tls = TlsFiles {
+            ca: self.redis_ca_file.as_ref(),
+            client_cert: self.redis_client_cert_file.as_ref(),
+            client_key: self.redis_client_key_file.as_ref(),
+        }
+        .load(&urls[0])?;
         Ok(StoreSettings::Redis(RedisSettings {
             url: store.to_owned(),
             cluster_nodes,
@@ -163,6 +184,7 @@ impl StateConfig {
             wait_replicas: self.redis_wait_replicas,
             timeout: Duration::from_millis(self.redis_timeout_ms),
             unlink_grace: Duration::from_millis(self.redis_unlink_grace_ms),
+            tls,
         }))
     }
 }
@@ -255,6 +277,7 @@ mod tests {
             wait_replicas: 0,
             timeout: Duration::from_secs(1),
             unlink_grace: Duration::from_secs(1),
+            tls: None,
         };
         assert!(!format!("{s:?}").contains("hunter2"));
     }

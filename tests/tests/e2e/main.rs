@@ -13,6 +13,7 @@ mod redis_cluster;
 mod redis_outage;
 mod redis_promotion;
 mod redis_store;
+mod redis_tls;
 mod redis_wait;
 mod server;
 mod server_admin;
