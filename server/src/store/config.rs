@@ -38,6 +38,9 @@ pub struct StateConfig {
     /// How long a superseded version's keys are kept after the switch, for replicas still
     /// serving it until their next poll.
     pub redis_unlink_grace_ms: u64,
+    /// The bulk-load lock's lease: a loader that died (or froze) frees the load for another
+    /// replica this long after its last refresh.
+    pub redis_lock_ttl_ms: u64,
     /// PEM file of the CA that signed Redis's certificate (`rediss://` only); without it, the
     /// platform's roots (`tls.rs`).
     pub redis_ca_file: Option<PathBuf>,
@@ -57,6 +60,7 @@ impl Default for StateConfig {
             redis_wait_replicas: 0,
             redis_timeout_ms: 1_000,
             redis_unlink_grace_ms: 300_000,
+            redis_lock_ttl_ms: 30_000,
             redis_ca_file: None,
             redis_client_cert_file: None,
             redis_client_key_file: None,
@@ -88,6 +92,8 @@ pub struct RedisSettings {
     pub timeout: Duration,
     /// Keys of a superseded version are unlinked this long after the switch.
     pub unlink_grace: Duration,
+    /// The load lock's lease (ms).
+    pub lock_ttl_ms: u64,
     /// The CA and client certificate for TLS, when configured (else the platform's roots).
     pub tls: Option<TlsCertificates>,
 }
@@ -101,6 +107,7 @@ impl std::fmt::Debug for RedisSettings {
             .field("wait_replicas", &self.wait_replicas)
             .field("timeout", &self.timeout)
             .field("unlink_grace", &self.unlink_grace)
+            .field("lock_ttl_ms", &self.lock_ttl_ms)
             .field("tls", &self.tls.as_ref().map(|_| "<set>"))
             .finish()
     }
@@ -149,6 +156,12 @@ impl StateConfig {
         if self.redis_timeout_ms == 0 {
             return Err(bad("redis_timeout_ms", "must be positive".into()));
         }
+        if self.redis_lock_ttl_ms < 1_000 {
+            return Err(bad(
+                "redis_lock_ttl_ms",
+                "must be at least 1000 (a loader refreshes it once per batch)".into(),
+            ));
+        }
         let password = match (&self.redis_password_env, &self.redis_password_file) {
             (None, None) => None,
             (Some(_), Some(_)) => {
@@ -184,6 +197,7 @@ impl StateConfig {
             wait_replicas: self.redis_wait_replicas,
             timeout: Duration::from_millis(self.redis_timeout_ms),
             unlink_grace: Duration::from_millis(self.redis_unlink_grace_ms),
+            lock_ttl_ms: self.redis_lock_ttl_ms,
             tls,
         }))
     }
@@ -277,6 +291,7 @@ mod tests {
             wait_replicas: 0,
             timeout: Duration::from_secs(1),
             unlink_grace: Duration::from_secs(1),
+            lock_ttl_ms: 30_000,
             tls: None,
         };
         assert!(!format!("{s:?}").contains("hunter2"));
