@@ -10,6 +10,7 @@ mod fault_state_dir;
 mod python_client;
 mod redis_auth;
 mod redis_cluster;
+mod redis_data_loss;
 mod redis_loader_death;
 mod redis_outage;
 mod redis_promotion;
