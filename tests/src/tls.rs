@@ -40,36 +40,42 @@ const SAN: &str = "subjectAltName=DNS:localhost,IP:127.0.0.1";
 
 /// A self-signed server leaf for `localhost` / `127.0.0.1`: `DIR/NAME.pem`, `DIR/NAME.key`.
 pub fn self_signed(dir: &Path, name: &str) -> Result<CertFiles> {
-    let files = files(dir, name);
-    openssl(
-        Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args(["-subj", "/CN=localhost", "-addext", SAN])
-            // A leaf certificate, not a CA: rustls refuses a CA certificate as the server's.
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .args(["-addext", Usage::Server.eku()])
-            .arg("-keyout")
-            .arg(&files.key)
-            .arg("-out")
-            .arg(&files.cert),
-    )?;
-    Ok(files)
+    // A leaf certificate, not a CA: rustls refuses a CA certificate as the server's.
+    self_signed_with(
+        files(dir, name),
+        "/CN=localhost",
+        &[
+            SAN,
+            "basicConstraints=critical,CA:FALSE",
+            Usage::Server.eku(),
+        ],
+    )
 }
 
 /// A CA certificate (self-signed, `CA:TRUE`): `DIR/NAME.pem`, `DIR/NAME.key`.
 pub fn ca(dir: &Path, name: &str) -> Result<CertFiles> {
-    let files = files(dir, name);
+    self_signed_with(
+        files(dir, name),
+        &format!("/CN=contactscore test CA {name}"),
+        &[
+            "basicConstraints=critical,CA:TRUE",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    )
+}
+
+/// `openssl req -x509` for `subject` with these extensions, into `files`.
+fn self_signed_with(files: CertFiles, subject: &str, extensions: &[&str]) -> Result<CertFiles> {
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+    ])
+    .args(["-subj", subject]);
+    for ext in extensions {
+        cmd.args(["-addext", ext]);
+    }
     openssl(
-        Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args(["-subj", &format!("/CN=contactscore test CA {name}")])
-            .args(["-addext", "basicConstraints=critical,CA:TRUE"])
-            .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-            .arg("-keyout")
+        cmd.arg("-keyout")
             .arg(&files.key)
             .arg("-out")
             .arg(&files.cert),

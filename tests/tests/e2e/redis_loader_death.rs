@@ -8,15 +8,12 @@
 //! lease runs out, a replica takes the load over, rewrites every key, flips the pointer, and
 //! both switch — and not one Rank failed or saw the half-loaded version.
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, OnceLock};
-
 use anyhow::Result;
 use contactscore_e2e::redis::RedisProc;
 use contactscore_e2e::server::train_into;
 use contactscore_e2e::simulated;
 
-use crate::redis_promotion::{load, reload, switch_under_load};
+use crate::redis_promotion::{Loads, reload, switch_under_load};
 use crate::redis_store::{persons, replica};
 
 /// Bytes no postcard snapshot decodes to, marking the dead loader's half-written keys.
@@ -39,27 +36,9 @@ async fn a_dead_loaders_version_is_taken_over_once_its_lock_expires() -> Result<
     // start loading it first); its lease is shortened below, once v2 is half "loaded".
     redis.cli(&["SET", "cs:lock:load", "dead-replica", "PX", "600000"])?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let failed = Arc::new(AtomicU64::new(0));
-    let on_v2 = Arc::new(AtomicU64::new(0));
-    let v2_slot = Arc::new(OnceLock::new());
-    let mut tasks = Vec::new();
-    for c in [&ca, &cb, &ca, &cb] {
-        tasks.push(tokio::spawn(load(
-            c.clone(),
-            ids.clone(),
-            v2_slot.clone(),
-            stop.clone(),
-            failed.clone(),
-            on_v2.clone(),
-        )));
-    }
-    let (attempts, contacts, bad) = (sim.attempts.clone(), sim.contacts.clone(), sim.bad_rows);
-    let m = models.clone();
-    let v2 = tokio::task::spawn_blocking(move || train_into(&attempts, Some(&contacts), &m, bad))
-        .await??;
+    let loads = Loads::start(&ca, &cb, &ids);
+    let v2 = loads.train_next(&sim, &models).await?;
     assert_ne!(v1, v2);
-    let _ = v2_slot.set(v2.clone());
 
     // Half of v2's snapshot keys, as a load killed mid-way leaves them.
     let v1_keys: Vec<String> = redis
@@ -89,6 +68,13 @@ async fn a_dead_loaders_version_is_taken_over_once_its_lock_expires() -> Result<
 
     // The rest of the dead loader's lease runs out; a replica takes the load over.
     redis.cli(&["PEXPIRE", "cs:lock:load", "1000"])?;
+    let Loads {
+        stop,
+        failed,
+        on_v2,
+        tasks,
+        ..
+    } = loads;
     switch_under_load(&mut ca, &mut cb, &v2, tasks, &stop, &failed, &on_v2).await?;
 
     assert_eq!(redis.cli(&["GET", "cs:current"])?.trim(), v2);
