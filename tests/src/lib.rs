@@ -4,6 +4,7 @@
 pub mod python;
 pub mod redis;
 pub mod server;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

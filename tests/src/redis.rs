@@ -1,7 +1,8 @@
 //! A real `redis-server` for end-to-end tests: started on a free port of 127.0.0.1 in a
 //! temporary directory (`--save "" --appendonly yes`), waited for by polling `PING`, stopped
 //! and restarted on the same port and data (a Redis outage), killed when dropped. Also a
-//! replica of one ([`RedisProc::replica_of`], for `WAIT`) and a real 3-primary Redis Cluster
+//! replica of one ([`RedisProc::replica_of`], for `WAIT`), one serving TLS only
+//! ([`RedisProc::start_tls`]: `--port 0 --tls-port P`) and a real 3-primary Redis Cluster
 //! ([`RedisCluster`]).
 //!
 //! Why the harness installs it: the README's test command must pass on a fresh machine
@@ -18,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::tls::CertFiles;
+
 /// How long a starting redis-server may take to answer PING.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -31,6 +34,23 @@ pub struct RedisProc {
     password: Option<String>,
     /// More `redis-server` arguments (cluster mode, `--replicaof`).
     extra: Vec<String>,
+    /// TLS only, when set.
+    tls: Option<RedisTls>,
+}
+
+/// A Redis that speaks TLS only: its certificate, the CA it trusts for client certificates, and
+/// a client certificate for `redis-cli` (signed by that CA).
+#[derive(Debug, Clone)]
+pub struct RedisTls {
+    /// Redis's certificate and key.
+    pub server: CertFiles,
+    /// The CA Redis verifies client certificates with (`--tls-ca-cert-file`); also the CA
+    /// `redis-cli` verifies Redis with.
+    pub ca: PathBuf,
+    /// The certificate `redis-cli` presents.
+    pub client: CertFiles,
+    /// `--tls-auth-clients`: `"no"`, `"optional"` or `"yes"`.
+    pub auth_clients: &'static str,
 }
 
 impl RedisProc {
@@ -64,8 +84,17 @@ impl RedisProc {
         Ok(replica)
     }
 
+    /// One that speaks TLS only (`--port 0 --tls-port P`): [`RedisProc::url`] is `rediss://`.
+    pub fn start_tls(tls: RedisTls) -> Result<Self> {
+        Self::start_full(None, &[], Some(tls))
+    }
+
     /// [`RedisProc::start_with`] with more `redis-server` arguments.
     fn start_args(password: Option<&str>, extra: &[&str]) -> Result<Self> {
+        Self::start_full(password, extra, None)
+    }
+
+    fn start_full(password: Option<&str>, extra: &[&str], tls: Option<RedisTls>) -> Result<Self> {
         let bin = redis_server()?;
         let mut last = None;
         for _ in 0..20 {
@@ -76,6 +105,7 @@ impl RedisProc {
                 dir: tempfile::tempdir()?,
                 password: password.map(str::to_owned),
                 extra: extra.iter().map(|a| (*a).to_owned()).collect(),
+                tls: tls.clone(),
             };
             match r.spawn() {
                 Ok(()) => return Ok(r),
@@ -86,14 +116,47 @@ impl RedisProc {
             .context("could not start redis-server on a free port")
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://127.0.0.1:PORT` (`rediss://` when it speaks TLS).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let s = if self.tls.is_some() { "s" } else { "" };
+        format!("redis{s}://127.0.0.1:{}", self.port)
+    }
+
+    /// `--port P`, or `--port 0 --tls-port P` and the TLS files.
+    fn port_args(&self) -> Vec<String> {
+        let port = self.port.to_string();
+        let Some(tls) = &self.tls else {
+            return vec!["--port".into(), port];
+        };
+        let path = |p: &Path| p.display().to_string();
+        vec![
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            port,
+            "--tls-cert-file".into(),
+            path(&tls.server.cert),
+            "--tls-key-file".into(),
+            path(&tls.server.key),
+            "--tls-ca-cert-file".into(),
+            path(&tls.ca),
+            "--tls-auth-clients".into(),
+            tls.auth_clients.into(),
+        ]
+    }
+
+    /// Whether it answers PING (over TLS with `redis-cli` when it speaks TLS).
+    fn answers(&self) -> bool {
+        if self.tls.is_some() {
+            return self.cli(&["PING"]).is_ok_and(|o| o.trim() == "PONG");
+        }
+        ping(self.port)
     }
 
     fn spawn(&mut self) -> Result<()> {
         let mut child = Command::new(&self.bin)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(self.port_args())
+            .args(["--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(self.dir.path())
             .args(["--save", "", "--appendonly", "yes", "--daemonize", "no"])
@@ -115,7 +178,7 @@ impl RedisProc {
                     self.port
                 );
             }
-            if ping(self.port) {
+            if self.answers() {
                 self.child = Some(child);
                 return Ok(());
             }
@@ -156,6 +219,17 @@ impl RedisProc {
     pub fn cli(&self, args: &[&str]) -> Result<String> {
         let out = Command::new(self.bin.with_file_name("redis-cli"))
             .args(["-p", &self.port.to_string()])
+            .args(self.tls.iter().flat_map(|t| {
+                [
+                    "--tls".to_owned(),
+                    "--cacert".to_owned(),
+                    t.ca.display().to_string(),
+                    "--cert".to_owned(),
+                    t.client.cert.display().to_string(),
+                    "--key".to_owned(),
+                    t.client.key.display().to_string(),
+                ]
+            }))
             .args(
                 self.password
                     .iter()

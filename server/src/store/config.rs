@@ -12,9 +12,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use contactscore_models::quote;
-use redis::IntoConnectionInfo;
+use redis::{IntoConnectionInfo, TlsCertificates};
 use serde::Deserialize;
 
+use super::tls::TlsFiles;
 use crate::error::{Result, ServerError};
 
 /// The `[state]` table as written.
@@ -37,6 +38,17 @@ pub struct StateConfig {
     /// How long a superseded version's keys are kept after the switch, for replicas still
     /// serving it until their next poll.
     pub redis_unlink_grace_ms: u64,
+    /// The bulk-load lock's lease: a loader that died (or froze) frees the load for another
+    /// replica this long after its last refresh.
+    pub redis_lock_ttl_ms: u64,
+    /// PEM file of the CA that signed Redis's certificate (`rediss://` only); without it, the
+    /// platform's roots (`tls.rs`).
+    pub redis_ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) for Redis's `tls-auth-clients yes`; with
+    /// `redis_client_key_file`.
+    pub redis_client_cert_file: Option<PathBuf>,
+    /// PEM private key of `redis_client_cert_file`.
+    pub redis_client_key_file: Option<PathBuf>,
 }
 
 impl Default for StateConfig {
@@ -48,6 +60,10 @@ impl Default for StateConfig {
             redis_wait_replicas: 0,
             redis_timeout_ms: 1_000,
             redis_unlink_grace_ms: 300_000,
+            redis_lock_ttl_ms: 30_000,
+            redis_ca_file: None,
+            redis_client_cert_file: None,
+            redis_client_key_file: None,
         }
     }
 }
@@ -76,6 +92,10 @@ pub struct RedisSettings {
     pub timeout: Duration,
     /// Keys of a superseded version are unlinked this long after the switch.
     pub unlink_grace: Duration,
+    /// The load lock's lease (ms).
+    pub lock_ttl_ms: u64,
+    /// The CA and client certificate for TLS, when configured (else the platform's roots).
+    pub tls: Option<TlsCertificates>,
 }
 
 impl std::fmt::Debug for RedisSettings {
@@ -87,6 +107,8 @@ impl std::fmt::Debug for RedisSettings {
             .field("wait_replicas", &self.wait_replicas)
             .field("timeout", &self.timeout)
             .field("unlink_grace", &self.unlink_grace)
+            .field("lock_ttl_ms", &self.lock_ttl_ms)
+            .field("tls", &self.tls.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -134,6 +156,12 @@ impl StateConfig {
         if self.redis_timeout_ms == 0 {
             return Err(bad("redis_timeout_ms", "must be positive".into()));
         }
+        if self.redis_lock_ttl_ms < 1_000 {
+            return Err(bad(
+                "redis_lock_ttl_ms",
+                "must be at least 1000 (a loader refreshes it once per batch)".into(),
+            ));
+        }
         let password = match (&self.redis_password_env, &self.redis_password_file) {
             (None, None) => None,
             (Some(_), Some(_)) => {
@@ -156,6 +184,12 @@ impl StateConfig {
         if password.as_deref() == Some("") {
             return Err(bad("redis_password", "is empty".into()));
         }
+        let tls = TlsFiles {
+            ca: self.redis_ca_file.as_ref(),
+            client_cert: self.redis_client_cert_file.as_ref(),
+            client_key: self.redis_client_key_file.as_ref(),
+        }
+        .load(&urls[0])?;
         Ok(StoreSettings::Redis(RedisSettings {
             url: store.to_owned(),
             cluster_nodes,
@@ -163,6 +197,8 @@ impl StateConfig {
             wait_replicas: self.redis_wait_replicas,
             timeout: Duration::from_millis(self.redis_timeout_ms),
             unlink_grace: Duration::from_millis(self.redis_unlink_grace_ms),
+            lock_ttl_ms: self.redis_lock_ttl_ms,
+            tls,
         }))
     }
 }
@@ -255,6 +291,8 @@ mod tests {
             wait_replicas: 0,
             timeout: Duration::from_secs(1),
             unlink_grace: Duration::from_secs(1),
+            lock_ttl_ms: 30_000,
+            tls: None,
         };
         assert!(!format!("{s:?}").contains("hunter2"));
     }

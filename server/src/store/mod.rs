@@ -7,6 +7,7 @@
 
 pub mod config;
 mod redis;
+mod tls;
 
 use std::sync::Arc;
 

@@ -4,6 +4,7 @@
 //! version's keys are unlinked once the grace is over, while the bulk load retired the live
 //! outcomes its snapshot covers (their ids stay duplicates) and kept the rule evidence.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use contactscore_e2e::redis::RedisProc;
 use contactscore_e2e::server::train_into;
-use contactscore_e2e::simulated;
+use contactscore_e2e::{SimData, simulated};
 use contactscore_proto::v1;
 use tonic::Code;
 
@@ -46,6 +47,66 @@ pub async fn load(
     }
 }
 
+/// Four Rank loops ([`load`]) over `ids`, two through each client, and their shared counters.
+pub struct Loads {
+    /// Set to stop them.
+    pub stop: Arc<AtomicBool>,
+    /// Failed calls.
+    pub failed: Arc<AtomicU64>,
+    /// Answers from the new version.
+    pub on_v2: Arc<AtomicU64>,
+    /// The new version, once known.
+    pub v2: Arc<OnceLock<String>>,
+    /// The loops.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Loads {
+    /// Start them.
+    pub fn start(ca: &Client, cb: &Client, ids: &[String]) -> Self {
+        let (stop, failed, on_v2) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let v2 = Arc::new(OnceLock::new());
+        let tasks = [ca, cb, ca, cb]
+            .into_iter()
+            .map(|c| {
+                tokio::spawn(load(
+                    c.clone(),
+                    ids.to_vec(),
+                    v2.clone(),
+                    stop.clone(),
+                    failed.clone(),
+                    on_v2.clone(),
+                ))
+            })
+            .collect();
+        Self {
+            stop,
+            failed,
+            on_v2,
+            v2,
+            tasks,
+        }
+    }
+}
+
+impl Loads {
+    /// Train the next version into `models` (off the runtime's threads) while the loops run;
+    /// they count its answers from then on.
+    pub async fn train_next(&self, sim: &SimData, models: &Path) -> Result<String> {
+        let (attempts, contacts, bad) = (sim.attempts.clone(), sim.contacts.clone(), sim.bad_rows);
+        let m = models.to_owned();
+        let v2 =
+            tokio::task::spawn_blocking(move || train_into(&attempts, Some(&contacts), &m, bad))
+                .await??;
+        let _ = self.v2.set(v2.clone());
+        Ok(v2)
+    }
+}
+
 pub async fn reload(c: &mut Client) -> Result<String> {
     Ok(c.reload_model(v1::ReloadModelRequest {})
         .await?
@@ -71,28 +132,16 @@ async fn promotion_under_load_fails_no_call_on_either_replica() -> Result<()> {
     .await?;
     let ids = ids[1..].to_vec();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let failed = Arc::new(AtomicU64::new(0));
-    let on_v2 = Arc::new(AtomicU64::new(0));
-    let v2_slot = Arc::new(OnceLock::new());
-    let mut tasks = Vec::new();
-    for c in [&ca, &cb, &ca, &cb] {
-        tasks.push(tokio::spawn(load(
-            c.clone(),
-            ids.clone(),
-            v2_slot.clone(),
-            stop.clone(),
-            failed.clone(),
-            on_v2.clone(),
-        )));
-    }
-
-    let (attempts, contacts, bad) = (sim.attempts.clone(), sim.contacts.clone(), sim.bad_rows);
-    let m = models.clone();
-    let v2 = tokio::task::spawn_blocking(move || train_into(&attempts, Some(&contacts), &m, bad))
-        .await??;
+    let loads = Loads::start(&ca, &cb, &ids);
+    let v2 = loads.train_next(&sim, &models).await?;
     assert_ne!(v1, v2);
-    let _ = v2_slot.set(v2.clone());
+    let Loads {
+        stop,
+        failed,
+        on_v2,
+        tasks,
+        ..
+    } = loads;
     switch_under_load(&mut ca, &mut cb, &v2, tasks, &stop, &failed, &on_v2).await?;
 
     // The bulk load skipped the forgotten person.

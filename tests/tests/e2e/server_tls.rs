@@ -1,10 +1,8 @@
-//! End to end over TLS: a throw-away self-signed certificate made with the `openssl` command (so
-//! no key is ever committed), the server configured with it, and a tonic client that trusts only
-//! that certificate. A plain-text client must not get an answer.
+//! End to end over TLS: a throw-away self-signed certificate made with the `openssl` command
+//! (`contactscore_e2e::tls`, so no key is ever committed), the server configured with it, and a
+//! tonic client that trusts only that certificate. A plain-text client must not get an answer.
 
-use std::process::Command;
-
-use anyhow::{Result, bail};
+use anyhow::Result;
 use contactscore_e2e::server::{ServerProc, train_into};
 use contactscore_e2e::simulated;
 use contactscore_proto::v1;
@@ -17,30 +15,8 @@ async fn tls_serves_only_tls_clients() -> Result<()> {
     let dir = sim.dir.path();
     let models = dir.join("models");
     let version = train_into(&sim.attempts, None, &models, sim.bad_rows)?;
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let ok = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            // A leaf certificate, not a CA: rustls refuses a CA certificate as the server's.
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-            "-addext",
-            "extendedKeyUsage=serverAuth",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()?;
-    if !ok.status.success() {
-        bail!("openssl failed: {}", String::from_utf8_lossy(&ok.stderr));
-    }
+    let contactscore_e2e::tls::CertFiles { cert, key } =
+        contactscore_e2e::tls::self_signed(dir, "server")?;
     let config = dir.join("server.toml");
     std::fs::write(
         &config,

@@ -68,7 +68,10 @@ impl Redis {
                 let rs = info.redis_settings().clone().set_password(p);
                 info = info.set_redis_settings(rs);
             }
-            let client = redis::Client::open(info)?;
+            let client = match &settings.tls {
+                Some(certs) => redis::Client::build_with_tls(info, certs.clone())?,
+                None => redis::Client::open(info)?,
+            };
             let config = ConnectionManagerConfig::new()
                 .set_response_timeout(Some(settings.timeout))
                 .set_connection_timeout(Some(settings.timeout))
@@ -85,6 +88,9 @@ impl Redis {
             .max_retry_wait(500);
         if let Some(p) = &settings.password {
             builder = builder.password(p.clone());
+        }
+        if let Some(certs) = &settings.tls {
+            builder = builder.certs(certs.clone());
         }
         Ok(Redis::Cluster {
             client: Box::new(builder.build()?),

@@ -34,8 +34,6 @@ use crate::engine::{ReloadFailure, Reloaded, Serving, load_skeleton, warm_normal
 use crate::error::{Result, ServerError};
 use crate::telemetry;
 
-/// The load lock expires this long after its last refresh (a loader that died frees it).
-const LOCK_TTL_MS: u64 = 30_000;
 /// Keys per `SCAN` step of the clean-up.
 const SCAN_COUNT: usize = 1_000;
 
@@ -156,7 +154,7 @@ impl RedisStore {
             .arg(&self.owner)
             .arg("NX")
             .arg("PX")
-            .arg(LOCK_TTL_MS)
+            .arg(self.settings.lock_ttl_ms)
             .query_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.unavailable(e))?;
@@ -168,14 +166,16 @@ impl RedisStore {
         let kept: i64 = redis::Script::new(REFRESH)
             .key(keys::LOAD_LOCK)
             .arg(&self.owner)
-            .arg(LOCK_TTL_MS)
+            .arg(self.settings.lock_ttl_ms)
             .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.unavailable(e))?;
         if kept == 0 {
-            return Err(ServerError::StoreUnavailable(
-                "lost the state store's load lock (a step took longer than its 30 s lease)".into(),
-            ));
+            return Err(ServerError::StoreUnavailable(format!(
+                "lost the state store's load lock (a step took longer than its {} ms lease, \
+                 state.redis_lock_ttl_ms)",
+                self.settings.lock_ttl_ms
+            )));
         }
         Ok(())
     }
