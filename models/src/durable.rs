@@ -183,10 +183,21 @@ fn running(pid: u32) -> bool {
 /// Write `bytes` to the new file `path` (mode `0600`) and fsync it. The file must not exist; on
 /// failure it is removed again. The caller fsyncs the directory.
 pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = private(OpenOptions::new().write(true).create_new(true)).open(path)?;
-    let written = f.write_all(bytes).and_then(|()| f.sync_all());
+    write_new_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_new`], the content written by `write` through a buffer: for files too large to
+/// encode in memory first (a state snapshot of millions of persons).
+pub fn write_new_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let f = private(OpenOptions::new().write(true).create_new(true)).open(path)?;
+    let mut buf = io::BufWriter::with_capacity(1 << 20, f);
+    let written = write(&mut buf)
+        .and_then(|()| buf.into_inner().map_err(io::IntoInnerError::into_error))
+        .and_then(|f| f.sync_all());
     if written.is_err() {
-        drop(f);
         let _ = fs::remove_file(path);
     }
     written

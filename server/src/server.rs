@@ -62,7 +62,11 @@ pub async fn run(
 
     let store = Store::open(&settings).await?;
     let (reporter, health) = tonic_health::server::health_reporter();
-    tokio::spawn(drive_health(store.health(), reporter.clone()));
+    // tonic-health starts the overall service ("") as SERVING: publish the store's real state
+    // before the listener opens, so no probe ever sees a replica that cannot answer as SERVING.
+    let mut healthy = store.health();
+    publish_health(&reporter, *healthy.borrow_and_update()).await;
+    tokio::spawn(drive_health(healthy, reporter.clone()));
     store.spawn_background(settings.reload_interval);
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -152,27 +156,29 @@ pub async fn run(
 }
 
 /// Keep `grpc.health.v1` in step with the store: SERVING while it can answer (a model is
-/// loaded; for the Redis store, Redis answers too).
+/// loaded; for the Redis store, Redis answers too). The state at start-up is published before.
 async fn drive_health(mut healthy: tokio::sync::watch::Receiver<bool>, reporter: HealthReporter) {
-    loop {
+    while healthy.changed().await.is_ok() {
         let serving = *healthy.borrow_and_update();
-        let status = if serving {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        reporter.set_service_status("", status).await;
-        if serving {
-            reporter
-                .set_serving::<ContactScoringServer<Service>>()
-                .await;
-        } else {
-            reporter
-                .set_not_serving::<ContactScoringServer<Service>>()
-                .await;
-        }
-        if healthy.changed().await.is_err() {
-            return;
-        }
+        publish_health(&reporter, serving).await;
+    }
+}
+
+/// Set the overall service ("") and the scoring service to `serving`.
+async fn publish_health(reporter: &HealthReporter, serving: bool) {
+    if serving {
+        reporter
+            .set_service_status("", ServingStatus::Serving)
+            .await;
+        reporter
+            .set_serving::<ContactScoringServer<Service>>()
+            .await;
+    } else {
+        reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        reporter
+            .set_not_serving::<ContactScoringServer<Service>>()
+            .await;
     }
 }

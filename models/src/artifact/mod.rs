@@ -5,6 +5,7 @@ pub mod evidence;
 pub mod manifest;
 pub mod registry;
 pub mod state_parts;
+mod state_write;
 
 pub use evidence::RuleEvidence;
 pub use manifest::{

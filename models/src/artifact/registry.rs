@@ -30,7 +30,7 @@ pub const CURRENT: &str = "CURRENT";
 /// Magic of a state snapshot; the digit is the encoding's version (postcard is not
 /// self-describing, so a field added to the state is a new version). 2: contact points carry
 /// their number's metadata validity and type and their latest carrier validation.
-const STATE_MAGIC: &[u8; 8] = b"CSSTATE2";
+pub(super) const STATE_MAGIC: &[u8; 8] = b"CSSTATE2";
 
 /// A models directory.
 #[derive(Debug, Clone)]
@@ -169,12 +169,12 @@ impl Registry {
             .map_err(|e| Error::artifact(tmp.join(MODEL), e.to_string()))?;
         let state_files: Vec<(String, std::borrow::Cow<'_, [u8]>)> = match state {
             StateFiles::Whole(state) => {
-                let mut bytes = STATE_MAGIC.to_vec();
-                bytes.extend(
-                    postcard::to_stdvec(state)
-                        .map_err(|e| Error::artifact(tmp.join(STATE), e.to_string()))?,
-                );
-                vec![(STATE.to_owned(), bytes.into())]
+                // Streamed to the file and hashed on the way: the encoded snapshot is as large
+                // as the state (2.9 GB for 3M persons) and is never held in memory.
+                let path = tmp.join(STATE);
+                let checksum = super::state_write::write_state(&path, state)?;
+                manifest.files.insert(STATE.into(), checksum);
+                Vec::new()
             }
             StateFiles::Parts(parts) => {
                 let dir = tmp.join(state_parts::PARTS_DIR);
@@ -408,7 +408,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-fn hex(digest: &[u8]) -> String {
+pub(super) fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
